@@ -1,0 +1,1 @@
+//! Data sources (`chartreg_helm_chart`, `chartreg_helm_charts`) land here, one file each.

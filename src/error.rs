@@ -1,0 +1,209 @@
+//! The one error type of chartreg. Every variant carries the URL (redacted: no userinfo, no query)
+//! or the registry it is about. Secrets never go into an error: URLs are redacted on the way in and
+//! response bodies are cut short and only kept for non-auth failures.
+
+use std::time::Duration;
+
+/// Which part of the configuration an error is most likely about; `diagnostics.rs` turns it into
+/// an attribute path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Culprit {
+    Endpoint,
+    Credentials,
+    Tls,
+    BasePaths,
+    Provider,
+    None,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+
+    #[error("cannot resolve the host of {url}: {detail}")]
+    Dns { url: String, detail: String },
+
+    #[error("cannot connect to {url}: {detail}")]
+    Connect { url: String, detail: String },
+
+    #[error("the TLS certificate of {url} is not trusted: {detail}")]
+    Tls { url: String, detail: String },
+
+    #[error("request to {url} timed out after {after:?}")]
+    Timeout { url: String, after: Duration },
+
+    #[error("{url} refused the credentials (HTTP {status})")]
+    Unauthorized { url: String, status: u16 },
+
+    #[error("{url} was not found (HTTP 404)")]
+    NotFound { url: String },
+
+    #[error("{url} answered HTTP {status}{}", if body.is_empty() { String::new() } else { format!(": {body}") })]
+    HttpStatus { url: String, status: u16, body: String },
+
+    #[error("{url} is not a Helm repository index: {reason}")]
+    NotAnIndex { url: String, reason: String },
+
+    #[error("{url} is larger than max_index_size ({limit} bytes)")]
+    TooLarge { url: String, limit: u64 },
+
+    #[error("{url}: {detail}")]
+    Redirect { url: String, detail: String },
+
+    #[error("{url}: {detail}")]
+    Protocol { url: String, detail: String },
+
+    #[error("registry {registry}: base path {path:?} holds no Helm chart{hint}")]
+    EmptyBasePath { registry: String, path: String, hint: String },
+
+    #[error("registry {registry} does not list its catalog ({detail}); name the chart repositories in base_content_paths or in the endpoint path")]
+    CatalogUnsupported { registry: String, detail: String },
+
+    #[error("cache {path}: {source}")]
+    Cache { path: String, source: std::io::Error },
+
+    #[error("{0}")]
+    Config(String),
+
+    #[error("{url}: {detail}")]
+    Transport { url: String, detail: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The configuration part most likely at fault.
+    pub fn culprit(&self) -> Culprit {
+        match self {
+            Error::InvalidUrl { .. }
+            | Error::Dns { .. }
+            | Error::Connect { .. }
+            | Error::Timeout { .. }
+            | Error::NotFound { .. }
+            | Error::NotAnIndex { .. }
+            | Error::Redirect { .. }
+            | Error::Protocol { .. }
+            | Error::HttpStatus { .. }
+            | Error::Transport { .. }
+            | Error::CatalogUnsupported { .. } => Culprit::Endpoint,
+            Error::Tls { .. } => Culprit::Tls,
+            Error::Unauthorized { .. } => Culprit::Credentials,
+            Error::EmptyBasePath { .. } => Culprit::BasePaths,
+            Error::TooLarge { .. } | Error::Cache { .. } => Culprit::Provider,
+            Error::Config(_) => Culprit::None,
+        }
+    }
+
+    /// Whether a retry may help (connection trouble, timeouts, 5xx, 429).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Connect { .. } | Error::Timeout { .. } | Error::Transport { .. } => true,
+            Error::HttpStatus { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
+/// A URL fit for error text and logs: no userinfo, no query string, no fragment.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            let had_query = u.query().is_some();
+            u.set_query(None);
+            u.set_fragment(None);
+            let mut s = u.to_string();
+            if had_query {
+                s.push_str("?…");
+            }
+            s
+        }
+        Err(_) => {
+            let no_query = raw.split(['?', '#']).next().unwrap_or(raw);
+            match no_query.rsplit_once('@') {
+                Some((head, tail)) if head.contains("://") => {
+                    format!("{}://{}", head.split("://").next().unwrap_or(""), tail)
+                }
+                _ => no_query.to_string(),
+            }
+        }
+    }
+}
+
+/// Classify a transport-level `reqwest` error (no HTTP status) for `url`.
+pub fn from_reqwest(url: &str, err: &reqwest::Error, timeout: Duration) -> Error {
+    let url = redact_url(url);
+    // Walk the source chain: reqwest wraps hyper, which wraps io/rustls/dns errors.
+    let mut chain = Vec::new();
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = src {
+        chain.push(e.to_string());
+        src = e.source();
+    }
+    // reqwest's own message repeats the URL (possibly with a query): keep only inner causes.
+    let detail = chain
+        .iter()
+        .skip(1)
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(": ");
+    let detail = if detail.is_empty() {
+        "request failed".to_string()
+    } else {
+        detail
+    };
+    let lower = detail.to_ascii_lowercase();
+    if err.is_timeout() {
+        Error::Timeout {
+            url,
+            after: timeout,
+        }
+    } else if lower.contains("certificate")
+        || lower.contains("invalidcertificate")
+        || lower.contains("unknownissuer")
+        || lower.contains("tls handshake")
+    {
+        Error::Tls { url, detail }
+    } else if lower.contains("dns error")
+        || lower.contains("failed to lookup address")
+        || lower.contains("name or service not known")
+    {
+        Error::Dns { url, detail }
+    } else if err.is_connect() {
+        Error::Connect { url, detail }
+    } else {
+        Error::Transport { url, detail }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_userinfo_and_query() {
+        assert_eq!(
+            redact_url("https://u:p@example.com/x/index.yaml?token=abc"),
+            "https://example.com/x/index.yaml?…"
+        );
+        assert_eq!(redact_url("http://h:8080/a"), "http://h:8080/a");
+    }
+
+    #[test]
+    fn culprits() {
+        let e = Error::Unauthorized {
+            url: "u".into(),
+            status: 401,
+        };
+        assert_eq!(e.culprit(), Culprit::Credentials);
+        assert!(!e.is_transient());
+        let e = Error::HttpStatus {
+            url: "u".into(),
+            status: 503,
+            body: String::new(),
+        };
+        assert!(e.is_transient());
+    }
+}

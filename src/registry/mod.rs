@@ -1,0 +1,8 @@
+//! Registry clients and the chart catalog. Nothing here knows about Terraform: every module can be
+//! used and tested alone.
+
+pub mod cache;
+pub mod catalog;
+pub mod helm_index;
+pub mod http;
+pub mod oci;
