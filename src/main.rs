@@ -1,1 +1,13 @@
-fn main() {}
+//! `terraform-provider-chartreg`: the plugin binary Terraform starts.
+
+fn main() -> anyhow::Result<()> {
+    // tf-provider appends a backtrace to every diagnostic when RUST_BACKTRACE is set.
+    std::env::remove_var("RUST_BACKTRACE");
+    std::env::remove_var("RUST_LIB_BACKTRACE");
+    chartreg::logging::init();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(chartreg::serve::serve(
+        "chartreg",
+        Box::new(chartreg::provider::ChartregProvider::default()),
+    ))
+}

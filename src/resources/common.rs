@@ -1,0 +1,252 @@
+//! What the registry resources share: plan-time checks of common attributes, defaults, and the
+//! conversion of a [`Catalog`] into state.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tf_provider::value::Value;
+use tf_provider::{AttributePath, Diagnostics};
+
+use crate::registry::catalog::Catalog;
+use crate::registry::http::{Credentials, TlsOptions};
+
+/// Check a registry name: lower-case letters, digits, `-`, `_` and `.`, starting and ending with a
+/// letter or digit, at most 63 characters (it names cache directories and state IDs).
+pub fn validate_name(diags: &mut Diagnostics, name: &Value<String>) {
+    let Value::Value(n) = name else { return };
+    let ok = !n.is_empty()
+        && n.len() <= 63
+        && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        && n.as_bytes()[0].is_ascii_alphanumeric()
+        && n.as_bytes()[n.len() - 1].is_ascii_alphanumeric();
+    if !ok {
+        diags.error(
+            "Invalid Registry Name",
+            format!("name {n:?} must be 1 to 63 characters of lower-case letters, digits, '-', '_' and '.', starting and ending with a letter or digit."),
+            AttributePath::new("name"),
+        );
+    }
+}
+
+/// Username and password go together.
+pub fn validate_credentials(diags: &mut Diagnostics, username: &Value<String>, password: &Value<String>) {
+    match (username, password) {
+        (Value::Value(u), Value::Null) if !u.is_empty() => diags.error(
+            "Missing Password",
+            "username is set but password is not: set both, or neither for anonymous access.",
+            AttributePath::new("password"),
+        ),
+        (Value::Null, Value::Value(p)) if !p.is_empty() => diags.error(
+            "Missing Username",
+            "password is set but username is not: set both, or neither for anonymous access.",
+            AttributePath::new("username"),
+        ),
+        (Value::Value(u), _) if u.contains(':') => diags.error(
+            "Invalid Username",
+            "username must not contain ':' (HTTP basic authentication cannot carry it).",
+            AttributePath::new("username"),
+        ),
+        _ => {}
+    }
+}
+
+/// `ca_certificate` must be a PEM bundle of at least one X.509 certificate.
+pub fn validate_pem(diags: &mut Diagnostics, pem: &Value<String>) {
+    let Value::Value(p) = pem else { return };
+    if let Err(e) = check_pem(p) {
+        diags.error("Invalid CA Certificate", format!("ca_certificate: {e}."), AttributePath::new("ca_certificate"));
+    }
+}
+
+/// Parse every certificate of a PEM bundle.
+pub fn check_pem(p: &str) -> Result<usize, String> {
+    let mut count = 0;
+    for pem in x509_parser::pem::Pem::iter_from_buffer(p.as_bytes()) {
+        let pem = pem.map_err(|e| format!("not a valid PEM bundle ({e})"))?;
+        if pem.label != "CERTIFICATE" {
+            continue;
+        }
+        pem.parse_x509()
+            .map_err(|e| format!("certificate {} does not parse ({e})", count + 1))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err("no PEM certificate found (expected -----BEGIN CERTIFICATE-----)".into());
+    }
+    Ok(count)
+}
+
+pub fn credentials(username: &Value<String>, password: &Value<String>) -> Option<Credentials> {
+    match (username, password) {
+        (Value::Value(u), Value::Value(p)) if !u.is_empty() => Some(Credentials {
+            username: u.clone(),
+            password: p.clone(),
+        }),
+        _ => None,
+    }
+}
+
+pub fn tls(ca: &Value<String>, insecure: &Value<bool>) -> TlsOptions {
+    TlsOptions {
+        ca_pem: ca.as_ref_option().cloned(),
+        insecure_skip_verify: matches!(insecure, Value::Value(true)),
+    }
+}
+
+/// Value of an optional attribute with a default: the configured value, else the default.
+pub fn with_default<T: Clone>(config: &Value<T>, default: T) -> Value<T> {
+    match config {
+        Value::Null => Value::Value(default),
+        v => v.clone(),
+    }
+}
+
+/// Whether two planned values may differ (unknown counts as a change).
+pub fn changed<T: PartialEq>(a: &Value<T>, b: &Value<T>) -> bool {
+    a.is_unknown() || b.is_unknown() || a != b
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// One chart of a Helm repository, as kept in state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelmChartState {
+    pub latest_version: String,
+    pub app_version: String,
+    pub description: String,
+    pub deprecated: bool,
+    pub versions: Vec<String>,
+}
+
+/// One chart repository of an OCI registry, as kept in state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OciChartState {
+    pub name: String,
+    pub latest_version: String,
+    pub app_version: String,
+    pub description: String,
+    pub versions: Vec<String>,
+}
+
+pub fn helm_charts_state(c: &Catalog) -> BTreeMap<String, HelmChartState> {
+    c.charts
+        .iter()
+        .map(|(k, s)| {
+            (
+                k.clone(),
+                HelmChartState {
+                    latest_version: s.latest_version.clone(),
+                    app_version: s.app_version.clone(),
+                    description: s.description.clone(),
+                    deprecated: s.deprecated,
+                    versions: s.versions.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+pub fn oci_charts_state(c: &Catalog) -> BTreeMap<String, OciChartState> {
+    c.charts
+        .iter()
+        .map(|(k, s)| {
+            (
+                k.clone(),
+                OciChartState {
+                    name: s.name.clone(),
+                    latest_version: s.latest_version.clone(),
+                    app_version: s.app_version.clone(),
+                    description: s.description.clone(),
+                    versions: s.versions.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// The catalog back from OCI state (to reuse unchanged repositories on refresh).
+pub fn catalog_from_oci_state(m: &BTreeMap<String, OciChartState>) -> Catalog {
+    use crate::registry::catalog::ChartSummary;
+    Catalog {
+        charts: m
+            .iter()
+            .map(|(k, s)| {
+                (
+                    k.clone(),
+                    ChartSummary {
+                        name: s.name.clone(),
+                        latest_version: s.latest_version.clone(),
+                        app_version: s.app_version.clone(),
+                        description: s.description.clone(),
+                        deprecated: false,
+                        versions: s.versions.clone(),
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Split an import ID `NAME=ENDPOINT`.
+pub fn split_import_id(id: &str) -> Option<(String, String)> {
+    let (n, e) = id.split_once('=')?;
+    let (n, e) = (n.trim(), e.trim());
+    (!n.is_empty() && !e.is_empty()).then(|| (n.to_string(), e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["stable", "a", "my-repo.v2", "x_1"] {
+            let mut d = Diagnostics::default();
+            validate_name(&mut d, &Value::Value(ok.into()));
+            assert!(d.errors.is_empty(), "{ok}");
+        }
+        for bad in ["", "Stable", "-x", "x-", "a/b", "a b", &"x".repeat(64)] {
+            let mut d = Diagnostics::default();
+            validate_name(&mut d, &Value::Value(bad.into()));
+            assert_eq!(d.errors.len(), 1, "{bad}");
+            assert_eq!(d.errors[0].attribute, AttributePath::new("name"));
+        }
+        let mut d = Diagnostics::default();
+        validate_name(&mut d, &Value::Unknown);
+        assert!(d.errors.is_empty());
+    }
+
+    #[test]
+    fn credential_pairs() {
+        let mut d = Diagnostics::default();
+        validate_credentials(&mut d, &Value::Value("u".into()), &Value::Null);
+        assert_eq!(d.errors[0].attribute, AttributePath::new("password"));
+        let mut d = Diagnostics::default();
+        validate_credentials(&mut d, &Value::Null, &Value::Value("p".into()));
+        assert_eq!(d.errors[0].attribute, AttributePath::new("username"));
+        let mut d = Diagnostics::default();
+        validate_credentials(&mut d, &Value::Value("u".into()), &Value::Unknown);
+        assert!(d.errors.is_empty());
+    }
+
+    #[test]
+    fn pem() {
+        assert!(check_pem("hello").is_err());
+        assert!(check_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
+    }
+
+    #[test]
+    fn import_ids() {
+        assert_eq!(
+            split_import_id("stable=https://h/x?a=b"),
+            Some(("stable".into(), "https://h/x?a=b".into()))
+        );
+        assert_eq!(split_import_id("stable"), None);
+    }
+}

@@ -1,0 +1,464 @@
+//! Resource `chartreg_helm_registry`: a classic Helm repository (an HTTP server with
+//! `index.yaml`), validated on create, whose chart index is kept in state and refreshed on read
+//! when synchronization is on.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tf_provider::schema::Schema;
+use tf_provider::value::{Value, ValueEmpty};
+use tf_provider::{map, AttributePath, Diagnostics, Resource};
+
+use crate::diagnostics::{self, AttrMap};
+use crate::provider::Shared;
+use crate::registry::helm_index::{self, FetchedIndex, HelmRepo, IndexFetch, Validators};
+use crate::resources::common::{
+    self, changed, helm_charts_state, now_rfc3339, validate_credentials, validate_name, validate_pem,
+    with_default, HelmChartState,
+};
+use crate::schema_util::{attr, schema, secret, C, T};
+
+/// State of `chartreg_helm_registry`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HelmRegistryState {
+    pub id: Value<String>,
+    pub name: Value<String>,
+    pub endpoint: Value<String>,
+    pub synchronization: Value<bool>,
+    pub sync_trigger: Value<String>,
+    pub username: Value<String>,
+    pub password: Value<String>,
+    pub ca_certificate: Value<String>,
+    pub insecure_skip_tls_verify: Value<bool>,
+    pub pass_credentials: Value<bool>,
+    pub charts: Value<BTreeMap<String, HelmChartState>>,
+    pub chart_count: Value<i64>,
+    pub version_count: Value<i64>,
+    pub index_digest: Value<String>,
+    pub last_synced: Value<String>,
+}
+
+/// Private state: HTTP validators of the index in state, for conditional refreshes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelmRegistryPrivate {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+const ATTRS: AttrMap = AttrMap {
+    endpoint: "endpoint",
+    credentials: Some("password"),
+    tls: "ca_certificate",
+    base_paths: None,
+};
+
+pub struct HelmRegistryResource {
+    shared: Shared,
+}
+
+impl HelmRegistryResource {
+    pub fn new(shared: Shared) -> Self {
+        HelmRegistryResource { shared }
+    }
+}
+
+pub fn resource_schema() -> Schema {
+    let chart = T::Object(map! {
+        "latest_version" => T::String,
+        "app_version" => T::String,
+        "description" => T::String,
+        "deprecated" => T::Bool,
+        "versions" => T::List(Box::new(T::String))
+    });
+    schema(
+        "Registers a classic Helm chart repository (an HTTP server that serves `index.yaml`). The registration is validated on create (reachable, credentials accepted, TLS trusted, a valid Helm index) and the repository's chart index is kept in state: refreshed on every read with `synchronization = true` (a conditional request: an unchanged index costs one HTTP 304), downloaded once and then used offline with `synchronization = false`. Deleting the resource only forgets the registration.",
+        map! {
+            "id" => attr(T::String, C::Computed, "Identifier of the registration: the `name`."),
+            "name" => attr(T::String, C::Required, "Name of the registration: 1 to 63 lower-case letters, digits, `-`, `_` and `.`. Changing it replaces the resource."),
+            "endpoint" => attr(T::String, C::Required, "URL of the repository (`http://` or `https://`), under which `index.yaml` is served. A query string is kept. Changed in place and validated again."),
+            "synchronization" => attr(T::Bool, C::OptionalComputed, "Refresh the chart index on every read (default `true`). With `false` the index downloaded at registration (and at each `sync_trigger` change) is used and no request is made at plan time."),
+            "sync_trigger" => attr(T::String, C::Optional, "Any value; changing it downloads the index again on the next apply (a manual re-sync)."),
+            "username" => attr(T::String, C::Optional, "Username for HTTP basic authentication. Set together with `password`, or neither for anonymous access."),
+            "password" => secret(T::String, C::Optional, "Password for HTTP basic authentication (sensitive)."),
+            "ca_certificate" => attr(T::String, C::Optional, "PEM bundle of CA certificates trusted for this repository besides the system roots."),
+            "insecure_skip_tls_verify" => attr(T::Bool, C::OptionalComputed, "Skip TLS certificate verification (default `false`); for test repositories only."),
+            "pass_credentials" => attr(T::Bool, C::OptionalComputed, "Send the credentials to chart URLs on other hosts too (default `false`, like Helm's `--pass-credentials`)."),
+            "charts" => attr(T::Map(Box::new(chart)), C::Computed, "The repository's charts by name: `latest_version` (newest non-pre-release version, as `helm search repo` shows it), `app_version`, `description` and `deprecated` of that version, and `versions` (all versions, newest first by semver, as Helm sorts them)."),
+            "chart_count" => attr(T::Number, C::Computed, "Number of charts in the index."),
+            "version_count" => attr(T::Number, C::Computed, "Number of chart versions in the index."),
+            "index_digest" => attr(T::String, C::Computed, "SHA-256 (hex) of the index bytes last downloaded."),
+            "last_synced" => attr(T::String, C::Computed, "When the index in state was last downloaded (RFC 3339). A refresh answered 304 leaves it unchanged.")
+        },
+    )
+}
+
+/// Plan-time check of the endpoint URL.
+pub fn check_endpoint(e: &str) -> Result<(), String> {
+    let u = url::Url::parse(e).map_err(|err| format!("{e:?} is not a URL ({err}); expected e.g. \"https://charts.example.com/stable\""))?;
+    if u.scheme() != "http" && u.scheme() != "https" {
+        return Err(format!("scheme {:?} is not supported: use http:// or https:// (OCI registries are chartreg_oci_registry)", u.scheme()));
+    }
+    if u.host_str().unwrap_or("").is_empty() {
+        return Err(format!("{e:?} has no host"));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err("the URL must not carry credentials: use username and password".into());
+    }
+    if u.fragment().is_some() {
+        return Err("the URL must not have a #fragment".into());
+    }
+    Ok(())
+}
+
+fn repo_of(s: &HelmRegistryState) -> HelmRepo {
+    HelmRepo {
+        endpoint: s.endpoint.as_ref_option().cloned().unwrap_or_default(),
+        credentials: common::credentials(&s.username, &s.password),
+        tls: common::tls(&s.ca_certificate, &s.insecure_skip_tls_verify),
+        pass_credentials: matches!(s.pass_credentials, Value::Value(true)),
+    }
+}
+
+/// Does going from `prior` to `planned` need the index downloaded again at apply?
+fn needs_download(prior: &HelmRegistryState, planned: &HelmRegistryState) -> bool {
+    changed(&prior.endpoint, &planned.endpoint)
+        || changed(&prior.username, &planned.username)
+        || changed(&prior.password, &planned.password)
+        || changed(&prior.ca_certificate, &planned.ca_certificate)
+        || changed(&prior.insecure_skip_tls_verify, &planned.insecure_skip_tls_verify)
+        || changed(&prior.sync_trigger, &planned.sync_trigger)
+}
+
+fn set_computed_unknown(s: &mut HelmRegistryState) {
+    s.charts = Value::Unknown;
+    s.chart_count = Value::Unknown;
+    s.version_count = Value::Unknown;
+    s.index_digest = Value::Unknown;
+    s.last_synced = Value::Unknown;
+}
+
+fn apply_defaults(s: &mut HelmRegistryState, config: &HelmRegistryState) {
+    s.synchronization = with_default(&config.synchronization, true);
+    s.insecure_skip_tls_verify = with_default(&config.insecure_skip_tls_verify, false);
+    s.pass_credentials = with_default(&config.pass_credentials, false);
+}
+
+impl HelmRegistryResource {
+    /// Store a downloaded index into `s` and the cache; warn about skipped entries.
+    fn store_index(&self, diags: &mut Diagnostics, s: &mut HelmRegistryState, f: &FetchedIndex) -> HelmRegistryPrivate {
+        let catalog = f.index.catalog();
+        s.chart_count = Value::Value(catalog.chart_count() as i64);
+        s.version_count = Value::Value(catalog.version_count() as i64);
+        s.charts = Value::Value(helm_charts_state(&catalog));
+        s.index_digest = Value::Value(f.digest.clone());
+        s.last_synced = Value::Value(now_rfc3339());
+        let name = s.name.as_ref_option().cloned().unwrap_or_default();
+        if f.index.skipped > 0 {
+            diags.root_warning(
+                "Invalid Index Entries Skipped",
+                format!(
+                    "Helm repository {name:?}: {} chart version(s) in {} fail Helm's chart metadata validation and were skipped, as Helm skips them.",
+                    f.index.skipped,
+                    crate::error::redact_url(f.url.as_str())
+                ),
+            );
+        }
+        let cache = self.shared.get().cache();
+        let kind = format!("helm/{name}");
+        if let Err(e) = cache.put(&kind, &format!("sha256-{}", f.digest), &f.bytes) {
+            diags.root_warning("Chart Cache Not Writable", format!("{e}. The index is kept in state only."));
+        }
+        HelmRegistryPrivate {
+            etag: f.validators.etag.clone(),
+            last_modified: f.validators.last_modified.clone(),
+        }
+    }
+
+    async fn download(
+        &self,
+        diags: &mut Diagnostics,
+        s: &mut HelmRegistryState,
+        validators: Option<&Validators>,
+        as_warning: bool,
+    ) -> Option<Option<HelmRegistryPrivate>> {
+        let repo = repo_of(s);
+        let settings = self.shared.get();
+        let name = s.name.as_ref_option().cloned().unwrap_or_default();
+        match helm_index::fetch_index(&repo, &settings.http, validators).await {
+            Ok(IndexFetch::NotModified) => {
+                tracing::debug!(registry = %name, "index not modified");
+                Some(None)
+            }
+            Ok(IndexFetch::Fetched(f)) => {
+                tracing::debug!(registry = %name, digest = %f.digest, bytes = f.bytes.len(), "index downloaded");
+                if s.index_digest.as_ref_option() == Some(&f.digest) {
+                    // Same bytes: nothing changes in state but the validators.
+                    return Some(Some(HelmRegistryPrivate {
+                        etag: f.validators.etag.clone(),
+                        last_modified: f.validators.last_modified.clone(),
+                    }));
+                }
+                Some(Some(self.store_index(diags, s, &f)))
+            }
+            Err(e) => {
+                let ctx = format!("Helm repository {name:?}");
+                if as_warning {
+                    diagnostics::warning(diags, &e, &ATTRS, repo.credentials.is_some(), &format!("{ctx}: refresh failed, the previous index is kept"));
+                } else {
+                    diagnostics::error(diags, &e, &ATTRS, repo.credentials.is_some(), &ctx);
+                }
+                None
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for HelmRegistryResource {
+    type State<'a> = Option<HelmRegistryState>;
+    type PrivateState<'a> = Option<HelmRegistryPrivate>;
+    type ProviderMetaState<'a> = ValueEmpty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(resource_schema())
+    }
+
+    async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
+        let Some(c) = config else { return Some(()) };
+        validate_name(diags, &c.name);
+        if let Value::Value(e) = &c.endpoint {
+            if let Err(msg) = check_endpoint(e) {
+                diags.error("Invalid Endpoint URL", format!("endpoint: {msg}."), AttributePath::new("endpoint"));
+            }
+        }
+        validate_credentials(diags, &c.username, &c.password);
+        validate_pem(diags, &c.ca_certificate);
+        Some(())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: ValueEmpty,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let Some(mut s) = state else { return Some((None, private)) };
+        if !matches!(s.synchronization, Value::Value(true)) {
+            return Some((Some(s), private));
+        }
+        let validators = private
+            .as_ref()
+            .filter(|_| s.index_digest.as_ref_option().is_some_and(|d| !d.is_empty()))
+            .map(|p| Validators {
+                etag: p.etag.clone(),
+                last_modified: p.last_modified.clone(),
+            });
+        match self.download(diags, &mut s, validators.as_ref(), true).await {
+            Some(Some(p)) => Some((Some(s), Some(p))),
+            _ => Some((Some(s), private)),
+        }
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        proposed: Self::State<'a>,
+        config: Self::State<'a>,
+        _meta: ValueEmpty,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let mut s = proposed?;
+        let config = config.unwrap_or_default();
+        apply_defaults(&mut s, &config);
+        s.id = s.name.clone();
+        set_computed_unknown(&mut s);
+        Some((Some(s), None))
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        prior: Self::State<'a>,
+        proposed: Self::State<'a>,
+        config: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: ValueEmpty,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
+        let (prior, mut s) = (prior?, proposed?);
+        let config = config.unwrap_or_default();
+        apply_defaults(&mut s, &config);
+        s.id = s.name.clone();
+        let mut replace = vec![];
+        if changed(&prior.name, &s.name) {
+            replace.push(AttributePath::new("name"));
+            set_computed_unknown(&mut s);
+        } else if needs_download(&prior, &s) {
+            set_computed_unknown(&mut s);
+        } else {
+            s.charts = prior.charts.clone();
+            s.chart_count = prior.chart_count.clone();
+            s.version_count = prior.version_count.clone();
+            s.index_digest = prior.index_digest.clone();
+            s.last_synced = prior.last_synced.clone();
+        }
+        Some((Some(s), private, replace))
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        _prior: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: ValueEmpty,
+    ) -> Option<Self::PrivateState<'a>> {
+        Some(private)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned: Self::State<'a>,
+        _config: Self::State<'a>,
+        _private: Self::PrivateState<'a>,
+        _meta: ValueEmpty,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let mut s = planned?;
+        s.id = s.name.clone();
+        s.index_digest = Value::Null;
+        let p = self.download(diags, &mut s, None, false).await?;
+        tracing::info!(registry = ?s.id, "Helm repository registered");
+        Some((Some(s), p))
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: Self::State<'a>,
+        planned: Self::State<'a>,
+        _config: Self::State<'a>,
+        private: Self::PrivateState<'a>,
+        _meta: ValueEmpty,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let prior = prior?;
+        let mut s = planned?;
+        if !needs_download(&prior, &s) {
+            return Some((Some(s), private));
+        }
+        s.index_digest = Value::Null;
+        match self.download(diags, &mut s, None, false).await {
+            Some(p) => Some((Some(s), p)),
+            // Validation failed: the registration stays as it was.
+            None => Some((Some(prior), private)),
+        }
+    }
+
+    async fn destroy<'a>(
+        &self,
+        _diags: &mut Diagnostics,
+        prior: Self::State<'a>,
+        _private: Self::PrivateState<'a>,
+        _meta: ValueEmpty,
+    ) -> Option<()> {
+        if let Some(Value::Value(name)) = prior.map(|p| p.name) {
+            let dir = self.shared.get().cache_dir.join("helm").join(&name);
+            let _ = std::fs::remove_dir_all(&dir);
+            tracing::info!(registry = %name, "Helm repository forgotten");
+        }
+        Some(())
+    }
+
+    async fn import<'a>(&self, diags: &mut Diagnostics, id: String) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+        let Some((name, endpoint)) = common::split_import_id(&id) else {
+            diags.root_error(
+                "Invalid Import ID",
+                format!("{id:?} is not NAME=ENDPOINT, e.g. `terraform import chartreg_helm_registry.stable 'stable=https://charts.example.com/stable'`."),
+            );
+            return None;
+        };
+        if let Err(msg) = check_endpoint(&endpoint) {
+            diags.root_error("Invalid Import ID", format!("endpoint: {msg}."));
+            return None;
+        }
+        let s = HelmRegistryState {
+            id: Value::Value(name.clone()),
+            name: Value::Value(name),
+            endpoint: Value::Value(endpoint),
+            synchronization: Value::Value(true),
+            insecure_skip_tls_verify: Value::Value(false),
+            pass_credentials: Value::Value(false),
+            charts: Value::Value(BTreeMap::new()),
+            chart_count: Value::Value(0),
+            version_count: Value::Value(0),
+            index_digest: Value::Value(String::new()),
+            last_synced: Value::Value(String::new()),
+            ..Default::default()
+        };
+        // The read that follows an import downloads the index.
+        Some((Some(s), None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        assert!(check_endpoint("https://charts.example.com/stable").is_ok());
+        assert!(check_endpoint("http://127.0.0.1:8080/x?token=1").is_ok());
+        assert!(check_endpoint("oci://r.example.com").unwrap_err().contains("chartreg_oci_registry"));
+        assert!(check_endpoint("https://u:p@h/x").unwrap_err().contains("credentials"));
+        assert!(check_endpoint("charts.example.com").is_err());
+    }
+
+    fn st() -> HelmRegistryState {
+        HelmRegistryState {
+            name: Value::Value("a".into()),
+            endpoint: Value::Value("https://h/x".into()),
+            synchronization: Value::Value(true),
+            insecure_skip_tls_verify: Value::Value(false),
+            pass_credentials: Value::Value(false),
+            charts: Value::Value(BTreeMap::new()),
+            chart_count: Value::Value(0),
+            version_count: Value::Value(0),
+            index_digest: Value::Value("d".into()),
+            last_synced: Value::Value("t".into()),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn plans() {
+        let r = HelmRegistryResource::new(Shared::default());
+        let mut d = Diagnostics::default();
+        // Unchanged: computed values kept.
+        let (s, _, rep) = r.plan_update(&mut d, Some(st()), Some(st()), Some(st()), None, Value::Null).await.unwrap();
+        assert!(rep.is_empty());
+        assert_eq!(s.unwrap().index_digest, Value::Value("d".into()));
+        // sync toggle only: no download, no replacement.
+        let mut p = st();
+        p.synchronization = Value::Value(false);
+        let (s, _, rep) = r.plan_update(&mut d, Some(st()), Some(p.clone()), Some(p), None, Value::Null).await.unwrap();
+        assert!(rep.is_empty());
+        assert!(!s.unwrap().charts.is_unknown());
+        // endpoint change: re-download (computed unknown), in place.
+        let mut p = st();
+        p.endpoint = Value::Value("https://h/y".into());
+        let (s, _, rep) = r.plan_update(&mut d, Some(st()), Some(p.clone()), Some(p), None, Value::Null).await.unwrap();
+        assert!(rep.is_empty());
+        assert!(s.unwrap().charts.is_unknown());
+        // name change: replacement.
+        let mut p = st();
+        p.name = Value::Value("b".into());
+        let (_, _, rep) = r.plan_update(&mut d, Some(st()), Some(p.clone()), Some(p), None, Value::Null).await.unwrap();
+        assert_eq!(rep, vec![AttributePath::new("name")]);
+        // removing synchronization from config brings the default back.
+        let mut prior = st();
+        prior.synchronization = Value::Value(false);
+        let mut config = st();
+        config.synchronization = Value::Null;
+        let (s, _, _) = r.plan_update(&mut d, Some(prior.clone()), Some(prior), Some(config), None, Value::Null).await.unwrap();
+        assert_eq!(s.unwrap().synchronization, Value::Value(true));
+    }
+}
