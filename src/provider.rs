@@ -77,7 +77,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(|| format!("{s:?} lacks a unit (use ms, s, m or h, e.g. \"60s\")"))?;
         if num_len == 0 {
-            return Err(format!("{s:?} is not a duration (e.g. \"60s\", \"1m30s\", \"500ms\")"));
+            return Err(format!(
+                "{s:?} is not a duration (e.g. \"60s\", \"1m30s\", \"500ms\")"
+            ));
         }
         let n: f64 = rest[..num_len]
             .parse()
@@ -93,7 +95,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
-            u => return Err(format!("{s:?} has an unknown unit {u:?} (use ms, s, m or h)")),
+            u => {
+                return Err(format!(
+                    "{s:?} has an unknown unit {u:?} (use ms, s, m or h)"
+                ))
+            }
         };
         total += n * mult;
         rest = &rest[unit_len..];
@@ -159,13 +165,19 @@ pub fn settings_from(c: &ProviderConfig) -> Settings {
                 .as_ref_option()
                 .and_then(|t| parse_duration(t).ok())
                 .unwrap_or(d.http.timeout),
-            max_retries: c.max_retries.as_ref_option().map_or(d.http.max_retries, |n| *n as u32),
+            max_retries: c
+                .max_retries
+                .as_ref_option()
+                .map_or(d.http.max_retries, |n| *n as u32),
             max_index_size: c
                 .max_index_size
                 .as_ref_option()
                 .map_or(d.http.max_index_size, |n| *n as u64),
         },
-        cache_dir: c.cache_dir.as_ref_option().map_or(d.cache_dir, PathBuf::from),
+        cache_dir: c
+            .cache_dir
+            .as_ref_option()
+            .map_or(d.cache_dir, PathBuf::from),
     }
 }
 
@@ -225,13 +237,19 @@ impl Provider for ChartregProvider {
         Some(())
     }
 
-    fn get_resources(&self, _diags: &mut Diagnostics) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
+    fn get_resources(
+        &self,
+        _diags: &mut Diagnostics,
+    ) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
         Some(map! {
             "helm_registry" => HelmRegistryResource::new(self.shared.clone())
         })
     }
 
-    fn get_data_sources(&self, _diags: &mut Diagnostics) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
+    fn get_data_sources(
+        &self,
+        _diags: &mut Diagnostics,
+    ) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
         // `helm_chart` and `helm_charts` plug in here.
         Some(HashMap::new())
     }

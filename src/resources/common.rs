@@ -16,7 +16,8 @@ pub fn validate_name(diags: &mut Diagnostics, name: &Value<String>) {
     let Value::Value(n) = name else { return };
     let ok = !n.is_empty()
         && n.len() <= 63
-        && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
         && n.as_bytes()[0].is_ascii_alphanumeric()
         && n.as_bytes()[n.len() - 1].is_ascii_alphanumeric();
     if !ok {
@@ -29,7 +30,11 @@ pub fn validate_name(diags: &mut Diagnostics, name: &Value<String>) {
 }
 
 /// Username and password go together.
-pub fn validate_credentials(diags: &mut Diagnostics, username: &Value<String>, password: &Value<String>) {
+pub fn validate_credentials(
+    diags: &mut Diagnostics,
+    username: &Value<String>,
+    password: &Value<String>,
+) {
     match (username, password) {
         (Value::Value(u), Value::Null) if !u.is_empty() => diags.error(
             "Missing Password",
@@ -54,7 +59,11 @@ pub fn validate_credentials(diags: &mut Diagnostics, username: &Value<String>, p
 pub fn validate_pem(diags: &mut Diagnostics, pem: &Value<String>) {
     let Value::Value(p) = pem else { return };
     if let Err(e) = check_pem(p) {
-        diags.error("Invalid CA Certificate", format!("ca_certificate: {e}."), AttributePath::new("ca_certificate"));
+        diags.error(
+            "Invalid CA Certificate",
+            format!("ca_certificate: {e}."),
+            AttributePath::new("ca_certificate"),
+        );
     }
 }
 
@@ -238,7 +247,9 @@ mod tests {
     #[test]
     fn pem() {
         assert!(check_pem("hello").is_err());
-        assert!(check_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
+        assert!(
+            check_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err()
+        );
     }
 
     #[test]

@@ -14,8 +14,8 @@ use crate::diagnostics::{self, AttrMap};
 use crate::provider::Shared;
 use crate::registry::helm_index::{self, FetchedIndex, HelmRepo, IndexFetch, Validators};
 use crate::resources::common::{
-    self, changed, helm_charts_state, now_rfc3339, validate_credentials, validate_name, validate_pem,
-    with_default, HelmChartState,
+    self, changed, helm_charts_state, now_rfc3339, validate_credentials, validate_name,
+    validate_pem, with_default, HelmChartState,
 };
 use crate::schema_util::{attr, schema, secret, C, T};
 
@@ -95,7 +95,9 @@ pub fn resource_schema() -> Schema {
 
 /// Plan-time check of the endpoint URL.
 pub fn check_endpoint(e: &str) -> Result<(), String> {
-    let u = url::Url::parse(e).map_err(|err| format!("{e:?} is not a URL ({err}); expected e.g. \"https://charts.example.com/stable\""))?;
+    let u = url::Url::parse(e).map_err(|err| {
+        format!("{e:?} is not a URL ({err}); expected e.g. \"https://charts.example.com/stable\"")
+    })?;
     if u.scheme() != "http" && u.scheme() != "https" {
         return Err(format!("scheme {:?} is not supported: use http:// or https:// (OCI registries are chartreg_oci_registry)", u.scheme()));
     }
@@ -126,7 +128,10 @@ fn needs_download(prior: &HelmRegistryState, planned: &HelmRegistryState) -> boo
         || changed(&prior.username, &planned.username)
         || changed(&prior.password, &planned.password)
         || changed(&prior.ca_certificate, &planned.ca_certificate)
-        || changed(&prior.insecure_skip_tls_verify, &planned.insecure_skip_tls_verify)
+        || changed(
+            &prior.insecure_skip_tls_verify,
+            &planned.insecure_skip_tls_verify,
+        )
         || changed(&prior.sync_trigger, &planned.sync_trigger)
 }
 
@@ -146,7 +151,12 @@ fn apply_defaults(s: &mut HelmRegistryState, config: &HelmRegistryState) {
 
 impl HelmRegistryResource {
     /// Store a downloaded index into `s` and the cache; warn about skipped entries.
-    fn store_index(&self, diags: &mut Diagnostics, s: &mut HelmRegistryState, f: &FetchedIndex) -> HelmRegistryPrivate {
+    fn store_index(
+        &self,
+        diags: &mut Diagnostics,
+        s: &mut HelmRegistryState,
+        f: &FetchedIndex,
+    ) -> HelmRegistryPrivate {
         let catalog = f.index.catalog();
         s.chart_count = Value::Value(catalog.chart_count() as i64);
         s.version_count = Value::Value(catalog.version_count() as i64);
@@ -167,7 +177,10 @@ impl HelmRegistryResource {
         let cache = self.shared.get().cache();
         let kind = format!("helm/{name}");
         if let Err(e) = cache.put(&kind, &format!("sha256-{}", f.digest), &f.bytes) {
-            diags.root_warning("Chart Cache Not Writable", format!("{e}. The index is kept in state only."));
+            diags.root_warning(
+                "Chart Cache Not Writable",
+                format!("{e}. The index is kept in state only."),
+            );
         }
         HelmRegistryPrivate {
             etag: f.validators.etag.clone(),
@@ -204,7 +217,13 @@ impl HelmRegistryResource {
             Err(e) => {
                 let ctx = format!("Helm repository {name:?}");
                 if as_warning {
-                    diagnostics::warning(diags, &e, &ATTRS, repo.credentials.is_some(), &format!("{ctx}: refresh failed, the previous index is kept"));
+                    diagnostics::warning(
+                        diags,
+                        &e,
+                        &ATTRS,
+                        repo.credentials.is_some(),
+                        &format!("{ctx}: refresh failed, the previous index is kept"),
+                    );
                 } else {
                     diagnostics::error(diags, &e, &ATTRS, repo.credentials.is_some(), &ctx);
                 }
@@ -229,7 +248,11 @@ impl Resource for HelmRegistryResource {
         validate_name(diags, &c.name);
         if let Value::Value(e) = &c.endpoint {
             if let Err(msg) = check_endpoint(e) {
-                diags.error("Invalid Endpoint URL", format!("endpoint: {msg}."), AttributePath::new("endpoint"));
+                diags.error(
+                    "Invalid Endpoint URL",
+                    format!("endpoint: {msg}."),
+                    AttributePath::new("endpoint"),
+                );
             }
         }
         validate_credentials(diags, &c.username, &c.password);
@@ -244,18 +267,27 @@ impl Resource for HelmRegistryResource {
         private: Self::PrivateState<'a>,
         _meta: ValueEmpty,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let Some(mut s) = state else { return Some((None, private)) };
+        let Some(mut s) = state else {
+            return Some((None, private));
+        };
         if !matches!(s.synchronization, Value::Value(true)) {
             return Some((Some(s), private));
         }
         let validators = private
             .as_ref()
-            .filter(|_| s.index_digest.as_ref_option().is_some_and(|d| !d.is_empty()))
+            .filter(|_| {
+                s.index_digest
+                    .as_ref_option()
+                    .is_some_and(|d| !d.is_empty())
+            })
             .map(|p| Validators {
                 etag: p.etag.clone(),
                 last_modified: p.last_modified.clone(),
             });
-        match self.download(diags, &mut s, validators.as_ref(), true).await {
+        match self
+            .download(diags, &mut s, validators.as_ref(), true)
+            .await
+        {
             Some(Some(p)) => Some((Some(s), Some(p))),
             _ => Some((Some(s), private)),
         }
@@ -297,8 +329,8 @@ impl Resource for HelmRegistryResource {
             set_computed_unknown(&mut s);
         } else {
             s.charts = prior.charts.clone();
-            s.chart_count = prior.chart_count.clone();
-            s.version_count = prior.version_count.clone();
+            s.chart_count = prior.chart_count;
+            s.version_count = prior.version_count;
             s.index_digest = prior.index_digest.clone();
             s.last_synced = prior.last_synced.clone();
         }
@@ -368,7 +400,11 @@ impl Resource for HelmRegistryResource {
         Some(())
     }
 
-    async fn import<'a>(&self, diags: &mut Diagnostics, id: String) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let Some((name, endpoint)) = common::split_import_id(&id) else {
             diags.root_error(
                 "Invalid Import ID",
@@ -407,8 +443,12 @@ mod tests {
     fn endpoints() {
         assert!(check_endpoint("https://charts.example.com/stable").is_ok());
         assert!(check_endpoint("http://127.0.0.1:8080/x?token=1").is_ok());
-        assert!(check_endpoint("oci://r.example.com").unwrap_err().contains("chartreg_oci_registry"));
-        assert!(check_endpoint("https://u:p@h/x").unwrap_err().contains("credentials"));
+        assert!(check_endpoint("oci://r.example.com")
+            .unwrap_err()
+            .contains("chartreg_oci_registry"));
+        assert!(check_endpoint("https://u:p@h/x")
+            .unwrap_err()
+            .contains("credentials"));
         assert!(check_endpoint("charts.example.com").is_err());
     }
 
@@ -433,32 +473,82 @@ mod tests {
         let r = HelmRegistryResource::new(Shared::default());
         let mut d = Diagnostics::default();
         // Unchanged: computed values kept.
-        let (s, _, rep) = r.plan_update(&mut d, Some(st()), Some(st()), Some(st()), None, Value::Null).await.unwrap();
+        let (s, _, rep) = r
+            .plan_update(
+                &mut d,
+                Some(st()),
+                Some(st()),
+                Some(st()),
+                None,
+                Value::Null,
+            )
+            .await
+            .unwrap();
         assert!(rep.is_empty());
         assert_eq!(s.unwrap().index_digest, Value::Value("d".into()));
         // sync toggle only: no download, no replacement.
         let mut p = st();
         p.synchronization = Value::Value(false);
-        let (s, _, rep) = r.plan_update(&mut d, Some(st()), Some(p.clone()), Some(p), None, Value::Null).await.unwrap();
+        let (s, _, rep) = r
+            .plan_update(
+                &mut d,
+                Some(st()),
+                Some(p.clone()),
+                Some(p),
+                None,
+                Value::Null,
+            )
+            .await
+            .unwrap();
         assert!(rep.is_empty());
         assert!(!s.unwrap().charts.is_unknown());
         // endpoint change: re-download (computed unknown), in place.
         let mut p = st();
         p.endpoint = Value::Value("https://h/y".into());
-        let (s, _, rep) = r.plan_update(&mut d, Some(st()), Some(p.clone()), Some(p), None, Value::Null).await.unwrap();
+        let (s, _, rep) = r
+            .plan_update(
+                &mut d,
+                Some(st()),
+                Some(p.clone()),
+                Some(p),
+                None,
+                Value::Null,
+            )
+            .await
+            .unwrap();
         assert!(rep.is_empty());
         assert!(s.unwrap().charts.is_unknown());
         // name change: replacement.
         let mut p = st();
         p.name = Value::Value("b".into());
-        let (_, _, rep) = r.plan_update(&mut d, Some(st()), Some(p.clone()), Some(p), None, Value::Null).await.unwrap();
+        let (_, _, rep) = r
+            .plan_update(
+                &mut d,
+                Some(st()),
+                Some(p.clone()),
+                Some(p),
+                None,
+                Value::Null,
+            )
+            .await
+            .unwrap();
         assert_eq!(rep, vec![AttributePath::new("name")]);
         // removing synchronization from config brings the default back.
         let mut prior = st();
         prior.synchronization = Value::Value(false);
         let mut config = st();
         config.synchronization = Value::Null;
-        let (s, _, _) = r.plan_update(&mut d, Some(prior.clone()), Some(prior), Some(config), None, Value::Null).await.unwrap();
+        let (s, _, _) = r
+            .plan_update(
+                &mut d,
+                Some(prior.clone()),
+                Some(prior),
+                Some(config),
+                None,
+                Value::Null,
+            )
+            .await
+            .unwrap();
         assert_eq!(s.unwrap().synchronization, Value::Value(true));
     }
 }

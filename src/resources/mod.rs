@@ -3,3 +3,8 @@
 pub mod common;
 pub mod helm_registry;
 pub mod oci_registry;
+
+/// Every resource type with its schema (for the docs generator and tests).
+pub fn all_schemas() -> Vec<(&'static str, tf_provider::schema::Schema)> {
+    vec![("chartreg_helm_registry", helm_registry::resource_schema())]
+}
