@@ -76,7 +76,12 @@ pub fn hint(err: &Error, have_credentials: bool) -> &'static str {
 }
 
 /// Build the diagnostic for `err` in the context of a resource.
-pub fn to_diagnostic(err: &Error, attrs: &AttrMap, have_credentials: bool, context: &str) -> Diagnostic {
+pub fn to_diagnostic(
+    err: &Error,
+    attrs: &AttrMap,
+    have_credentials: bool,
+    context: &str,
+) -> Diagnostic {
     let mut detail = format!("{context}: {err}.");
     let h = hint(err, have_credentials);
     if !h.is_empty() {
@@ -87,12 +92,24 @@ pub fn to_diagnostic(err: &Error, attrs: &AttrMap, have_credentials: bool, conte
 }
 
 /// Record `err` as an error.
-pub fn error(diags: &mut Diagnostics, err: &Error, attrs: &AttrMap, have_credentials: bool, context: &str) {
+pub fn error(
+    diags: &mut Diagnostics,
+    err: &Error,
+    attrs: &AttrMap,
+    have_credentials: bool,
+    context: &str,
+) {
     diags.add_error(to_diagnostic(err, attrs, have_credentials, context));
 }
 
 /// Record `err` as a warning (e.g. a refresh that keeps the previous index).
-pub fn warning(diags: &mut Diagnostics, err: &Error, attrs: &AttrMap, have_credentials: bool, context: &str) {
+pub fn warning(
+    diags: &mut Diagnostics,
+    err: &Error,
+    attrs: &AttrMap,
+    have_credentials: bool,
+    context: &str,
+) {
     diags.add_warning(to_diagnostic(err, attrs, have_credentials, context));
 }
 

@@ -40,7 +40,11 @@ pub enum Error {
     NotFound { url: String },
 
     #[error("{url} answered HTTP {status}{}", if body.is_empty() { String::new() } else { format!(": {body}") })]
-    HttpStatus { url: String, status: u16, body: String },
+    HttpStatus {
+        url: String,
+        status: u16,
+        body: String,
+    },
 
     #[error("{url} is not a Helm repository index: {reason}")]
     NotAnIndex { url: String, reason: String },
@@ -55,13 +59,20 @@ pub enum Error {
     Protocol { url: String, detail: String },
 
     #[error("registry {registry}: base path {path:?} holds no Helm chart{hint}")]
-    EmptyBasePath { registry: String, path: String, hint: String },
+    EmptyBasePath {
+        registry: String,
+        path: String,
+        hint: String,
+    },
 
     #[error("registry {registry} does not list its catalog ({detail}); name the chart repositories in base_content_paths or in the endpoint path")]
     CatalogUnsupported { registry: String, detail: String },
 
     #[error("cache {path}: {source}")]
-    Cache { path: String, source: std::io::Error },
+    Cache {
+        path: String,
+        source: std::io::Error,
+    },
 
     #[error("{0}")]
     Config(String),

@@ -4,6 +4,7 @@
 //! object per file), [`registry`] (HTTP clients and the chart catalog, free of Terraform types),
 //! [`error`] (the one error type) and [`diagnostics`] (the one Error→Diagnostic bridge).
 
+pub mod data_sources;
 pub mod diagnostics;
 pub mod docs;
 pub mod error;
@@ -13,4 +14,3 @@ pub mod registry;
 pub mod resources;
 pub mod schema_util;
 pub mod serve;
-pub mod data_sources;

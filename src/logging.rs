@@ -33,11 +33,19 @@ struct JsonVisitor(serde_json::Map<String, serde_json::Value>);
 
 impl Visit for JsonVisitor {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        let key = if field.name() == "message" { "@message" } else { field.name() };
+        let key = if field.name() == "message" {
+            "@message"
+        } else {
+            field.name()
+        };
         self.0.insert(key.to_string(), format!("{value:?}").into());
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        let key = if field.name() == "message" { "@message" } else { field.name() };
+        let key = if field.name() == "message" {
+            "@message"
+        } else {
+            field.name()
+        };
         self.0.insert(key.to_string(), value.into());
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -52,7 +60,11 @@ impl Visit for JsonVisitor {
 }
 
 /// Format one event as an hclog JSON line.
-pub fn hclog_line(level: &Level, target: &str, fields: serde_json::Map<String, serde_json::Value>) -> String {
+pub fn hclog_line(
+    level: &Level,
+    target: &str,
+    fields: serde_json::Map<String, serde_json::Value>,
+) -> String {
     let mut m = serde_json::Map::new();
     m.insert(
         "@level".into(),
@@ -66,7 +78,9 @@ pub fn hclog_line(level: &Level, target: &str, fields: serde_json::Map<String, s
         .into(),
     );
     m.insert("@module".into(), format!("chartreg.{target}").into());
-    if let Ok(ts) = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339) {
+    if let Ok(ts) =
+        time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)
+    {
         m.insert("@timestamp".into(), ts.into());
     }
     m.insert("@message".into(), "".into());
@@ -105,7 +119,12 @@ pub fn init() {
         None => Box::new(std::io::stderr()),
     };
     let _ = tracing_subscriber::registry()
-        .with(HclogLayer { out: Mutex::new(writer) }.with_filter(targets))
+        .with(
+            HclogLayer {
+                out: Mutex::new(writer),
+            }
+            .with_filter(targets),
+        )
         .try_init();
 }
 
@@ -116,7 +135,12 @@ mod tests {
     #[test]
     fn levels_from_env() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         };
         assert_eq!(level_from_env(env(&[])), Level::WARN);
         assert_eq!(level_from_env(env(&[("TF_LOG", "DEBUG")])), Level::DEBUG);

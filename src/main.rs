@@ -5,7 +5,9 @@ fn main() -> anyhow::Result<()> {
     std::env::remove_var("RUST_BACKTRACE");
     std::env::remove_var("RUST_LIB_BACKTRACE");
     chartreg::logging::init();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(chartreg::serve::serve(
         "chartreg",
         Box::new(chartreg::provider::ChartregProvider::default()),

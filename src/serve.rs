@@ -27,8 +27,12 @@ fn set_nodelay_on_listener(port: u16) -> usize {
                 continue;
             }
             let p = match addr.ss_family as i32 {
-                libc::AF_INET => u16::from_be((*(&addr as *const _ as *const libc::sockaddr_in)).sin_port),
-                libc::AF_INET6 => u16::from_be((*(&addr as *const _ as *const libc::sockaddr_in6)).sin6_port),
+                libc::AF_INET => {
+                    u16::from_be((*(&addr as *const _ as *const libc::sockaddr_in)).sin_port)
+                }
+                libc::AF_INET6 => {
+                    u16::from_be((*(&addr as *const _ as *const libc::sockaddr_in6)).sin6_port)
+                }
                 _ => continue,
             };
             if p != port {
@@ -81,7 +85,11 @@ fn intercept_handshake() -> std::io::Result<()> {
                     first = false;
                     if let Some(port) = handshake_port(&line) {
                         let n = set_nodelay_on_listener(port);
-                        tracing::debug!(port, sockets = n, "TCP_NODELAY set on the plugin listener");
+                        tracing::debug!(
+                            port,
+                            sockets = n,
+                            "TCP_NODELAY set on the plugin listener"
+                        );
                     }
                 }
                 let _ = real_out.write_all(line.as_bytes());
@@ -105,7 +113,10 @@ pub async fn serve(name: &str, provider: Box<dyn DynamicProvider>) -> anyhow::Re
 mod tests {
     #[test]
     fn parses_handshake() {
-        assert_eq!(super::handshake_port("1|6|tcp|127.0.0.1:40123|grpc|MIIB\n"), Some(40123));
+        assert_eq!(
+            super::handshake_port("1|6|tcp|127.0.0.1:40123|grpc|MIIB\n"),
+            Some(40123)
+        );
         assert_eq!(super::handshake_port("garbage"), None);
     }
 }

@@ -51,7 +51,11 @@ impl Cache {
             source,
         };
         std::fs::create_dir_all(dir).map_err(err)?;
-        let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), p.file_name().unwrap().to_string_lossy()));
+        let tmp = dir.join(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            p.file_name().unwrap().to_string_lossy()
+        ));
         std::fs::write(&tmp, bytes).map_err(err)?;
         std::fs::rename(&tmp, &p).map_err(err)?;
         Ok(p)

@@ -39,10 +39,9 @@ impl SemVer {
                     return None;
                 }
                 // Masterminds rejects numeric prerelease identifiers with a leading zero.
-                if parts
-                    .iter()
-                    .any(|x| x.len() > 1 && x.starts_with('0') && x.bytes().all(|b| b.is_ascii_digit()))
-                {
+                if parts.iter().any(|x| {
+                    x.len() > 1 && x.starts_with('0') && x.bytes().all(|b| b.is_ascii_digit())
+                }) {
                     return None;
                 }
                 (c, parts)
@@ -224,11 +223,27 @@ mod tests {
 
     #[test]
     fn orders_newest_first_non_semver_last() {
-        let mut v = vec!["1.0.0", "latest", "1.10.0", "1.2.0", "1.10.0-rc.1", "2.0.0-alpha", "1.10.0-rc.2"];
+        let mut v = vec![
+            "1.0.0",
+            "latest",
+            "1.10.0",
+            "1.2.0",
+            "1.10.0-rc.1",
+            "2.0.0-alpha",
+            "1.10.0-rc.2",
+        ];
         sort_versions_desc(&mut v, |s| s);
         assert_eq!(
             v,
-            ["2.0.0-alpha", "1.10.0", "1.10.0-rc.2", "1.10.0-rc.1", "1.2.0", "1.0.0", "latest"]
+            [
+                "2.0.0-alpha",
+                "1.10.0",
+                "1.10.0-rc.2",
+                "1.10.0-rc.1",
+                "1.2.0",
+                "1.0.0",
+                "latest"
+            ]
         );
     }
 

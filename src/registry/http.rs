@@ -144,7 +144,8 @@ impl Fetcher {
                 }
                 Err(e) => return Err(e),
             }
-            let backoff = Duration::from_millis(100u64 << attempt.min(6)).min(Duration::from_secs(5));
+            let backoff =
+                Duration::from_millis(100u64 << attempt.min(6)).min(Duration::from_secs(5));
             tokio::time::sleep(backoff).await;
             attempt += 1;
         }
@@ -207,7 +208,12 @@ impl Fetcher {
 }
 
 /// Read a body, refusing more than `limit` bytes while streaming.
-pub async fn read_body_limited(url: &Url, resp: Response, limit: u64, timeout: Duration) -> Result<Vec<u8>> {
+pub async fn read_body_limited(
+    url: &Url,
+    resp: Response,
+    limit: u64,
+    timeout: Duration,
+) -> Result<Vec<u8>> {
     if let Some(len) = resp.content_length() {
         if len > limit {
             return Err(Error::TooLarge {
