@@ -16,6 +16,7 @@ say "building the provider"
 (cd "$repo" && cargo build --quiet --bin terraform-provider-chartreg)
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/chartreg-demo.XXXXXX")
+chmod 755 "$run" # nginx workers run as nobody
 pids=()
 cleanup() {
   local p

@@ -62,7 +62,7 @@ pub fn hint(err: &Error, have_credentials: bool) -> &'static str {
         }
         Error::Timeout { .. } => "The registry did not answer in time: check it, or raise the provider's `request_timeout`.",
         Error::Unauthorized { .. } if have_credentials => "Check `username` and `password`: the registry refused them.",
-        Error::Unauthorized { .. } => "The registry requires authentication: set `username` and `password`.",
+        Error::Unauthorized { .. } => "The registry requires authentication (set `username` and `password`), or it denies access to everyone from here.",
         Error::NotFound { .. } => "Check `endpoint`: it must be the repository URL under which `index.yaml` is served.",
         Error::NotAnIndex { .. } => "Check `endpoint`: the URL must serve a Helm repository `index.yaml` (apiVersion v1 with entries).",
         Error::TooLarge { .. } => "Raise the provider's `max_index_size` if this index is expected to be that large.",
