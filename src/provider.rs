@@ -15,7 +15,7 @@ use tf_provider::{map, AttributePath, Diagnostics, DynamicDataSource, DynamicRes
 
 use crate::registry::cache::{default_cache_dir, Cache};
 use crate::registry::http::HttpSettings;
-use crate::resources::helm_registry::HelmRegistryResource;
+use crate::resources::{helm_registry::HelmRegistryResource, oci_registry::OciRegistryResource};
 use crate::schema_util::{attr, schema, C, T};
 
 /// The provider block.
@@ -242,7 +242,8 @@ impl Provider for ChartregProvider {
         _diags: &mut Diagnostics,
     ) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
         Some(map! {
-            "helm_registry" => HelmRegistryResource::new(self.shared.clone())
+            "helm_registry" => HelmRegistryResource::new(self.shared.clone()),
+            "oci_registry" => OciRegistryResource::new(self.shared.clone())
         })
     }
 

@@ -27,6 +27,12 @@ resource "chartreg_helm_registry" "demo" {
   endpoint = var.helm_repo_url
 }
 
+resource "chartreg_oci_registry" "demo" {
+  name               = "demo-oci"
+  endpoint           = var.oci_endpoint
+  base_content_paths = ["demo"]
+}
+
 output "helm_charts" {
   description = "Latest version of each chart in the Helm repository."
   value       = { for name, c in chartreg_helm_registry.demo.charts : name => c.latest_version }
@@ -38,4 +44,9 @@ output "helm_versions" {
 
 output "helm_index_digest" {
   value = chartreg_helm_registry.demo.index_digest
+}
+
+output "oci_charts" {
+  description = "Chart repositories of the OCI registry with their versions."
+  value       = { for path, c in chartreg_oci_registry.demo.charts : path => c.versions }
 }

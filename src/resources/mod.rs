@@ -6,5 +6,8 @@ pub mod oci_registry;
 
 /// Every resource type with its schema (for the docs generator and tests).
 pub fn all_schemas() -> Vec<(&'static str, tf_provider::schema::Schema)> {
-    vec![("chartreg_helm_registry", helm_registry::resource_schema())]
+    vec![
+        ("chartreg_helm_registry", helm_registry::resource_schema()),
+        ("chartreg_oci_registry", oci_registry::resource_schema()),
+    ]
 }
