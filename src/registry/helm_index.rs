@@ -1,14 +1,42 @@
 //! Classic Helm repository client: resolves `<endpoint>/index.yaml` as Helm does, fetches it with
 //! conditional requests, parses YAML or JSON and validates entries with Helm's rules.
-//! INTERFACE STUB: bodies are being implemented.
+//!
+//! Fidelity notes (compared with Helm v4's `repo.loadIndex` and `chart.Metadata.Validate`):
+//! - A missing `apiVersion` or a missing `entries` key is [`Error::NotAnIndex`]. Helm accepts an
+//!   index without `entries` (as an empty repository); we refuse it so that a random YAML file
+//!   served at the endpoint gives a clear error. `entries: {}` and `entries: null` are an empty
+//!   repository.
+//! - Null entries are dropped; entries failing validation are skipped and counted
+//!   ([`ParsedIndex::skipped`]). An entry without `apiVersion` defaults to `v1` as in Helm.
+//! - Name, description and appVersion are sanitised like Helm's `sanitizeString` (white space
+//!   becomes a space, non-printable characters are removed; "non-printable" is approximated as
+//!   control, format and private-use characters).
+//! - Scalars keep their literal text: an unquoted `appVersion: 1.10` stays `1.10` (Helm, through
+//!   sigs.k8s.io/yaml, may turn it into `1.1`).
+//! - Versions of a chart are sorted newest first with a stable sort; versions of equal precedence
+//!   (differing only in build metadata) keep their index order. `helm search repo` orders such
+//!   ties nondeterministically (Go map iteration followed by an unstable sort), and collapses
+//!   duplicate version strings, which we keep.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Instant;
 
+use reqwest::header::{
+    HeaderMap, HeaderValue, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
+use reqwest::{Method, StatusCode};
+use serde::de::{self, Deserializer, IgnoredAny, Visitor};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::error::Result;
-use crate::registry::catalog::Catalog;
-use crate::registry::http::{Credentials, HttpSettings, TlsOptions};
+use crate::error::{redact_url, Error, Result};
+use crate::registry::catalog::{sort_versions_desc, Catalog, ChartSummary, SemVer, VersionMeta};
+use crate::registry::http::{
+    build_client, origin, read_body_limited, status_error, Credentials, Fetcher, HttpSettings,
+    TlsOptions,
+};
 
 /// A classic Helm repository as configured.
 #[derive(Debug, Clone)]
@@ -28,6 +56,13 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
+impl Validators {
+    /// Whether there is anything to send in a conditional request.
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+}
+
 /// One chart version of an index, with what later resolution needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IndexEntry {
@@ -42,18 +77,56 @@ pub struct IndexEntry {
     pub created: String,
 }
 
+/// How many skipped entries [`ParsedIndex::skipped_examples`] describes at most.
+pub const MAX_SKIPPED_EXAMPLES: usize = 5;
+
 /// A parsed and validated index.
 #[derive(Debug, Clone, Default)]
 pub struct ParsedIndex {
-    /// Valid entries per chart name, newest first.
+    /// Valid entries per chart name, newest first. Charts without a valid entry are left out.
     pub entries: BTreeMap<String, Vec<IndexEntry>>,
     /// Entries skipped because they fail Helm's metadata validation.
     pub skipped: usize,
+    /// Up to [`MAX_SKIPPED_EXAMPLES`] descriptions of skipped entries
+    /// (`chart "x" version "y": reason`), for the warning.
+    pub skipped_examples: Vec<String>,
 }
 
 impl ParsedIndex {
     pub fn catalog(&self) -> Catalog {
-        todo!()
+        let charts = self
+            .entries
+            .iter()
+            .map(|(name, entries)| {
+                let versions = entries
+                    .iter()
+                    .map(|e| VersionMeta {
+                        version: e.version.clone(),
+                        app_version: e.app_version.clone(),
+                        description: e.description.clone(),
+                        deprecated: e.deprecated,
+                    })
+                    .collect();
+                (name.clone(), ChartSummary::from_versions(name, versions))
+            })
+            .collect();
+        Catalog { charts }
+    }
+
+    pub fn chart_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn version_count(&self) -> usize {
+        self.entries.values().map(Vec::len).sum()
+    }
+
+    /// The entry of `chart` at exactly `version` (string equality, as written in the index).
+    pub fn get(&self, chart: &str, version: &str) -> Option<&IndexEntry> {
+        self.entries
+            .get(chart)?
+            .iter()
+            .find(|e| e.version == version)
     }
 }
 
@@ -74,16 +147,413 @@ pub enum IndexFetch {
     Fetched(Box<FetchedIndex>),
 }
 
-/// `<endpoint>/index.yaml` the way Helm builds it.
-pub fn index_url(endpoint: &str) -> Result<Url> {
-    let _ = endpoint;
-    todo!()
+// ---------------------------------------------------------------------------------------------
+// URLs
+// ---------------------------------------------------------------------------------------------
+
+fn parse_http_url(raw: &str) -> Result<Url> {
+    let invalid = |reason: String| Error::InvalidUrl {
+        url: redact_url(raw),
+        reason,
+    };
+    let u = Url::parse(raw.trim()).map_err(|e| invalid(e.to_string()))?;
+    match u.scheme() {
+        "http" | "https" => {}
+        s => {
+            return Err(invalid(format!(
+                "scheme {s:?} is not supported (use http or https)"
+            )))
+        }
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("the URL has no host".into()));
+    }
+    Ok(u)
 }
 
-/// Parse index bytes (YAML or JSON).
+/// `<endpoint>/index.yaml` the way Helm builds it (`repo.ResolveReferenceURL(url, "index.yaml")`):
+/// one trailing slash is added to the path (an existing one is kept), `index.yaml` is resolved
+/// against it, the query string is kept and the fragment dropped.
+pub fn index_url(endpoint: &str) -> Result<Url> {
+    let mut base = parse_http_url(endpoint)?;
+    let path = format!("{}/", base.path().strip_suffix('/').unwrap_or(base.path()));
+    base.set_path(&path);
+    let query = base.query().map(str::to_string);
+    let mut u = base.join("index.yaml").map_err(|e| Error::InvalidUrl {
+        url: redact_url(endpoint),
+        reason: e.to_string(),
+    })?;
+    u.set_query(query.as_deref());
+    u.set_fragment(None);
+    Ok(u)
+}
+
+/// A chart URL from the index made absolute like Helm does (`ResolveReferenceURL(repoURL,
+/// chartURL)`): absolute URLs are kept as written; relative ones are resolved against the
+/// repository URL (the directory of `index_url`) and get the query string of the repository URL,
+/// replacing their own (Helm quirk, so signed repository URLs keep working).
+pub fn resolve_chart_url(index_url: &Url, chart_url: &str) -> Result<Url> {
+    let chart_url = chart_url.trim();
+    let invalid = |reason: String| Error::InvalidUrl {
+        url: redact_url(chart_url),
+        reason,
+    };
+    if chart_url.is_empty() {
+        return Err(invalid("the index lists an empty chart URL".into()));
+    }
+    match Url::parse(chart_url) {
+        Ok(_) => parse_http_url(chart_url),
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            let mut u = index_url
+                .join(chart_url)
+                .map_err(|e| invalid(e.to_string()))?;
+            u.set_query(index_url.query());
+            Ok(u)
+        }
+        Err(e) => Err(invalid(e.to_string())),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------------------------------
+
+/// A string field as Go's decoders fill it: null → "", scalars keep their literal text.
+struct Str(String);
+
+impl<'de> Deserialize<'de> for Str {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Str;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Str, E> {
+                Ok(Str(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> std::result::Result<Str, E> {
+                Ok(Str(v))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<Str, E> {
+                Ok(Str(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Str, E> {
+                Ok(Str(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Str, E> {
+                Ok(Str(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Str, E> {
+                Ok(Str(v.to_string()))
+            }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<Str, E> {
+                Ok(Str(String::new()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    Ok(Option::<Str>::deserialize(d)?
+        .map(|s| s.0)
+        .unwrap_or_default())
+}
+
+fn lenient_strings<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<Option<Str>>>::deserialize(d)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| s.map(|s| s.0).unwrap_or_default())
+        .collect())
+}
+
+/// A boolean as YAML 1.1 (go-yaml, so Helm) reads it: `true`, `yes`, `on`… and null → false.
+fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a boolean")
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<bool, E> {
+            Ok(v)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<bool, E> {
+            match v {
+                "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y"
+                | "Y" => Ok(true),
+                "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "n"
+                | "N" | "" => Ok(false),
+                _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+            }
+        }
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<bool, E> {
+            Ok(false)
+        }
+        fn visit_none<E: de::Error>(self) -> std::result::Result<bool, E> {
+            Ok(false)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// `Some(None)` for an explicit null, `None` (through `default`) for a missing key.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Ok(Some(Option::<T>::deserialize(d)?))
+}
+
+type RawEntries = BTreeMap<String, Option<Vec<Option<RawEntry>>>>;
+
+#[derive(Deserialize)]
+struct RawIndex {
+    #[serde(rename = "apiVersion", default, deserialize_with = "lenient_string")]
+    api_version: String,
+    #[serde(default, deserialize_with = "present")]
+    entries: Option<Option<RawEntries>>,
+}
+
+#[derive(Deserialize)]
+struct RawEntry {
+    #[serde(rename = "apiVersion", default, deserialize_with = "lenient_string")]
+    api_version: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    name: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    version: String,
+    #[serde(rename = "appVersion", default, deserialize_with = "lenient_string")]
+    app_version: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    description: String,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    deprecated: bool,
+    #[serde(default, deserialize_with = "lenient_string")]
+    digest: String,
+    #[serde(default, deserialize_with = "lenient_strings")]
+    urls: Vec<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    created: String,
+    #[serde(rename = "type", default, deserialize_with = "lenient_string")]
+    chart_type: String,
+    #[serde(default)]
+    maintainers: Option<Vec<Option<IgnoredAny>>>,
+    #[serde(default)]
+    dependencies: Option<Vec<Option<RawDependency>>>,
+}
+
+#[derive(Deserialize)]
+struct RawDependency {
+    #[serde(default, deserialize_with = "lenient_string")]
+    name: String,
+    #[serde(default, deserialize_with = "lenient_string")]
+    alias: String,
+}
+
+/// Go's `unicode.IsPrint` for what is not white space: letters, marks, numbers, punctuation and
+/// symbols. Approximated as "not a control, format, private-use or non-character code point".
+fn is_go_printable(c: char) -> bool {
+    let u = c as u32;
+    !(c.is_control()
+        || matches!(u,
+            0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2 | 0x180E
+            | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF
+            | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F
+            | 0xE000..=0xF8FF | 0xF0000..=0x10FFFF | 0xFDD0..=0xFDEF)
+        || (u & 0xFFFE) == 0xFFFE)
+}
+
+/// Helm's `sanitizeString`: white space becomes a space, non-printable characters go.
+fn sanitize(s: String) -> String {
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return s;
+    }
+    s.chars()
+        .filter_map(|c| {
+            if c.is_whitespace() {
+                Some(' ')
+            } else if is_go_printable(c) {
+                Some(c)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn is_alias_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// `chart.Metadata.Validate` as `loadIndex` applies it (the "more than one dependency with name or
+/// alias" error is ignored there, so it is not checked).
+fn validate(e: &RawEntry) -> std::result::Result<(), String> {
+    // loadIndex defaults an empty apiVersion to v1, so that check never fails.
+    let _ = &e.api_version;
+    if e.name.is_empty() {
+        return Err("chart.metadata.name is required".into());
+    }
+    if e.name == "." || e.name == ".." {
+        return Err(format!("chart.metadata.name {:?} is not allowed", e.name));
+    }
+    if e.name.contains('/') {
+        return Err(format!("chart.metadata.name {:?} is invalid", e.name));
+    }
+    if e.version.is_empty() {
+        return Err("chart.metadata.version is required".into());
+    }
+    if SemVer::parse(&e.version).is_none() {
+        return Err(format!("chart.metadata.version {:?} is invalid", e.version));
+    }
+    if !matches!(e.chart_type.as_str(), "" | "application" | "library") {
+        return Err("chart.metadata.type must be application or library".into());
+    }
+    if e.maintainers.iter().flatten().any(Option::is_none) {
+        return Err("maintainers must not contain empty or null nodes".into());
+    }
+    for d in e.dependencies.iter().flatten() {
+        let Some(d) = d else {
+            return Err("dependencies must not contain empty or null nodes".into());
+        };
+        if !d.alias.is_empty() && !is_alias_name(&d.alias) {
+            return Err(format!(
+                "dependency {:?} has disallowed characters in the alias",
+                sanitize(d.name.clone())
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn not_an_index(url: &str, reason: impl Into<String>) -> Error {
+    Error::NotAnIndex {
+        url: redact_url(url),
+        reason: reason.into(),
+    }
+}
+
+/// A deserialisation error made short and single-line (it may quote the document).
+fn short_reason(prefix: &str, err: &dyn fmt::Display) -> String {
+    let msg: String = err
+        .to_string()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut out = format!("{prefix}: ");
+    if msg.chars().count() > 240 {
+        out.extend(msg.chars().take(240));
+        out.push('…');
+    } else {
+        out.push_str(&msg);
+    }
+    out
+}
+
+fn deserialize_raw(bytes: &[u8], url: &str) -> Result<RawIndex> {
+    let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
+    match first {
+        None => return Err(not_an_index(url, "the document is empty")),
+        Some(b'<') => return Err(not_an_index(
+            url,
+            "got an HTML or XML page instead of index.yaml (is the endpoint the repository URL?)",
+        )),
+        Some(b'{') => {
+            // JSON is YAML, but serde_json is much faster; anything it refuses goes to YAML.
+            if let Ok(raw) = serde_json::from_slice::<RawIndex>(bytes) {
+                return Ok(raw);
+            }
+        }
+        _ => {}
+    }
+    serde_yaml::from_slice::<RawIndex>(bytes).map_err(|e| {
+        let reason = if e.to_string().contains("expected struct RawIndex") {
+            "the document is not a YAML mapping".to_string()
+        } else {
+            short_reason("invalid YAML", &e)
+        };
+        not_an_index(url, reason)
+    })
+}
+
+/// Parse index bytes (YAML or JSON). `url` is only used (redacted) in errors.
 pub fn parse_index(bytes: &[u8], url: &str) -> Result<ParsedIndex> {
-    let _ = (bytes, url);
-    todo!()
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let raw = deserialize_raw(bytes, url)?;
+    if raw.api_version.is_empty() {
+        let reason = if raw.entries.is_none() {
+            "no apiVersion and no entries (not a Helm repository index)"
+        } else {
+            "no API version specified"
+        };
+        return Err(not_an_index(url, reason));
+    }
+    let Some(raw_entries) = raw.entries else {
+        return Err(not_an_index(
+            url,
+            "no entries (not a Helm repository index)",
+        ));
+    };
+
+    let mut out = ParsedIndex::default();
+    let mut nulls = 0usize;
+    for (chart, list) in raw_entries.unwrap_or_default() {
+        let mut valid = Vec::with_capacity(list.as_ref().map_or(0, Vec::len));
+        for raw in list.unwrap_or_default() {
+            let Some(mut raw) = raw else {
+                nulls += 1;
+                continue;
+            };
+            raw.name = sanitize(std::mem::take(&mut raw.name));
+            if let Err(reason) = validate(&raw) {
+                out.skipped += 1;
+                if out.skipped_examples.len() < MAX_SKIPPED_EXAMPLES {
+                    out.skipped_examples.push(format!(
+                        "chart {:?} version {:?}: {reason}",
+                        sanitize(chart.clone()),
+                        raw.version
+                    ));
+                }
+                continue;
+            }
+            valid.push(IndexEntry {
+                name: raw.name,
+                version: raw.version,
+                app_version: sanitize(raw.app_version),
+                description: sanitize(raw.description),
+                deprecated: raw.deprecated,
+                digest: raw.digest,
+                urls: raw.urls,
+                created: raw.created,
+            });
+        }
+        if valid.is_empty() {
+            continue;
+        }
+        sort_versions_desc(&mut valid, |e| &e.version);
+        out.entries.insert(chart, valid);
+    }
+    if nulls > 0 {
+        tracing::debug!(url = %redact_url(url), nulls, "dropped null index entries");
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fetching
+// ---------------------------------------------------------------------------------------------
+
+fn header_string(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
 }
 
 /// Download the index; with `validators`, a conditional request that may answer `NotModified`.
@@ -92,6 +562,672 @@ pub async fn fetch_index(
     settings: &HttpSettings,
     validators: Option<&Validators>,
 ) -> Result<IndexFetch> {
-    let _ = (repo, settings, validators);
-    todo!()
+    let url = index_url(&repo.endpoint)?;
+    let shown = redact_url(url.as_str());
+    let client = build_client(settings, &repo.tls)?;
+    let mut fetcher = Fetcher::new(client, settings.clone(), origin(&url));
+    fetcher.pass_credentials = repo.pass_credentials;
+    let auth = repo.credentials.as_ref().map(Credentials::basic_header);
+
+    let validators = validators.filter(|v| !v.is_empty());
+    let mut headers = HeaderMap::new();
+    if let Some(v) = validators {
+        if let Some(etag) = v
+            .etag
+            .as_deref()
+            .and_then(|s| HeaderValue::from_str(s).ok())
+        {
+            headers.insert(IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = v
+            .last_modified
+            .as_deref()
+            .and_then(|s| HeaderValue::from_str(s).ok())
+        {
+            headers.insert(IF_MODIFIED_SINCE, lm);
+        }
+    }
+
+    let started = Instant::now();
+    tracing::debug!(url = %shown, conditional = validators.is_some(), authenticated = auth.is_some(), "fetching Helm repository index");
+    let resp = fetcher
+        .send(Method::GET, &url, &headers, auth.as_ref())
+        .await?;
+    let status = resp.status();
+    if status == StatusCode::NOT_MODIFIED {
+        if validators.is_none() {
+            return Err(Error::Protocol {
+                url: shown,
+                detail: "answered 304 Not Modified to an unconditional request".into(),
+            });
+        }
+        tracing::debug!(url = %shown, elapsed_ms = started.elapsed().as_millis() as u64, "index not modified");
+        return Ok(IndexFetch::NotModified);
+    }
+    if !status.is_success() {
+        let err = status_error(&url, resp).await;
+        tracing::debug!(url = %shown, status = status.as_u16(), error = %err, "index request failed");
+        return Err(err);
+    }
+    let new_validators = Validators {
+        etag: header_string(resp.headers(), ETAG),
+        last_modified: header_string(resp.headers(), LAST_MODIFIED),
+    };
+    let bytes = read_body_limited(&url, resp, settings.max_index_size, settings.timeout).await?;
+    let downloaded_ms = started.elapsed().as_millis() as u64;
+
+    // Hashing and parsing a multi-megabyte index is CPU work: keep it off the async workers.
+    let parse_url = url.to_string();
+    let (bytes, digest, parsed) = tokio::task::spawn_blocking(move || {
+        let digest = hex::encode(Sha256::digest(&bytes));
+        let parsed = parse_index(&bytes, &parse_url);
+        (bytes, digest, parsed)
+    })
+    .await
+    .map_err(|e| Error::Protocol {
+        url: shown.clone(),
+        detail: format!("index parsing was aborted: {e}"),
+    })?;
+    let index = parsed?;
+    tracing::debug!(
+        url = %shown,
+        status = status.as_u16(),
+        bytes = bytes.len(),
+        charts = index.chart_count(),
+        versions = index.version_count(),
+        skipped = index.skipped,
+        downloaded_ms,
+        total_ms = started.elapsed().as_millis() as u64,
+        "index fetched"
+    );
+    Ok(IndexFetch::Fetched(Box::new(FetchedIndex {
+        url,
+        bytes,
+        digest,
+        validators: new_validators,
+        index,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn data(name: &str) -> Vec<u8> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/data/indexes")
+            .join(name);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    }
+
+    fn assert_sorted_desc(idx: &ParsedIndex) {
+        for (name, list) in &idx.entries {
+            for w in list.windows(2) {
+                let (a, b) = (
+                    SemVer::parse(&w[0].version).unwrap(),
+                    SemVer::parse(&w[1].version).unwrap(),
+                );
+                assert!(a >= b, "{name}: {} before {}", w[0].version, w[1].version);
+            }
+        }
+    }
+
+    #[test]
+    fn index_url_like_helm() {
+        let cases = [
+            ("https://h/charts", "https://h/charts/index.yaml"),
+            ("https://h/charts/", "https://h/charts/index.yaml"),
+            ("https://h/charts//", "https://h/charts//index.yaml"),
+            ("https://h", "https://h/index.yaml"),
+            ("https://h/", "https://h/index.yaml"),
+            ("https://h/charts?x=1", "https://h/charts/index.yaml?x=1"),
+            (
+                "https://h/charts/?x=1&y=2#frag",
+                "https://h/charts/index.yaml?x=1&y=2",
+            ),
+            ("http://u:p@h:8080/a/b", "http://u:p@h:8080/a/b/index.yaml"),
+            ("  https://h/c  ", "https://h/c/index.yaml"),
+            ("https://h/a%20b", "https://h/a%20b/index.yaml"),
+        ];
+        for (endpoint, want) in cases {
+            assert_eq!(index_url(endpoint).unwrap().as_str(), want, "{endpoint}");
+        }
+        for bad in [
+            "oci://h/charts",
+            "ftp://h/x",
+            "h/charts",
+            "",
+            "file:///tmp/x",
+        ] {
+            let err = index_url(bad).unwrap_err();
+            assert!(matches!(err, Error::InvalidUrl { .. }), "{bad}: {err}");
+        }
+        // No secrets in the error text.
+        let err = index_url("ftp://user:s3cret@h/x?token=t0k")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cret") && !err.contains("t0k"), "{err}");
+    }
+
+    #[test]
+    fn chart_urls_like_helm() {
+        let idx = index_url("https://h/charts?sig=1").unwrap();
+        let r = |c: &str| resolve_chart_url(&idx, c).map(|u| u.to_string());
+        assert_eq!(
+            r("nginx-1.0.0.tgz").unwrap(),
+            "https://h/charts/nginx-1.0.0.tgz?sig=1"
+        );
+        assert_eq!(
+            r("sub/nginx-1.0.0.tgz").unwrap(),
+            "https://h/charts/sub/nginx-1.0.0.tgz?sig=1"
+        );
+        assert_eq!(
+            r("/abs/nginx.tgz").unwrap(),
+            "https://h/abs/nginx.tgz?sig=1"
+        );
+        assert_eq!(
+            r("../up/nginx.tgz").unwrap(),
+            "https://h/up/nginx.tgz?sig=1"
+        );
+        // Helm replaces the query of relative chart URLs with the repository's.
+        assert_eq!(
+            r("nginx.tgz?other=2").unwrap(),
+            "https://h/charts/nginx.tgz?sig=1"
+        );
+        assert_eq!(
+            r("https://cdn/x/nginx.tgz?a=b").unwrap(),
+            "https://cdn/x/nginx.tgz?a=b"
+        );
+        assert_eq!(
+            r("//cdn/x/nginx.tgz").unwrap(),
+            "https://cdn/x/nginx.tgz?sig=1"
+        );
+        let plain = index_url("http://h:8080/r/").unwrap();
+        assert_eq!(
+            resolve_chart_url(&plain, "c-1.tgz").unwrap().as_str(),
+            "http://h:8080/r/c-1.tgz"
+        );
+        assert!(r("").is_err());
+        assert!(r("oci://h/x").is_err());
+    }
+
+    #[test]
+    fn parses_bitnami() {
+        let idx = parse_index(
+            &data("bitnami-2022-06-16.yaml"),
+            "https://charts.bitnami.com/bitnami/index.yaml",
+        )
+        .unwrap();
+        // helm v4.1.4 `search repo bitnami/ --versions --devel` lists the same: nothing skipped.
+        assert_eq!(idx.chart_count(), 103);
+        assert_eq!(idx.version_count(), 3515);
+        assert_eq!(idx.skipped, 0);
+        assert_sorted_desc(&idx);
+        let cat = idx.catalog();
+        assert_eq!((cat.chart_count(), cat.version_count()), (103, 3515));
+        let nginx = &cat.charts["nginx"];
+        assert_eq!(nginx.versions.first(), Some(&nginx.latest_version));
+        let e = &idx.entries["nginx"][0];
+        assert_eq!(e.name, "nginx");
+        assert_eq!(e.digest.len(), "sha256:".len() + 64);
+        assert!(e.urls[0].starts_with("https://"), "{:?}", e.urls);
+        assert!(!e.created.is_empty());
+        assert!(!e.description.is_empty() && !e.app_version.is_empty());
+    }
+
+    #[test]
+    fn parses_rancher() {
+        let idx = parse_index(&data("rancher-dev-v2.9.yaml"), "https://h/index.yaml").unwrap();
+        assert_eq!(idx.chart_count(), 59);
+        assert_eq!(idx.version_count(), 1102);
+        assert_eq!(idx.skipped, 0);
+        assert_sorted_desc(&idx);
+        let cat = idx.catalog();
+        for c in cat.charts.values() {
+            let latest = SemVer::parse(&c.latest_version).unwrap();
+            if c.versions
+                .iter()
+                .any(|v| !SemVer::parse(v).unwrap().is_prerelease())
+            {
+                assert!(!latest.is_prerelease(), "{}", c.name);
+            }
+        }
+    }
+
+    const SMALL: &str = r#"apiVersion: v1
+generated: "2024-01-01T00:00:00Z"
+serverInfo: {contextPath: /x}
+entries:
+  alpha:
+    - name: alpha
+      version: 1.2.0
+      appVersion: "2.0"
+      description: "Alpha\tchart\nline two"
+      urls: [alpha-1.2.0.tgz]
+      digest: abc
+      created: 2024-01-01T00:00:00Z
+      unknownField: {nested: [1, 2]}
+      maintainers: [{name: me}]
+    - name: alpha
+      version: 1.10.0
+      appVersion: 1.10
+      deprecated: yes
+      urls: ["https://cdn/alpha-1.10.0.tgz"]
+    - name: alpha
+      version: 2.0.0-rc.1
+      urls: []
+    - null
+  beta:
+    - name: beta
+      version: "1"
+      type: library
+      dependencies: [{name: common, alias: c_1}, {name: common}, {name: common}]
+"#;
+
+    #[test]
+    fn parses_yaml_details() {
+        let idx = parse_index(SMALL.as_bytes(), "u").unwrap();
+        assert_eq!(idx.skipped, 0);
+        let a = &idx.entries["alpha"];
+        let versions: Vec<_> = a.iter().map(|e| e.version.as_str()).collect();
+        assert_eq!(versions, ["2.0.0-rc.1", "1.10.0", "1.2.0"]);
+        assert_eq!(a[1].app_version, "1.10");
+        assert!(a[1].deprecated);
+        assert_eq!(a[2].description, "Alpha chart line two");
+        assert_eq!(a[2].urls, ["alpha-1.2.0.tgz"]);
+        assert_eq!(a[2].created, "2024-01-01T00:00:00Z");
+        assert_eq!(idx.entries["beta"][0].version, "1");
+        let cat = idx.catalog();
+        assert_eq!(cat.charts["alpha"].latest_version, "1.10.0");
+        assert!(cat.charts["alpha"].deprecated);
+        assert_eq!(
+            cat.charts["alpha"].versions,
+            ["2.0.0-rc.1", "1.10.0", "1.2.0"]
+        );
+    }
+
+    #[test]
+    fn parses_json() {
+        let json = r#"{"apiVersion":"v1","entries":{"alpha":[
+            {"name":"alpha","version":"1.0.0","appVersion":"1","description":"d","urls":["a.tgz"],"digest":"x","created":"2024-01-01T00:00:00Z","deprecated":false},
+            {"name":"alpha","version":"1.1.0","appVersion":1.5,"description":null,"urls":null},
+            null,
+            {"name":"alpha","version":"bad"}]},"generated":"2024-01-01T00:00:00Z"}"#;
+        let idx = parse_index(json.as_bytes(), "u").unwrap();
+        assert_eq!(idx.skipped, 1);
+        let a = &idx.entries["alpha"];
+        assert_eq!(a.len(), 2);
+        assert_eq!(
+            (a[0].version.as_str(), a[0].app_version.as_str()),
+            ("1.1.0", "1.5")
+        );
+        assert_eq!(a[1].urls, ["a.tgz"]);
+        // Same result through the YAML parser (flow JSON with a trailing comment is not JSON).
+        let yaml = format!("{json}\n# comment\n");
+        let via_yaml = parse_index(yaml.as_bytes(), "u").unwrap();
+        assert_eq!(via_yaml.entries, idx.entries);
+    }
+
+    fn not_an_index(doc: &str) -> String {
+        match parse_index(doc.as_bytes(), "https://user:pw@h/r/index.yaml?token=t") {
+            Err(e @ Error::NotAnIndex { .. }) => {
+                let s = e.to_string();
+                assert!(!s.contains("pw") && !s.contains("token=t"), "{s}");
+                s
+            }
+            other => panic!("{doc:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_index() {
+        assert!(not_an_index("entries: {}\n").contains("no API version"));
+        assert!(not_an_index("apiVersion: v1\ngenerated: x\n").contains("no entries"));
+        assert!(not_an_index("<!DOCTYPE html>\n<html><body>Hi</body></html>").contains("HTML"));
+        assert!(not_an_index("  \n\t").contains("empty"));
+        assert!(not_an_index("").contains("empty"));
+        assert!(
+            not_an_index("apiVersion: apps/v1\nkind: Deployment\nspec: {replicas: 1}\n")
+                .contains("no entries")
+        );
+        assert!(not_an_index("just some text").contains("not a YAML mapping"));
+        assert!(not_an_index("- a\n- b\n").contains("not a YAML mapping"));
+        assert!(not_an_index("apiVersion: v1\nentries: [1, 2]\n").contains("invalid YAML"));
+        assert!(
+            not_an_index("apiVersion: v1\nentries:\n  a: [{name: [x]}]\n").contains("invalid YAML")
+        );
+        assert!(not_an_index("key: [unclosed\n").contains("invalid YAML"));
+        assert!(not_an_index("{\"apiVersion\": \"v1\"}").contains("no entries"));
+        let long = format!("apiVersion: v1\nentries: \"{}\"\n", "x".repeat(5000));
+        assert!(not_an_index(&long).len() < 400);
+        // An empty repository is fine.
+        let empty = parse_index(b"apiVersion: v1\nentries: {}\n", "u").unwrap();
+        assert_eq!(empty.chart_count(), 0);
+        let empty = parse_index(b"apiVersion: v1\nentries:\n", "u").unwrap();
+        assert_eq!(empty.chart_count(), 0);
+        let bom = parse_index(b"\xEF\xBB\xBFapiVersion: v1\nentries: {}\n", "u").unwrap();
+        assert_eq!(bom.chart_count(), 0);
+    }
+
+    #[test]
+    fn skips_and_counts_invalid_entries() {
+        let doc = r#"apiVersion: v1
+entries:
+  c:
+    - {name: c, version: 1.0.0}
+    - {version: 1.0.1}
+    - {name: c}
+    - {name: c, version: not-semver}
+    - {name: c, version: 1.2.3.4}
+    - {name: c, version: 1.0.2, type: plugin}
+    - {name: c, version: 1.0.3, maintainers: [null]}
+    - {name: c, version: 1.0.4, dependencies: [null]}
+    - {name: c, version: 1.0.5, dependencies: [{name: x, alias: "bad alias"}]}
+    - {name: a/b, version: 1.0.6}
+    - {name: "..", version: 1.0.7}
+    - null
+    - {name: c, version: v1.1, apiVersion: ""}
+  empty: []
+  nulls: null
+  allbad:
+    - {name: allbad, version: x}
+"#;
+        let idx = parse_index(doc.as_bytes(), "u").unwrap();
+        assert_eq!(idx.skipped, 11);
+        assert_eq!(idx.skipped_examples.len(), MAX_SKIPPED_EXAMPLES);
+        let ex = &idx.skipped_examples;
+        assert!(
+            ex[0].starts_with("chart \"allbad\" version \"x\""),
+            "{ex:?}"
+        );
+        assert!(ex[1].contains("name is required"), "{ex:?}");
+        assert_eq!(idx.entries.keys().collect::<Vec<_>>(), ["c"]);
+        let v: Vec<_> = idx.entries["c"]
+            .iter()
+            .map(|e| e.version.as_str())
+            .collect();
+        assert_eq!(v, ["v1.1", "1.0.0"]);
+    }
+
+    #[test]
+    fn sanitizes_like_helm() {
+        assert_eq!(sanitize("a\tb\nc\u{a0}d".into()), "a b c d");
+        assert_eq!(
+            sanitize("zero\u{200b}width\u{7}bell é日本".into()),
+            "zerowidthbell é日本"
+        );
+        assert_eq!(sanitize("plain".into()), "plain");
+    }
+
+    #[test]
+    fn orders_ties_stably() {
+        let doc = "apiVersion: v1\nentries:\n  r:\n    - {name: r, version: 1.0.0+up2}\n    - {name: r, version: 1.0.0+up1}\n    - {name: r, version: 2.0.0+up0}\n";
+        let idx = parse_index(doc.as_bytes(), "u").unwrap();
+        let v: Vec<_> = idx.entries["r"]
+            .iter()
+            .map(|e| e.version.as_str())
+            .collect();
+        assert_eq!(v, ["2.0.0+up0", "1.0.0+up2", "1.0.0+up1"]);
+    }
+
+    // --- fetch_index against a tiny local HTTP server --------------------------------------
+
+    type Handler = Arc<dyn Fn(&str) -> Vec<u8> + Send + Sync>;
+
+    struct TestServer {
+        base: String,
+        requests: Arc<Mutex<Vec<String>>>,
+    }
+
+    /// Serve `handler(request head, lower-cased)` on 127.0.0.1, one request per connection.
+    async fn serve(handler: Handler) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let handler = handler.clone();
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+                    seen.lock().unwrap().push(head.clone());
+                    let resp = handler(&head);
+                    let _ = sock.write_all(&resp).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        TestServer { base, requests }
+    }
+
+    fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+        let mut out = format!(
+            "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        out.push_str("\r\n");
+        let mut out = out.into_bytes();
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn settings() -> HttpSettings {
+        HttpSettings {
+            timeout: Duration::from_secs(10),
+            max_retries: 0,
+            max_index_size: 1 << 20,
+        }
+    }
+
+    fn repo(endpoint: &str, creds: bool) -> HelmRepo {
+        HelmRepo {
+            endpoint: endpoint.to_string(),
+            credentials: creds.then(|| Credentials {
+                username: "alice".into(),
+                password: "s3cr3t-pw".into(),
+            }),
+            tls: TlsOptions::default(),
+            pass_credentials: false,
+        }
+    }
+
+    const TINY: &str =
+        "apiVersion: v1\nentries:\n  a:\n    - {name: a, version: 1.0.0, urls: [a-1.0.0.tgz]}\n";
+
+    #[tokio::test]
+    async fn fetch_then_not_modified() {
+        let srv = serve(Arc::new(|head: &str| {
+            if head.contains("if-none-match: \"v1\"") {
+                response("304 Not Modified", &[("ETag", "\"v1\"")], b"")
+            } else {
+                response(
+                    "200 OK",
+                    &[
+                        ("ETag", "\"v1\""),
+                        ("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT"),
+                    ],
+                    TINY.as_bytes(),
+                )
+            }
+        }))
+        .await;
+        let r = repo(&format!("{}/charts?x=1", srv.base), true);
+        let IndexFetch::Fetched(f) = fetch_index(&r, &settings(), None).await.unwrap() else {
+            panic!("expected a body")
+        };
+        assert_eq!(
+            f.url.as_str(),
+            format!("{}/charts/index.yaml?x=1", srv.base)
+        );
+        assert_eq!(f.digest, hex::encode(Sha256::digest(TINY.as_bytes())));
+        assert_eq!(f.bytes, TINY.as_bytes());
+        assert_eq!(f.validators.etag.as_deref(), Some("\"v1\""));
+        assert_eq!(
+            f.validators.last_modified.as_deref(),
+            Some("Mon, 01 Jan 2024 00:00:00 GMT")
+        );
+        assert_eq!(f.index.version_count(), 1);
+        assert_eq!(
+            resolve_chart_url(&f.url, &f.index.entries["a"][0].urls[0])
+                .unwrap()
+                .as_str(),
+            format!("{}/charts/a-1.0.0.tgz?x=1", srv.base)
+        );
+        let again = fetch_index(&r, &settings(), Some(&f.validators))
+            .await
+            .unwrap();
+        assert!(matches!(again, IndexFetch::NotModified));
+        let reqs = srv.requests.lock().unwrap().clone();
+        assert_eq!(reqs.len(), 2);
+        assert!(
+            reqs[0].starts_with("get /charts/index.yaml?x=1 http/1.1"),
+            "{}",
+            reqs[0]
+        );
+        assert!(reqs[0].contains("authorization: basic "));
+        assert!(!reqs[0].contains("if-none-match"));
+        assert!(reqs[1].contains("if-modified-since: mon, 01 jan 2024 00:00:00 gmt"));
+    }
+
+    #[tokio::test]
+    async fn fetch_status_errors() {
+        let srv = serve(Arc::new(|head: &str| {
+            if head.starts_with("get /private/") {
+                response(
+                    "401 Unauthorized",
+                    &[("WWW-Authenticate", "Basic realm=x")],
+                    b"secret body",
+                )
+            } else if head.starts_with("get /forbidden/") {
+                response("403 Forbidden", &[], b"")
+            } else if head.starts_with("get /html/") {
+                response(
+                    "200 OK",
+                    &[("Content-Type", "text/html")],
+                    b"<html><body>login</body></html>",
+                )
+            } else if head.starts_with("get /teapot/") {
+                response("418 I'm a teapot", &[], b"short and stout")
+            } else {
+                response("404 Not Found", &[], b"nope")
+            }
+        }))
+        .await;
+        let s = settings();
+        let err = fetch_index(
+            &repo(&format!("{}/private?token=abc", srv.base), true),
+            &s,
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, Error::Unauthorized { status: 401, .. }),
+            "{err:?}"
+        );
+        let text = format!("{err} {err:?}");
+        assert!(
+            !text.contains("s3cr3t")
+                && !text.contains("token=abc")
+                && !text.contains("secret body"),
+            "{text}"
+        );
+        let err = fetch_index(&repo(&format!("{}/forbidden", srv.base), true), &s, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Unauthorized { status: 403, .. }),
+            "{err:?}"
+        );
+        let err = fetch_index(&repo(&format!("{}/missing", srv.base), false), &s, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+        let err = fetch_index(&repo(&format!("{}/html", srv.base), false), &s, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::NotAnIndex { .. }), "{err:?}");
+        let err = fetch_index(&repo(&format!("{}/teapot", srv.base), false), &s, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::HttpStatus { status: 418, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn redirect_to_other_origin_drops_credentials() {
+        let other = serve(Arc::new(|_: &str| response("200 OK", &[], TINY.as_bytes()))).await;
+        let target = format!("{}/moved/index.yaml", other.base);
+        let srv = serve(Arc::new(move |_: &str| {
+            response("302 Found", &[("Location", target.as_str())], b"")
+        }))
+        .await;
+        let mut r = repo(&srv.base, true);
+        let IndexFetch::Fetched(f) = fetch_index(&r, &settings(), None).await.unwrap() else {
+            panic!()
+        };
+        assert_eq!(f.index.version_count(), 1);
+        assert!(srv.requests.lock().unwrap()[0].contains("authorization: basic "));
+        assert!(!other.requests.lock().unwrap()[0].contains("authorization"));
+        // With pass_credentials the other origin gets them too (Helm's --pass-credentials).
+        r.pass_credentials = true;
+        fetch_index(&r, &settings(), None).await.unwrap();
+        assert!(other.requests.lock().unwrap()[1].contains("authorization: basic "));
+    }
+
+    #[tokio::test]
+    async fn body_over_the_limit_is_too_large() {
+        let big = format!("apiVersion: v1\nentries: {{}}\n#{}\n", "x".repeat(4000));
+        let srv = serve(Arc::new(move |head: &str| {
+            if head.starts_with("get /nolength/") {
+                // No Content-Length: the limit applies while streaming.
+                let mut out = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+                out.extend_from_slice(big.as_bytes());
+                out
+            } else {
+                response("200 OK", &[], big.as_bytes())
+            }
+        }))
+        .await;
+        let s = HttpSettings {
+            max_index_size: 1000,
+            ..settings()
+        };
+        for path in ["/withlength", "/nolength"] {
+            let err = fetch_index(&repo(&format!("{}{path}", srv.base), false), &s, None)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::TooLarge { limit: 1000, .. }),
+                "{path}: {err:?}"
+            );
+        }
+        let ok = fetch_index(
+            &repo(&format!("{}/withlength", srv.base), false),
+            &settings(),
+            None,
+        )
+        .await;
+        assert!(matches!(ok, Ok(IndexFetch::Fetched(_))));
+    }
 }
