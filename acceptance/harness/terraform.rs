@@ -1,0 +1,398 @@
+//! Terraform CLIs under test and an isolated workspace runner ([`Tf`]) using `dev_overrides`
+//! for the provider built by cargo, plus the [`lifecycle`] step runner and [`both_tf`].
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use libtest_mimic::Trial;
+use serde_json::Value;
+
+use super::{redact, TestResult, Testbed};
+
+/// One Terraform CLI under test.
+#[derive(Debug, Clone)]
+pub struct TfCli {
+    /// `tf1.0` or `tf1.15` (trial-name suffix).
+    pub label: String,
+    pub path: PathBuf,
+    /// (major, minor)
+    pub version: (u32, u32),
+}
+
+impl TfCli {
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+        self.version >= (major, minor)
+    }
+}
+
+pub fn terraform_versions(tools: &Path) -> Vec<TfCli> {
+    vec![
+        TfCli {
+            label: "tf1.0".into(),
+            path: tools.join("bin/terraform-1.0"),
+            version: (1, 0),
+        },
+        TfCli {
+            label: "tf1.15".into(),
+            path: tools.join("bin/terraform-1.15"),
+            version: (1, 15),
+        },
+    ]
+}
+
+/// Directory of the provider binary cargo built for this test target.
+pub fn provider_dir() -> PathBuf {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_terraform-provider-chartreg"));
+    bin.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Output of one Terraform command. `Display` shows the command, exit code and both streams.
+#[derive(Debug, Clone)]
+pub struct TfOutput {
+    pub args: Vec<String>,
+    pub label: String,
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl TfOutput {
+    pub fn success(&self) -> bool {
+        self.code == 0
+    }
+    /// stdout + stderr
+    pub fn combined(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+    pub fn contains(&self, needle: &str) -> bool {
+        self.stdout.contains(needle) || self.stderr.contains(needle)
+    }
+}
+
+impl fmt::Display for TfOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}",
+            redact(&format!(
+                "terraform {} ({}) exited with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                self.args.join(" "),
+                self.label,
+                self.code,
+                self.stdout.trim_end(),
+                self.stderr.trim_end()
+            ))
+        )
+    }
+}
+
+const PROVIDERS_TF: &str = "_providers.tf";
+const DEFAULT_PROVIDERS: &str =
+    "terraform {\n  required_providers {\n    chartreg = {\n      source = \"chartreg/chartreg\"\n    }\n  }\n}\n";
+
+/// An isolated Terraform working directory with its own CLI config (`dev_overrides` for
+/// `chartreg/chartreg` → the cargo-built provider), HOME, cache and clean environment.
+pub struct Tf {
+    pub dir: PathBuf,
+    pub cli: TfCli,
+    envs: Vec<(String, String)>,
+}
+
+impl Tf {
+    /// New workspace under the testbed root. Panics on I/O errors.
+    pub fn new(tb: &Testbed, cli: &TfCli) -> Tf {
+        let dir = tb.scratch_dir(&format!("tf-{}", cli.label));
+        let home = dir.join(".home");
+        std::fs::create_dir_all(home.join(".cache")).expect("tf home");
+        let cfg = home.join("terraform.rc");
+        let provider = provider_dir();
+        std::fs::write(
+            &cfg,
+            format!(
+                "provider_installation {{\n  dev_overrides {{\n    \"chartreg/chartreg\" = {}\n  }}\n  direct {{}}\n}}\n",
+                serde_json::to_string(&provider.display().to_string()).unwrap()
+            ),
+        )
+        .expect("write terraform.rc");
+        let mut envs = vec![
+            ("TF_CLI_CONFIG_FILE".to_string(), cfg.display().to_string()),
+            ("CHECKPOINT_DISABLE".into(), "1".into()),
+            ("TF_IN_AUTOMATION".into(), "1".into()),
+            ("TF_INPUT".into(), "0".into()),
+            ("HOME".into(), home.display().to_string()),
+            (
+                "XDG_CACHE_HOME".into(),
+                home.join(".cache").display().to_string(),
+            ),
+            ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ];
+        if std::env::var_os("CHARTREG_TF_LOG").is_some() {
+            envs.push(("TF_LOG".into(), "DEBUG".into()));
+            envs.push((
+                "TF_LOG_PATH".into(),
+                dir.join("terraform.log").display().to_string(),
+            ));
+        }
+        Tf {
+            dir,
+            cli: cli.clone(),
+            envs,
+        }
+    }
+
+    /// Adds an environment variable for every later command (e.g. `AWS_ENDPOINT_URL_ECR`).
+    pub fn env(&mut self, k: &str, v: &str) -> &mut Self {
+        self.envs.retain(|(ek, _)| ek != k);
+        self.envs.push((k.into(), v.into()));
+        self
+    }
+
+    /// The command with the isolated environment (`TF_*`, `AWS_*`, `RUST_BACKTRACE`, `RUST_LOG` removed).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.cli.path);
+        for (k, _) in std::env::vars_os() {
+            let ks = k.to_string_lossy();
+            if ks.starts_with("TF_")
+                || ks.starts_with("AWS_")
+                || ks == "RUST_BACKTRACE"
+                || ks == "RUST_LIB_BACKTRACE"
+                || ks == "CHECKPOINT_DISABLE"
+            {
+                c.env_remove(&k);
+            }
+        }
+        c.envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .args(args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Writes `main.tf` (replacing it). Unless `main_tf` declares `required_providers` itself,
+    /// `_providers.tf` maps the local name `chartreg` to `chartreg/chartreg` (so configurations can
+    /// start right at `provider "chartreg"` / resources).
+    pub fn write(&self, main_tf: &str) {
+        let providers = self.dir.join(PROVIDERS_TF);
+        if main_tf.contains("required_providers") {
+            let _ = std::fs::remove_file(providers);
+        } else {
+            self.write_file(PROVIDERS_TF, DEFAULT_PROVIDERS);
+        }
+        self.write_file("main.tf", main_tf);
+    }
+
+    /// Writes any file into the workspace. Panics on I/O errors.
+    pub fn write_file(&self, name: &str, content: &str) {
+        std::fs::write(self.dir.join(name), content)
+            .unwrap_or_else(|e| panic!("write {}: {e}", self.dir.join(name).display()));
+    }
+
+    /// Runs terraform with `args` (add `-no-color` yourself for commands not wrapped below).
+    /// Panics only if the binary cannot be started.
+    pub fn run(&self, args: &[&str]) -> TfOutput {
+        let out = self
+            .command(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.cli.path.display()));
+        TfOutput {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            label: self.cli.label.clone(),
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `run` that fails (with the whole output) on a non-zero exit.
+    pub fn run_ok(&self, args: &[&str]) -> TestResult<TfOutput> {
+        let o = self.run(args);
+        if o.success() {
+            Ok(o)
+        } else {
+            Err(o.to_string())
+        }
+    }
+
+    /// `apply -auto-approve -input=false -no-color`
+    pub fn apply(&self) -> TestResult<TfOutput> {
+        self.run_ok(&["apply", "-auto-approve", "-input=false", "-no-color"])
+    }
+
+    /// Apply that must fail; returns its output (check the diagnostic in it).
+    pub fn apply_err(&self) -> TestResult<TfOutput> {
+        let o = self.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+        if o.success() {
+            Err(format!("apply was expected to fail but succeeded:\n{o}"))
+        } else {
+            Ok(o)
+        }
+    }
+
+    /// `plan -input=false -no-color <args>` (not judged).
+    pub fn plan(&self, args: &[&str]) -> TfOutput {
+        let mut a = vec!["plan", "-input=false", "-no-color"];
+        a.extend_from_slice(args);
+        self.run(&a)
+    }
+
+    /// `plan -detailed-exitcode`: Ok when there are no changes; Err with the plan otherwise.
+    pub fn plan_is_empty(&self) -> TestResult {
+        let o = self.plan(&["-detailed-exitcode"]);
+        match o.code {
+            0 => Ok(()),
+            2 => Err(format!("expected an empty plan, got changes:\n{o}")),
+            _ => Err(format!("plan failed:\n{o}")),
+        }
+    }
+
+    /// `show -json` of the state.
+    pub fn state_json(&self) -> TestResult<Value> {
+        let o = self.run_ok(&["show", "-json", "-no-color"])?;
+        serde_json::from_str(&o.stdout).map_err(|e| format!("show -json is not JSON ({e}):\n{o}"))
+    }
+
+    /// `values` of resource/data source `addr` (e.g. `chartreg_x.a`, `data.chartreg_y.b`,
+    /// `module.m.chartreg_x.a`) from `show -json`.
+    pub fn resource_attrs(&self, addr: &str) -> TestResult<Value> {
+        let state = self.state_json()?;
+        let mut found = Vec::new();
+        fn walk<'a>(m: &'a Value, addr: &str, found: &mut Vec<String>) -> Option<&'a Value> {
+            for r in m["resources"].as_array().into_iter().flatten() {
+                let a = r["address"].as_str().unwrap_or_default();
+                if a == addr {
+                    return Some(&r["values"]);
+                }
+                found.push(a.to_string());
+            }
+            m["child_modules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(|c| walk(c, addr, found))
+        }
+        walk(&state["values"]["root_module"], addr, &mut found)
+            .cloned()
+            .ok_or_else(|| format!("{addr} not in state; state has: {}", found.join(", ")))
+    }
+
+    /// `import -input=false -no-color ADDR ID`
+    pub fn import(&self, addr: &str, id: &str) -> TestResult<TfOutput> {
+        self.run_ok(&["import", "-input=false", "-no-color", addr, id])
+    }
+
+    /// `state rm ADDR`
+    pub fn state_rm(&self, addr: &str) -> TestResult<TfOutput> {
+        self.run_ok(&["state", "rm", "-no-color", addr])
+    }
+
+    /// `destroy -auto-approve -input=false -no-color`
+    pub fn destroy(&self) -> TestResult<TfOutput> {
+        self.run_ok(&["destroy", "-auto-approve", "-input=false", "-no-color"])
+    }
+
+    /// `output -json` (an object: name → {value, type, sensitive}).
+    pub fn output_json(&self) -> TestResult<Value> {
+        let o = self.run_ok(&["output", "-json", "-no-color"])?;
+        serde_json::from_str(&o.stdout).map_err(|e| format!("output -json is not JSON ({e}):\n{o}"))
+    }
+
+    /// Value of one output.
+    pub fn output(&self, name: &str) -> TestResult<Value> {
+        let all = self.output_json()?;
+        all.get(name)
+            .map(|o| o["value"].clone())
+            .ok_or_else(|| format!("no output {name:?} in {all}"))
+    }
+}
+
+/// Full resource lifecycle with `config`:
+/// apply → the next plan must be empty → `state rm` + `import addr import_id` (empty id: the
+/// applied `id` attribute) → the imported attributes must equal the applied ones except
+/// `ignore_on_import` → plan (with the config; its text is returned for the caller to judge) →
+/// destroy. On an error, a best-effort destroy runs and the first error is returned.
+pub fn lifecycle(
+    tf: &Tf,
+    config: &str,
+    addr: &str,
+    import_id: &str,
+    ignore_on_import: &[&str],
+) -> TestResult<String> {
+    tf.write(config);
+    let result = (|| {
+        tf.apply().map_err(|e| format!("[lifecycle apply] {e}"))?;
+        tf.plan_is_empty()
+            .map_err(|e| format!("[lifecycle plan after apply] {e}"))?;
+        let applied = tf.resource_attrs(addr)?;
+        let id = if import_id.is_empty() {
+            applied["id"]
+                .as_str()
+                .ok_or_else(|| format!("{addr} has no string id: {applied}"))?
+                .to_string()
+        } else {
+            import_id.to_string()
+        };
+        tf.state_rm(addr)
+            .map_err(|e| format!("[lifecycle state rm] {e}"))?;
+        tf.import(addr, &id)
+            .map_err(|e| format!("[lifecycle import {id}] {e}"))?;
+        let imported = tf.resource_attrs(addr)?;
+        let diffs = compare_attrs(&applied, &imported, ignore_on_import);
+        if !diffs.is_empty() {
+            return Err(redact(&format!(
+                "[lifecycle import] imported attributes differ from applied ones:\n{}",
+                diffs.join("\n")
+            )));
+        }
+        let plan = tf.plan(&[]);
+        if !matches!(plan.code, 0 | 2) {
+            return Err(format!("[lifecycle plan after import] {plan}"));
+        }
+        tf.destroy()
+            .map_err(|e| format!("[lifecycle destroy] {e}"))?;
+        Ok(plan.stdout)
+    })();
+    if result.is_err() {
+        let _ = tf.destroy();
+    }
+    result
+}
+
+/// Top-level attribute differences `key: applied != imported`, skipping `ignore`.
+pub fn compare_attrs(applied: &Value, imported: &Value, ignore: &[&str]) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let a = applied.as_object().unwrap_or(&empty);
+    let b = imported.as_object().unwrap_or(&empty);
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| !ignore.contains(&k.as_str()))
+        .filter_map(|k| {
+            let (x, y) = (
+                a.get(k).unwrap_or(&Value::Null),
+                b.get(k).unwrap_or(&Value::Null),
+            );
+            (x != y).then(|| format!("  {k}: applied {x} != imported {y}"))
+        })
+        .collect()
+}
+
+/// One trial per Terraform version: `NAME::tf1.0`, `NAME::tf1.15`.
+pub fn both_tf<F>(tb: &Arc<Testbed>, name: &str, f: F) -> Vec<Trial>
+where
+    F: Fn(&Testbed, &TfCli) -> Result<(), String> + Send + Sync + 'static,
+{
+    let f = Arc::new(f);
+    Testbed::terraform_versions()
+        .into_iter()
+        .map(|cli| {
+            let (tb, f) = (tb.clone(), f.clone());
+            Trial::test(format!("{name}::{}", cli.label), move || {
+                f(&tb, &cli).map_err(|e| redact(&e).into())
+            })
+        })
+        .collect()
+}
