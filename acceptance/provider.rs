@@ -1,12 +1,228 @@
-//! Acceptance tests of the provider itself (configuration, diagnostics). Filled by the lead.
+//! Acceptance tests of the provider itself: `init`, `validate`, `providers schema -json`,
+//! plan-time validation of the provider block, logging through `TF_LOG`, and the provider and
+//! quickstart examples.
 
 use std::sync::Arc;
 
 use libtest_mimic::Trial;
 
-use crate::harness;
+use crate::harness::{self, RegistryAuth, TestResult, Testbed, Tf, TfCli};
 
-pub fn tests(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
-    let _ = tb;
-    vec![]
+fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
+    if cond {
+        Ok(())
+    } else {
+        Err(msg())
+    }
+}
+
+pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
+    let mut v = Vec::new();
+    v.extend(harness::both_tf(
+        tb,
+        "provider::init_validate_schema",
+        init_validate_schema,
+    ));
+    v.extend(harness::both_tf(
+        tb,
+        "provider::bad_config_fails_at_plan",
+        bad_config_fails_at_plan,
+    ));
+    v.extend(harness::both_tf(
+        tb,
+        "provider::logs_through_tf_log",
+        logs_through_tf_log,
+    ));
+    v.extend(harness::both_tf(
+        tb,
+        "provider::quickstart_example",
+        quickstart_example,
+    ));
+    v
+}
+
+fn read_example(rel: &str) -> String {
+    std::fs::read_to_string(harness::repo_dir().join("examples").join(rel))
+        .unwrap_or_else(|e| panic!("examples/{rel}: {e}"))
+}
+
+/// `terraform init` and `validate` work on the provider example, and `providers schema -json`
+/// lists the provider, its configuration and every resource type.
+fn init_validate_schema(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let mut tf = Tf::new(tb, cli);
+    // A real install: `terraform init` takes the built binary from a filesystem mirror (no
+    // dev_overrides, no network), as a packaged release would be installed.
+    let mirror = tf.dir.join("mirror");
+    let pkg = mirror.join(format!(
+        "registry.terraform.io/chartreg/chartreg/{}/linux_amd64",
+        env!("CARGO_PKG_VERSION")
+    ));
+    std::fs::create_dir_all(&pkg).map_err(|e| e.to_string())?;
+    let bin = harness::terraform::provider_dir().join("terraform-provider-chartreg");
+    std::fs::copy(
+        &bin,
+        pkg.join(format!(
+            "terraform-provider-chartreg_v{}",
+            env!("CARGO_PKG_VERSION")
+        )),
+    )
+    .map_err(|e| format!("{}: {e}", bin.display()))?;
+    let rc = tf.dir.join("mirror.tfrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "provider_installation {{\n  filesystem_mirror {{\n    path = {:?}\n    include = [\"chartreg/chartreg\"]\n  }}\n}}\n",
+            mirror.display().to_string()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    tf.env("TF_CLI_CONFIG_FILE", &rc.display().to_string());
+    tf.write(&read_example("provider/provider.tf"));
+    let o = tf.run_ok(&["init", "-input=false", "-no-color"])?;
+    ensure(o.success(), || o.to_string())?;
+    let o = tf.run_ok(&["validate", "-no-color"])?;
+    ensure(o.stdout.contains("The configuration is valid"), || {
+        o.to_string()
+    })?;
+    let o = tf.run_ok(&["providers", "schema", "-json"])?;
+    let v: serde_json::Value =
+        serde_json::from_str(&o.stdout).map_err(|e| format!("schema json: {e}"))?;
+    let p = &v["provider_schemas"]["registry.terraform.io/chartreg/chartreg"];
+    ensure(!p.is_null(), || {
+        format!("provider missing from schema: {}", o.stdout)
+    })?;
+    for a in [
+        "request_timeout",
+        "max_retries",
+        "max_index_size",
+        "cache_dir",
+    ] {
+        ensure(
+            p["provider"]["block"]["attributes"][a]["optional"] == true,
+            || format!("provider attribute {a} missing or not optional"),
+        )?;
+    }
+    for r in ["chartreg_helm_registry", "chartreg_oci_registry"] {
+        ensure(p["resource_schemas"][r].is_object(), || {
+            format!("{r} missing from schema")
+        })?;
+    }
+    let pw = &p["resource_schemas"]["chartreg_helm_registry"]["block"]["attributes"]["password"];
+    ensure(pw["sensitive"] == true, || {
+        "password must be sensitive".into()
+    })?;
+    ensure(
+        p["resource_schemas"]["chartreg_oci_registry"]["block"]["attributes"]["password"]
+            ["sensitive"]
+            == true,
+        || "OCI password must be sensitive".into(),
+    )
+}
+
+/// Each bad provider value fails at plan with an error on that attribute.
+fn bad_config_fails_at_plan(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let tf = Tf::new(tb, cli);
+    let cases = [
+        (
+            "request_timeout = \"soon\"",
+            "Invalid Request Timeout",
+            "request_timeout = \"soon\"",
+        ),
+        (
+            "max_retries = -1",
+            "Invalid Max Retries",
+            "max_retries = -1",
+        ),
+        (
+            "max_index_size = 10",
+            "Invalid Max Index Size",
+            "max_index_size = 10",
+        ),
+        (
+            "cache_dir = \"\"",
+            "Invalid Cache Directory",
+            "cache_dir = \"\"",
+        ),
+    ];
+    for (line, summary, shown) in cases {
+        tf.write(&format!(
+            "provider \"chartreg\" {{\n  {line}\n}}\n\nresource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{}\"\n}}\n",
+            tb.helm_http
+        ));
+        let o = tf.plan(&["-input=false", "-no-color"]);
+        ensure(!o.success(), || {
+            format!("plan with `{line}` should fail:\n{o}")
+        })?;
+        let text = o.combined();
+        ensure(text.contains(&format!("Error: {summary}")), || {
+            format!("missing `{summary}`:\n{o}")
+        })?;
+        // Terraform quotes the offending line of the provider block under the error.
+        ensure(text.contains(shown), || {
+            format!("error not on the attribute `{shown}`:\n{o}")
+        })?;
+    }
+    // A good value plans.
+    tf.write(&format!(
+        "provider \"chartreg\" {{\n  request_timeout = \"1m30s\"\n}}\n\nresource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{}\"\n}}\n",
+        tb.helm_http
+    ));
+    let o = tf.plan(&["-input=false", "-no-color"]);
+    ensure(o.success(), || o.to_string())
+}
+
+/// `TF_LOG=debug` shows the provider's own lines (hclog JSON on stderr), and the default level
+/// does not flood the log.
+fn logs_through_tf_log(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let mut tf = Tf::new(tb, cli);
+    let log = tf.dir.join("tf-debug.log");
+    tf.env("TF_LOG", "DEBUG")
+        .env("TF_LOG_PATH", &log.display().to_string());
+    tf.write(&format!(
+        "resource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{}\"\n  username = \"{}\"\n  password = \"{}\"\n}}\n",
+        tb.helm_http_auth, tb.user, tb.password
+    ));
+    tf.apply()?;
+    let text = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+    ensure(text.contains("provider configured"), || {
+        "the provider's debug lines are not in Terraform's log".into()
+    })?;
+    ensure(!text.contains(&tb.password), || {
+        "the password leaked into the log".into()
+    })?;
+    tf.destroy()?;
+    Ok(())
+}
+
+/// `examples/quickstart` (what `make demo` runs) against a dedicated Helm repository and registry.
+fn quickstart_example(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let repo = tb.spawn_helm_repo("quickstart");
+    let reg = tb.spawn_registry(RegistryAuth::None);
+    reg.push(&tb.charts.mychart_010, "demo")?;
+    let tf = Tf::new(tb, cli);
+    tf.write(&read_example("quickstart/main.tf"));
+    let vars = [
+        format!("-var=helm_repo_url={}", repo.url),
+        format!("-var=oci_endpoint=http://{}", reg.host),
+    ];
+    let mut args = vec!["apply", "-auto-approve", "-input=false", "-no-color"];
+    args.extend(vars.iter().map(String::as_str));
+    let o = tf.run_ok(&args)?;
+    ensure(o.success(), || o.to_string())?;
+    let out = tf.output_json()?;
+    ensure(out["helm_charts"]["value"]["mychart"] == "0.1.0", || {
+        format!("helm_charts: {out}")
+    })?;
+    ensure(
+        out["oci_charts"]["value"]["demo/mychart"][0] == "0.1.0",
+        || format!("oci_charts: {out}"),
+    )?;
+    let mut args = vec!["plan", "-detailed-exitcode", "-input=false", "-no-color"];
+    args.extend(vars.iter().map(String::as_str));
+    let o = tf.run(&args);
+    ensure(o.code == 0, || format!("second plan not empty:\n{o}"))?;
+    let mut args = vec!["destroy", "-auto-approve", "-input=false", "-no-color"];
+    args.extend(vars.iter().map(String::as_str));
+    tf.run_ok(&args)?;
+    Ok(())
 }

@@ -39,7 +39,8 @@ output "helm_charts" {
 }
 
 output "helm_versions" {
-  value = chartreg_helm_registry.demo.charts["podinfo"].versions
+  description = "All versions of each chart, newest first."
+  value       = { for name, c in chartreg_helm_registry.demo.charts : name => c.versions }
 }
 
 output "helm_index_digest" {
