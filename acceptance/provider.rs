@@ -38,6 +38,11 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         "provider::quickstart_example",
         quickstart_example,
     ));
+    v.extend(harness::both_tf(
+        tb,
+        "provider::settings_apply",
+        settings_apply,
+    ));
     v
 }
 
@@ -224,5 +229,39 @@ fn quickstart_example(tb: &Testbed, cli: &TfCli) -> TestResult {
     let mut args = vec!["destroy", "-auto-approve", "-input=false", "-no-color"];
     args.extend(vars.iter().map(String::as_str));
     tf.run_ok(&args)?;
+    Ok(())
+}
+
+/// The provider settings take effect: `max_index_size` refuses a larger index with a clear error
+/// (nothing created), and `SSL_CERT_FILE` is honoured for the trusted roots.
+fn settings_apply(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let mut tf = Tf::new(tb, cli);
+    tf.write(&format!(
+        "provider \"chartreg\" {{\n  max_index_size = 100000\n}}\n\nresource \"chartreg_helm_registry\" \"big\" {{\n  name     = \"big\"\n  endpoint = \"{}/rancher\"\n}}\n",
+        tb.realworld
+    ));
+    let o = tf.apply_err()?;
+    ensure(o.combined().contains("Registry Index Too Large"), || {
+        format!("expected a size error:\n{o}")
+    })?;
+    ensure(o.combined().contains("max_index_size"), || {
+        format!("the error should name max_index_size:\n{o}")
+    })?;
+    let st = tf.run(&["state", "list"]);
+    ensure(st.stdout.trim().is_empty(), || {
+        format!("nothing may be created: {}", st.stdout)
+    })?;
+    // TLS repository without ca_certificate: trusted through SSL_CERT_FILE.
+    tf.env("SSL_CERT_FILE", &tb.ca_cert.display().to_string());
+    tf.write(&format!(
+        "resource \"chartreg_helm_registry\" \"tls\" {{\n  name     = \"tls\"\n  endpoint = \"{}\"\n}}\n",
+        tb.helm_https
+    ));
+    tf.apply()?;
+    let attrs = tf.resource_attrs("chartreg_helm_registry.tls")?;
+    ensure(attrs["chart_count"] == 2, || {
+        format!("chart_count: {attrs}")
+    })?;
+    tf.destroy()?;
     Ok(())
 }
