@@ -11,8 +11,8 @@
 //! - Name, description and appVersion are sanitised like Helm's `sanitizeString` (white space
 //!   becomes a space, non-printable characters are removed; "non-printable" is approximated as
 //!   control, format and private-use characters).
-//! - Scalars keep their literal text: an unquoted `appVersion: 1.10` stays `1.10` (Helm, through
-//!   sigs.k8s.io/yaml, may turn it into `1.1`).
+//! - Scalars keep their literal text: an unquoted `appVersion: 1.10` stays `1.10` (Helm v4.1.4
+//!   refuses the whole index instead: "cannot unmarshal number into … appVersion of type string").
 //! - Versions of a chart are sorted newest first with a stable sort; versions of equal precedence
 //!   (differing only in build metadata) keep their index order. `helm search repo` orders such
 //!   ties nondeterministically (Go map iteration followed by an unstable sort), and collapses

@@ -39,12 +39,12 @@ pub fn validate_credentials(
         (Value::Value(u), Value::Null) if !u.is_empty() => diags.error(
             "Missing Password",
             "username is set but password is not: set both, or neither for anonymous access.",
-            AttributePath::new("password"),
+            AttributePath::new("username"),
         ),
         (Value::Null, Value::Value(p)) if !p.is_empty() => diags.error(
             "Missing Username",
             "password is set but username is not: set both, or neither for anonymous access.",
-            AttributePath::new("username"),
+            AttributePath::new("password"),
         ),
         (Value::Value(u), _) if u.contains(':') => diags.error(
             "Invalid Username",
@@ -234,11 +234,12 @@ mod tests {
     #[test]
     fn credential_pairs() {
         let mut d = Diagnostics::default();
+        // The error sits on the attribute that is written, so Terraform quotes that line.
         validate_credentials(&mut d, &Value::Value("u".into()), &Value::Null);
-        assert_eq!(d.errors[0].attribute, AttributePath::new("password"));
+        assert_eq!(d.errors[0].attribute, AttributePath::new("username"));
         let mut d = Diagnostics::default();
         validate_credentials(&mut d, &Value::Null, &Value::Value("p".into()));
-        assert_eq!(d.errors[0].attribute, AttributePath::new("username"));
+        assert_eq!(d.errors[0].attribute, AttributePath::new("password"));
         let mut d = Diagnostics::default();
         validate_credentials(&mut d, &Value::Value("u".into()), &Value::Unknown);
         assert!(d.errors.is_empty());
