@@ -202,6 +202,50 @@ pub fn catalog_from_oci_state(m: &BTreeMap<String, OciChartState>) -> Catalog {
     }
 }
 
+/// What the registry resources' plans have in common: `id` is the name, the name is the identity
+/// (a change replaces), a change of what is fetched makes the computed index unknown, and any
+/// other change keeps it.
+pub trait RegistryPlan: Default {
+    fn name(&self) -> &Value<String>;
+    fn set_id(&mut self, id: Value<String>);
+    /// Fill optional attributes that have a default and are null in `config`.
+    fn apply_defaults(&mut self, config: &Self);
+    /// Does going from `self` (prior) to `planned` need the registry read again at apply?
+    fn needs_sync(&self, planned: &Self) -> bool;
+    fn set_computed_unknown(&mut self);
+    fn copy_computed_from(&mut self, prior: &Self);
+}
+
+/// Plan a creation: defaults applied, `id` known from the name, the index unknown.
+pub fn plan_create<S: RegistryPlan>(mut proposed: S, config: Option<S>) -> S {
+    proposed.apply_defaults(&config.unwrap_or_default());
+    let id = proposed.name().clone();
+    proposed.set_id(id);
+    proposed.set_computed_unknown();
+    proposed
+}
+
+/// Plan an update; returns the planned state and the attributes that force replacement.
+pub fn plan_update<S: RegistryPlan>(
+    prior: &S,
+    mut proposed: S,
+    config: Option<S>,
+) -> (S, Vec<AttributePath>) {
+    proposed.apply_defaults(&config.unwrap_or_default());
+    let id = proposed.name().clone();
+    proposed.set_id(id);
+    let mut replace = vec![];
+    if changed(prior.name(), proposed.name()) {
+        replace.push(AttributePath::new("name"));
+        proposed.set_computed_unknown();
+    } else if prior.needs_sync(&proposed) {
+        proposed.set_computed_unknown();
+    } else {
+        proposed.copy_computed_from(prior);
+    }
+    (proposed, replace)
+}
+
 /// Split an import ID `NAME=ENDPOINT`.
 pub fn split_import_id(id: &str) -> Option<(String, String)> {
     let (n, e) = id.split_once('=')?;

@@ -15,7 +15,7 @@ use crate::provider::Shared;
 use crate::registry::helm_index::{self, FetchedIndex, HelmRepo, IndexFetch, Validators};
 use crate::resources::common::{
     self, changed, helm_charts_state, now_rfc3339, validate_credentials, validate_name,
-    validate_pem, with_default, HelmChartState,
+    validate_pem, with_default, HelmChartState, RegistryPlan,
 };
 use crate::schema_util::{attr, schema, secret, C, T};
 
@@ -122,31 +122,43 @@ fn repo_of(s: &HelmRegistryState) -> HelmRepo {
     }
 }
 
-/// Does going from `prior` to `planned` need the index downloaded again at apply?
-fn needs_download(prior: &HelmRegistryState, planned: &HelmRegistryState) -> bool {
-    changed(&prior.endpoint, &planned.endpoint)
-        || changed(&prior.username, &planned.username)
-        || changed(&prior.password, &planned.password)
-        || changed(&prior.ca_certificate, &planned.ca_certificate)
-        || changed(
-            &prior.insecure_skip_tls_verify,
-            &planned.insecure_skip_tls_verify,
-        )
-        || changed(&prior.sync_trigger, &planned.sync_trigger)
-}
-
-fn set_computed_unknown(s: &mut HelmRegistryState) {
-    s.charts = Value::Unknown;
-    s.chart_count = Value::Unknown;
-    s.version_count = Value::Unknown;
-    s.index_digest = Value::Unknown;
-    s.last_synced = Value::Unknown;
-}
-
-fn apply_defaults(s: &mut HelmRegistryState, config: &HelmRegistryState) {
-    s.synchronization = with_default(&config.synchronization, true);
-    s.insecure_skip_tls_verify = with_default(&config.insecure_skip_tls_verify, false);
-    s.pass_credentials = with_default(&config.pass_credentials, false);
+impl RegistryPlan for HelmRegistryState {
+    fn name(&self) -> &Value<String> {
+        &self.name
+    }
+    fn set_id(&mut self, id: Value<String>) {
+        self.id = id;
+    }
+    fn apply_defaults(&mut self, config: &Self) {
+        self.synchronization = with_default(&config.synchronization, true);
+        self.insecure_skip_tls_verify = with_default(&config.insecure_skip_tls_verify, false);
+        self.pass_credentials = with_default(&config.pass_credentials, false);
+    }
+    fn needs_sync(&self, planned: &Self) -> bool {
+        changed(&self.endpoint, &planned.endpoint)
+            || changed(&self.username, &planned.username)
+            || changed(&self.password, &planned.password)
+            || changed(&self.ca_certificate, &planned.ca_certificate)
+            || changed(
+                &self.insecure_skip_tls_verify,
+                &planned.insecure_skip_tls_verify,
+            )
+            || changed(&self.sync_trigger, &planned.sync_trigger)
+    }
+    fn set_computed_unknown(&mut self) {
+        self.charts = Value::Unknown;
+        self.chart_count = Value::Unknown;
+        self.version_count = Value::Unknown;
+        self.index_digest = Value::Unknown;
+        self.last_synced = Value::Unknown;
+    }
+    fn copy_computed_from(&mut self, prior: &Self) {
+        self.charts = prior.charts.clone();
+        self.chart_count = prior.chart_count;
+        self.version_count = prior.version_count;
+        self.index_digest = prior.index_digest.clone();
+        self.last_synced = prior.last_synced.clone();
+    }
 }
 
 impl HelmRegistryResource {
@@ -300,12 +312,7 @@ impl Resource for HelmRegistryResource {
         config: Self::State<'a>,
         _meta: ValueEmpty,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        let mut s = proposed?;
-        let config = config.unwrap_or_default();
-        apply_defaults(&mut s, &config);
-        s.id = s.name.clone();
-        set_computed_unknown(&mut s);
-        Some((Some(s), None))
+        Some((Some(common::plan_create(proposed?, config)), None))
     }
 
     async fn plan_update<'a>(
@@ -317,23 +324,7 @@ impl Resource for HelmRegistryResource {
         private: Self::PrivateState<'a>,
         _meta: ValueEmpty,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
-        let (prior, mut s) = (prior?, proposed?);
-        let config = config.unwrap_or_default();
-        apply_defaults(&mut s, &config);
-        s.id = s.name.clone();
-        let mut replace = vec![];
-        if changed(&prior.name, &s.name) {
-            replace.push(AttributePath::new("name"));
-            set_computed_unknown(&mut s);
-        } else if needs_download(&prior, &s) {
-            set_computed_unknown(&mut s);
-        } else {
-            s.charts = prior.charts.clone();
-            s.chart_count = prior.chart_count;
-            s.version_count = prior.version_count;
-            s.index_digest = prior.index_digest.clone();
-            s.last_synced = prior.last_synced.clone();
-        }
+        let (s, replace) = common::plan_update(&prior?, proposed?, config);
         Some((Some(s), private, replace))
     }
 
@@ -374,7 +365,7 @@ impl Resource for HelmRegistryResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let prior = prior?;
         let mut s = planned?;
-        if !needs_download(&prior, &s) {
+        if !prior.needs_sync(&s) {
             return Some((Some(s), private));
         }
         s.index_digest = Value::Null;
@@ -468,87 +459,63 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn plans() {
-        let r = HelmRegistryResource::new(Shared::default());
-        let mut d = Diagnostics::default();
+    /// Plan an update from `st()` to `p` (with `p` as configuration).
+    fn plan(p: HelmRegistryState) -> (HelmRegistryState, Vec<AttributePath>) {
+        common::plan_update(&st(), p.clone(), Some(p))
+    }
+
+    #[test]
+    fn plans() {
         // Unchanged: computed values kept.
-        let (s, _, rep) = r
-            .plan_update(
-                &mut d,
-                Some(st()),
-                Some(st()),
-                Some(st()),
-                None,
-                Value::Null,
-            )
-            .await
-            .unwrap();
+        let (s, rep) = plan(st());
         assert!(rep.is_empty());
-        assert_eq!(s.unwrap().index_digest, Value::Value("d".into()));
+        assert_eq!(s.index_digest, Value::Value("d".into()));
         // sync toggle only: no download, no replacement.
-        let mut p = st();
-        p.synchronization = Value::Value(false);
-        let (s, _, rep) = r
-            .plan_update(
-                &mut d,
-                Some(st()),
-                Some(p.clone()),
-                Some(p),
-                None,
-                Value::Null,
-            )
-            .await
-            .unwrap();
+        let (s, rep) = plan(HelmRegistryState {
+            synchronization: Value::Value(false),
+            ..st()
+        });
         assert!(rep.is_empty());
-        assert!(!s.unwrap().charts.is_unknown());
+        assert!(!s.charts.is_unknown());
         // endpoint change: re-download (computed unknown), in place.
-        let mut p = st();
-        p.endpoint = Value::Value("https://h/y".into());
-        let (s, _, rep) = r
-            .plan_update(
-                &mut d,
-                Some(st()),
-                Some(p.clone()),
-                Some(p),
-                None,
-                Value::Null,
-            )
-            .await
-            .unwrap();
+        let (s, rep) = plan(HelmRegistryState {
+            endpoint: Value::Value("https://h/y".into()),
+            ..st()
+        });
         assert!(rep.is_empty());
-        assert!(s.unwrap().charts.is_unknown());
+        assert!(s.charts.is_unknown());
+        // sync_trigger change: re-download.
+        let (s, _) = plan(HelmRegistryState {
+            sync_trigger: Value::Value("2".into()),
+            ..st()
+        });
+        assert!(s.last_synced.is_unknown());
         // name change: replacement.
-        let mut p = st();
-        p.name = Value::Value("b".into());
-        let (_, _, rep) = r
-            .plan_update(
-                &mut d,
-                Some(st()),
-                Some(p.clone()),
-                Some(p),
-                None,
-                Value::Null,
-            )
-            .await
-            .unwrap();
+        let (_, rep) = plan(HelmRegistryState {
+            name: Value::Value("b".into()),
+            ..st()
+        });
         assert_eq!(rep, vec![AttributePath::new("name")]);
         // removing synchronization from config brings the default back.
-        let mut prior = st();
-        prior.synchronization = Value::Value(false);
-        let mut config = st();
-        config.synchronization = Value::Null;
-        let (s, _, _) = r
-            .plan_update(
-                &mut d,
-                Some(prior.clone()),
-                Some(prior),
-                Some(config),
-                None,
-                Value::Null,
-            )
-            .await
-            .unwrap();
-        assert_eq!(s.unwrap().synchronization, Value::Value(true));
+        let prior = HelmRegistryState {
+            synchronization: Value::Value(false),
+            ..st()
+        };
+        let config = HelmRegistryState {
+            synchronization: Value::Null,
+            ..st()
+        };
+        let (s, _) = common::plan_update(&prior, prior.clone(), Some(config));
+        assert_eq!(s.synchronization, Value::Value(true));
+        // create: id known, index unknown.
+        let s = common::plan_create(
+            HelmRegistryState {
+                charts: Value::Null,
+                ..st()
+            },
+            None,
+        );
+        assert_eq!(s.id, Value::Value("a".into()));
+        assert!(s.charts.is_unknown() && s.index_digest.is_unknown());
     }
 }

@@ -16,7 +16,7 @@ use crate::registry::cache::Cache;
 use crate::registry::oci::{self, OciClient, OciRegistry};
 use crate::resources::common::{
     self, catalog_from_oci_state, changed, now_rfc3339, oci_charts_state, validate_credentials,
-    validate_name, validate_pem, with_default, OciChartState,
+    validate_name, validate_pem, with_default, OciChartState, RegistryPlan,
 };
 use crate::schema_util::{attr, schema, secret, C, T};
 
@@ -113,32 +113,45 @@ fn registry_of(s: &OciRegistryState) -> Result<OciRegistry, crate::error::Error>
     })
 }
 
-fn needs_sync(prior: &OciRegistryState, planned: &OciRegistryState) -> bool {
-    changed(&prior.endpoint, &planned.endpoint)
-        || changed(&prior.authentication_type, &planned.authentication_type)
-        || changed(&prior.base_content_paths, &planned.base_content_paths)
-        || changed(&prior.username, &planned.username)
-        || changed(&prior.password, &planned.password)
-        || changed(&prior.ca_certificate, &planned.ca_certificate)
-        || changed(
-            &prior.insecure_skip_tls_verify,
-            &planned.insecure_skip_tls_verify,
-        )
-        || changed(&prior.sync_trigger, &planned.sync_trigger)
-}
-
-fn set_computed_unknown(s: &mut OciRegistryState) {
-    s.charts = Value::Unknown;
-    s.chart_count = Value::Unknown;
-    s.version_count = Value::Unknown;
-    s.catalog_digest = Value::Unknown;
-    s.last_synced = Value::Unknown;
-}
-
-fn apply_defaults(s: &mut OciRegistryState, config: &OciRegistryState) {
-    s.authentication_type = with_default(&config.authentication_type, "basic".to_string());
-    s.synchronization = with_default(&config.synchronization, true);
-    s.insecure_skip_tls_verify = with_default(&config.insecure_skip_tls_verify, false);
+impl RegistryPlan for OciRegistryState {
+    fn name(&self) -> &Value<String> {
+        &self.name
+    }
+    fn set_id(&mut self, id: Value<String>) {
+        self.id = id;
+    }
+    fn apply_defaults(&mut self, config: &Self) {
+        self.authentication_type = with_default(&config.authentication_type, "basic".to_string());
+        self.synchronization = with_default(&config.synchronization, true);
+        self.insecure_skip_tls_verify = with_default(&config.insecure_skip_tls_verify, false);
+    }
+    fn needs_sync(&self, planned: &Self) -> bool {
+        changed(&self.endpoint, &planned.endpoint)
+            || changed(&self.authentication_type, &planned.authentication_type)
+            || changed(&self.base_content_paths, &planned.base_content_paths)
+            || changed(&self.username, &planned.username)
+            || changed(&self.password, &planned.password)
+            || changed(&self.ca_certificate, &planned.ca_certificate)
+            || changed(
+                &self.insecure_skip_tls_verify,
+                &planned.insecure_skip_tls_verify,
+            )
+            || changed(&self.sync_trigger, &planned.sync_trigger)
+    }
+    fn set_computed_unknown(&mut self) {
+        self.charts = Value::Unknown;
+        self.chart_count = Value::Unknown;
+        self.version_count = Value::Unknown;
+        self.catalog_digest = Value::Unknown;
+        self.last_synced = Value::Unknown;
+    }
+    fn copy_computed_from(&mut self, prior: &Self) {
+        self.charts = prior.charts.clone();
+        self.chart_count = prior.chart_count;
+        self.version_count = prior.version_count;
+        self.catalog_digest = prior.catalog_digest.clone();
+        self.last_synced = prior.last_synced.clone();
+    }
 }
 
 impl OciRegistryResource {
@@ -317,11 +330,7 @@ impl Resource for OciRegistryResource {
         config: Self::State<'a>,
         _meta: ValueEmpty,
     ) -> Option<(Self::State<'a>, ValueEmpty)> {
-        let mut s = proposed?;
-        apply_defaults(&mut s, &config.unwrap_or_default());
-        s.id = s.name.clone();
-        set_computed_unknown(&mut s);
-        Some((Some(s), Value::Null))
+        Some((Some(common::plan_create(proposed?, config)), Value::Null))
     }
 
     async fn plan_update<'a>(
@@ -333,22 +342,7 @@ impl Resource for OciRegistryResource {
         private: ValueEmpty,
         _meta: ValueEmpty,
     ) -> Option<(Self::State<'a>, ValueEmpty, Vec<AttributePath>)> {
-        let (prior, mut s) = (prior?, proposed?);
-        apply_defaults(&mut s, &config.unwrap_or_default());
-        s.id = s.name.clone();
-        let mut replace = vec![];
-        if changed(&prior.name, &s.name) {
-            replace.push(AttributePath::new("name"));
-            set_computed_unknown(&mut s);
-        } else if needs_sync(&prior, &s) {
-            set_computed_unknown(&mut s);
-        } else {
-            s.charts = prior.charts.clone();
-            s.chart_count = prior.chart_count;
-            s.version_count = prior.version_count;
-            s.catalog_digest = prior.catalog_digest.clone();
-            s.last_synced = prior.last_synced.clone();
-        }
+        let (s, replace) = common::plan_update(&prior?, proposed?, config);
         Some((Some(s), private, replace))
     }
 
@@ -390,7 +384,7 @@ impl Resource for OciRegistryResource {
     ) -> Option<(Self::State<'a>, ValueEmpty)> {
         let prior = prior?;
         let mut s = planned?;
-        if !needs_sync(&prior, &s) {
+        if !prior.needs_sync(&s) {
             return Some((Some(s), private));
         }
         // Same endpoint: unchanged repositories may be reused from the prior catalog.
@@ -512,51 +506,30 @@ mod tests {
         assert!(at.contains(&AttributePath::new("endpoint")));
     }
 
-    #[tokio::test]
-    async fn plans() {
-        let r = OciRegistryResource::new(Shared::default());
-        let mut d = Diagnostics::default();
-        let (s, _, rep) = r
-            .plan_update(
-                &mut d,
-                Some(st()),
-                Some(st()),
-                Some(st()),
-                Value::Null,
-                Value::Null,
-            )
-            .await
-            .unwrap();
+    #[test]
+    fn plans() {
+        let plan = |p: OciRegistryState| common::plan_update(&st(), p.clone(), Some(p));
+        let (s, rep) = plan(st());
         assert!(rep.is_empty());
-        assert_eq!(s.unwrap().catalog_digest, Value::Value("d".into()));
-        let mut p = st();
-        p.base_content_paths = Value::Value(vec![Value::Value("charts".into())]);
-        let (s, _, rep) = r
-            .plan_update(
-                &mut d,
-                Some(st()),
-                Some(p.clone()),
-                Some(p),
-                Value::Null,
-                Value::Null,
-            )
-            .await
-            .unwrap();
+        assert_eq!(s.catalog_digest, Value::Value("d".into()));
+        let (s, rep) = plan(OciRegistryState {
+            base_content_paths: Value::Value(vec![Value::Value("charts".into())]),
+            ..st()
+        });
         assert!(rep.is_empty());
-        assert!(s.unwrap().charts.is_unknown());
-        let mut p = st();
-        p.name = Value::Value("other".into());
-        let (_, _, rep) = r
-            .plan_update(
-                &mut d,
-                Some(st()),
-                Some(p.clone()),
-                Some(p),
-                Value::Null,
-                Value::Null,
-            )
-            .await
-            .unwrap();
+        assert!(s.charts.is_unknown());
+        let (_, rep) = plan(OciRegistryState {
+            name: Value::Value("other".into()),
+            ..st()
+        });
         assert_eq!(rep, vec![AttributePath::new("name")]);
+        let s = common::plan_create(
+            OciRegistryState {
+                authentication_type: Value::Null,
+                ..st()
+            },
+            None,
+        );
+        assert_eq!(s.authentication_type, Value::Value("basic".into()));
     }
 }
