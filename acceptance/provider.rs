@@ -16,34 +16,25 @@ fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
     }
 }
 
+type Body = fn(&Testbed, &TfCli) -> TestResult;
+
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let mut v = Vec::new();
-    v.extend(harness::both_tf(
-        tb,
-        "provider::init_validate_schema",
-        init_validate_schema,
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "provider::bad_config_fails_at_plan",
-        bad_config_fails_at_plan,
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "provider::logs_through_tf_log",
-        logs_through_tf_log,
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "provider::quickstart_example",
-        quickstart_example,
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "provider::settings_apply",
-        settings_apply,
-    ));
-    v
+    let cases: [(&str, Body); 7] = [
+        ("provider::init_validate_schema", init_validate_schema),
+        (
+            "provider::bad_config_fails_at_plan",
+            bad_config_fails_at_plan,
+        ),
+        ("provider::logs_through_tf_log", logs_through_tf_log),
+        ("provider::quickstart_example", quickstart_example),
+        ("provider::settings_apply", settings_apply),
+        ("provider::honours_proxy_env", honours_proxy_env),
+        ("provider::handshake_nodelay", handshake_nodelay),
+    ];
+    cases
+        .into_iter()
+        .flat_map(|(name, body)| harness::both_tf(tb, name, body))
+        .collect()
 }
 
 fn read_example(rel: &str) -> String {
@@ -262,6 +253,77 @@ fn settings_apply(tb: &Testbed, cli: &TfCli) -> TestResult {
     ensure(attrs["chart_count"] == 2, || {
         format!("chart_count: {attrs}")
     })?;
+    tf.destroy()?;
+    Ok(())
+}
+
+/// `HTTPS_PROXY` sends registry traffic through the proxy (a CONNECT tunnel, so TLS is still
+/// verified end to end), and `NO_PROXY` bypasses it.
+fn honours_proxy_env(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let port = harness::servers::free_port();
+    let dir = tb.scratch_dir("proxy");
+    let log = dir.join("proxy.log");
+    let script = harness::repo_dir().join("acceptance/connectproxy.py");
+    let mut proxy = harness::ServerProc::new(
+        "proxy",
+        tb.tools.join("venv/bin/python"),
+        &[&script, &port.to_string()],
+        log.clone(),
+        port,
+    );
+    proxy.start()?;
+    let mut tf = Tf::new(tb, cli);
+    tf.env("HTTPS_PROXY", &format!("http://127.0.0.1:{port}"))
+        .env("NO_PROXY", "");
+    tf.write(&format!(
+        "resource \"chartreg_helm_registry\" \"p\" {{\n  name           = \"p\"\n  endpoint       = \"{}\"\n  ca_certificate = {:?}\n}}\n",
+        tb.helm_https, tb.ca_pem
+    ));
+    tf.apply()?;
+    let https_host = tb
+        .helm_https
+        .trim_start_matches("https://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let seen = std::fs::read_to_string(&log).unwrap_or_default();
+    ensure(seen.contains(&format!("CONNECT {https_host}")), || {
+        format!("no CONNECT {https_host} through the proxy:\n{seen}")
+    })?;
+    // NO_PROXY: the refresh goes direct.
+    let before = seen.matches("CONNECT").count();
+    tf.env("NO_PROXY", "127.0.0.1");
+    tf.run_ok(&[
+        "apply",
+        "-refresh-only",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+    ])?;
+    let after = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .matches("CONNECT")
+        .count();
+    ensure(after == before, || {
+        format!("NO_PROXY ignored: {before} -> {after} CONNECTs")
+    })?;
+    tf.destroy()?;
+    proxy.stop();
+    Ok(())
+}
+
+/// The provider still speaks the plugin handshake correctly with stdout routed through the
+/// TCP_NODELAY interceptor, and without it (`CHARTREG_PLUGIN_NODELAY=0`).
+fn handshake_nodelay(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let mut tf = Tf::new(tb, cli);
+    tf.write(&format!(
+        "resource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{}\"\n}}\n",
+        tb.helm_http
+    ));
+    tf.apply()?;
+    tf.env("CHARTREG_PLUGIN_NODELAY", "0");
+    tf.plan_is_empty()?;
     tf.destroy()?;
     Ok(())
 }

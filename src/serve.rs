@@ -115,6 +115,40 @@ pub async fn serve(name: &str, provider: Box<dyn DynamicProvider>) -> anyhow::Re
 
 #[cfg(test)]
 mod tests {
+    use std::os::fd::RawFd;
+
+    #[test]
+    fn sets_nodelay_on_the_listener_and_accepted_sockets_inherit_it() {
+        use std::os::fd::AsRawFd;
+        let nodelay = |fd: RawFd| -> i32 {
+            let mut v: libc::c_int = 0;
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: getsockopt into a local int.
+            unsafe {
+                libc::getsockopt(
+                    fd,
+                    libc::IPPROTO_TCP,
+                    libc::TCP_NODELAY,
+                    &mut v as *mut _ as *mut libc::c_void,
+                    &mut len,
+                )
+            };
+            v
+        };
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert_eq!(nodelay(l.as_raw_fd()), 0);
+        assert!(super::set_nodelay_on_listener(port) >= 1);
+        assert_ne!(nodelay(l.as_raw_fd()), 0);
+        let _c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (a, _) = l.accept().unwrap();
+        assert_ne!(
+            nodelay(a.as_raw_fd()),
+            0,
+            "accepted socket inherits TCP_NODELAY"
+        );
+    }
+
     #[test]
     fn parses_handshake() {
         assert_eq!(
