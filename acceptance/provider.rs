@@ -19,7 +19,7 @@ fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
 type Body = fn(&Testbed, &TfCli) -> TestResult;
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let cases: [(&str, Body); 7] = [
+    let cases: [(&str, Body); 8] = [
         ("provider::init_validate_schema", init_validate_schema),
         (
             "provider::bad_config_fails_at_plan",
@@ -30,6 +30,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         ("provider::settings_apply", settings_apply),
         ("provider::honours_proxy_env", honours_proxy_env),
         ("provider::handshake_nodelay", handshake_nodelay),
+        ("provider::cache_dir_lifecycle", cache_dir_lifecycle),
     ];
     cases
         .into_iter()
@@ -326,4 +327,38 @@ fn handshake_nodelay(tb: &Testbed, cli: &TfCli) -> TestResult {
     tf.plan_is_empty()?;
     tf.destroy()?;
     Ok(())
+}
+
+/// `cache_dir` receives the downloaded index (by digest) and the OCI config blobs; destroying a
+/// registration drops its cached files and nothing else.
+fn cache_dir_lifecycle(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let tf = Tf::new(tb, cli);
+    let cache = tf.dir.join("chart-cache");
+    let reg = tb.spawn_registry(RegistryAuth::None);
+    reg.push(&tb.charts.mychart_010, "charts")?;
+    tf.write(&format!(
+        "provider \"chartreg\" {{\n  cache_dir = {:?}\n}}\n\nresource \"chartreg_helm_registry\" \"h\" {{\n  name     = \"h\"\n  endpoint = \"{}\"\n}}\n\nresource \"chartreg_oci_registry\" \"o\" {{\n  name     = \"o\"\n  endpoint = \"http://{}\"\n}}\n",
+        cache.display().to_string(),
+        tb.helm_http,
+        reg.host
+    ));
+    tf.apply()?;
+    let digest = tf.resource_attrs("chartreg_helm_registry.h")?["index_digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let index = cache.join("helm/h").join(format!("sha256-{digest}"));
+    ensure(index.is_file(), || {
+        format!("index not cached at {}", index.display())
+    })?;
+    let blobs = cache.join("oci/o/blobs");
+    let n = std::fs::read_dir(&blobs).map(|d| d.count()).unwrap_or(0);
+    ensure(n >= 1, || {
+        format!("no config blob cached under {}", blobs.display())
+    })?;
+    tf.destroy()?;
+    ensure(
+        !cache.join("helm/h").exists() && !cache.join("oci/o").exists(),
+        || "destroy must drop the registrations' cached files".into(),
+    )
 }
