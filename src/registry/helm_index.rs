@@ -652,9 +652,9 @@ pub async fn fetch_index(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use crate::registry::testserver::{response, serve, Request};
+    use std::sync::Arc;
     use std::time::Duration;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn data(name: &str) -> Vec<u8> {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -975,60 +975,6 @@ entries:
 
     // --- fetch_index against a tiny local HTTP server --------------------------------------
 
-    type Handler = Arc<dyn Fn(&str) -> Vec<u8> + Send + Sync>;
-
-    struct TestServer {
-        base: String,
-        requests: Arc<Mutex<Vec<String>>>,
-    }
-
-    /// Serve `handler(request head, lower-cased)` on 127.0.0.1, one request per connection.
-    async fn serve(handler: Handler) -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let seen = requests.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
-                    return;
-                };
-                let handler = handler.clone();
-                let seen = seen.clone();
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match sock.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
-                    seen.lock().unwrap().push(head.clone());
-                    let resp = handler(&head);
-                    let _ = sock.write_all(&resp).await;
-                    let _ = sock.shutdown().await;
-                });
-            }
-        });
-        TestServer { base, requests }
-    }
-
-    fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-        let mut out = format!(
-            "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        for (k, v) in headers {
-            out.push_str(&format!("{k}: {v}\r\n"));
-        }
-        out.push_str("\r\n");
-        let mut out = out.into_bytes();
-        out.extend_from_slice(body);
-        out
-    }
-
     fn settings() -> HttpSettings {
         HttpSettings {
             timeout: Duration::from_secs(10),
@@ -1054,7 +1000,8 @@ entries:
 
     #[tokio::test]
     async fn fetch_then_not_modified() {
-        let srv = serve(Arc::new(|head: &str| {
+        let srv = serve(Arc::new(|r: &Request| {
+            let head = &r.lower;
             if head.contains("if-none-match: \"v1\"") {
                 response("304 Not Modified", &[("ETag", "\"v1\"")], b"")
             } else {
@@ -1095,7 +1042,7 @@ entries:
             .await
             .unwrap();
         assert!(matches!(again, IndexFetch::NotModified));
-        let reqs = srv.requests.lock().unwrap().clone();
+        let reqs: Vec<String> = srv.seen().into_iter().map(|r| r.lower).collect();
         assert_eq!(reqs.len(), 2);
         assert!(
             reqs[0].starts_with("get /charts/index.yaml?x=1 http/1.1"),
@@ -1109,7 +1056,8 @@ entries:
 
     #[tokio::test]
     async fn fetch_status_errors() {
-        let srv = serve(Arc::new(|head: &str| {
+        let srv = serve(Arc::new(|r: &Request| {
+            let head = &r.lower;
             if head.starts_with("get /private/") {
                 response(
                     "401 Unauthorized",
@@ -1176,9 +1124,12 @@ entries:
 
     #[tokio::test]
     async fn redirect_to_other_origin_drops_credentials() {
-        let other = serve(Arc::new(|_: &str| response("200 OK", &[], TINY.as_bytes()))).await;
+        let other = serve(Arc::new(|_: &Request| {
+            response("200 OK", &[], TINY.as_bytes())
+        }))
+        .await;
         let target = format!("{}/moved/index.yaml", other.base);
-        let srv = serve(Arc::new(move |_: &str| {
+        let srv = serve(Arc::new(move |_: &Request| {
             response("302 Found", &[("Location", target.as_str())], b"")
         }))
         .await;
@@ -1187,18 +1138,19 @@ entries:
             panic!()
         };
         assert_eq!(f.index.version_count(), 1);
-        assert!(srv.requests.lock().unwrap()[0].contains("authorization: basic "));
-        assert!(!other.requests.lock().unwrap()[0].contains("authorization"));
+        assert!(srv.seen()[0].lower.contains("authorization: basic "));
+        assert!(!other.seen()[0].lower.contains("authorization"));
         // With pass_credentials the other origin gets them too (Helm's --pass-credentials).
         r.pass_credentials = true;
         fetch_index(&r, &settings(), None).await.unwrap();
-        assert!(other.requests.lock().unwrap()[1].contains("authorization: basic "));
+        assert!(other.seen()[1].lower.contains("authorization: basic "));
     }
 
     #[tokio::test]
     async fn body_over_the_limit_is_too_large() {
         let big = format!("apiVersion: v1\nentries: {{}}\n#{}\n", "x".repeat(4000));
-        let srv = serve(Arc::new(move |head: &str| {
+        let srv = serve(Arc::new(move |r: &Request| {
+            let head = &r.lower;
             if head.starts_with("get /nolength/") {
                 // No Content-Length: the limit applies while streaming.
                 let mut out = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();

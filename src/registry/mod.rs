@@ -6,3 +6,5 @@ pub mod catalog;
 pub mod helm_index;
 pub mod http;
 pub mod oci;
+#[cfg(test)]
+pub mod testserver;

@@ -2084,53 +2084,23 @@ mod tests {
     // ---- Hermetic: a tiny fake registry (Basic auth, tags paginated in short pages, `_catalog`
     // refused, blobs redirected to a storage host on another origin).
 
-    type Seen = Arc<Mutex<Vec<(String, bool)>>>;
+    type Seen = Arc<Mutex<Vec<crate::registry::testserver::Request>>>;
 
+    /// A fake registry on the shared test server: `route(target, authorized)` answers.
     async fn fake_server(
         route: impl Fn(&str, bool) -> (u16, Vec<(String, String)>, Vec<u8>) + Send + Sync + 'static,
     ) -> (String, Seen) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let seen: Seen = Arc::default();
-        let route = Arc::new(route);
-        let seen2 = seen.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut sock, _)) = listener.accept().await else {
-                    return;
-                };
-                let (route, seen) = (route.clone(), seen2.clone());
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match sock.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&buf).to_string();
-                    let target = head.split_whitespace().nth(1).unwrap_or("").to_string();
-                    let auth = head
-                        .lines()
-                        .any(|l| l.to_ascii_lowercase().starts_with("authorization:"));
-                    lock(&seen).push((target.clone(), auth));
-                    let (status, headers, body) = route(&target, auth);
-                    let mut out = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                        body.len()
-                    );
-                    for (k, v) in headers {
-                        out.push_str(&format!("{k}: {v}\r\n"));
-                    }
-                    out.push_str("\r\n");
-                    let _ = sock.write_all(out.as_bytes()).await;
-                    let _ = sock.write_all(&body).await;
-                });
-            }
-        });
-        (addr, seen)
+        use crate::registry::testserver::{response, serve, Request};
+        let srv = serve(Arc::new(move |r: &Request| {
+            let (status, headers, body) = route(&r.target, r.has_auth());
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            response(&format!("{status} X"), &headers, &body)
+        }))
+        .await;
+        (srv.addr, srv.requests)
     }
 
     #[tokio::test]
@@ -2195,10 +2165,10 @@ mod tests {
         // credentials never reach the storage host
         let st = lock(&storage_seen).clone();
         assert_eq!(st.len(), 4);
-        assert!(st.iter().all(|(_, auth)| !auth), "{st:?}");
+        assert!(st.iter().all(|r| !r.has_auth()), "{st:?}");
         // after the first challenge, Basic is sent up front
         let rs = lock(&registry_seen).clone();
-        assert_eq!(rs.iter().filter(|(_, a)| !a).count(), 1, "{rs:?}");
+        assert_eq!(rs.iter().filter(|r| !r.has_auth()).count(), 1, "{rs:?}");
         // a base that is neither a repository nor listable
         match c.sync(&["nope".into()], None).await {
             Err(e @ Error::CatalogUnsupported { .. }) => {
