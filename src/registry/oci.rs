@@ -311,23 +311,7 @@ pub fn parse_challenges(header: &str) -> Vec<Challenge> {
             }
             i += 1; // '='
             skip_ws(&mut i);
-            let mut value = String::new();
-            if i < s.len() && s[i] == '"' {
-                i += 1;
-                while i < s.len() && s[i] != '"' {
-                    if s[i] == '\\' && i + 1 < s.len() {
-                        i += 1;
-                    }
-                    value.push(s[i]);
-                    i += 1;
-                }
-                i += 1; // closing quote (or end)
-            } else {
-                while i < s.len() && s[i] != ',' && !s[i].is_whitespace() {
-                    value.push(s[i]);
-                    i += 1;
-                }
-            }
+            let value = read_param_value(&s, &mut i, |c| c == ',' || c.is_whitespace());
             ch.params.insert(name.to_ascii_lowercase(), value);
             skip_ws(&mut i);
             if i < s.len() && s[i] == ',' {
@@ -340,6 +324,29 @@ pub fn parse_challenges(header: &str) -> Vec<Challenge> {
         }
     }
     out
+}
+
+/// A header parameter value at `s[*i..]`: a quoted string (backslash escapes honoured, `*i` left
+/// after the closing quote) or a token up to the first character for which `stop` holds.
+fn read_param_value(s: &[char], i: &mut usize, stop: impl Fn(char) -> bool) -> String {
+    let mut value = String::new();
+    if *i < s.len() && s[*i] == '"' {
+        *i += 1;
+        while *i < s.len() && s[*i] != '"' {
+            if s[*i] == '\\' && *i + 1 < s.len() {
+                *i += 1;
+            }
+            value.push(s[*i]);
+            *i += 1;
+        }
+        *i += 1; // closing quote (or end)
+    } else {
+        while *i < s.len() && !stop(s[*i]) {
+            value.push(s[*i]);
+            *i += 1;
+        }
+    }
+    value
 }
 
 /// The target of the `rel="next"` link of a `Link` header value, as written (maybe relative).
@@ -384,22 +391,7 @@ pub fn parse_next_link(header: &str) -> Option<String> {
                 while i < s.len() && s[i].is_whitespace() {
                     i += 1;
                 }
-                if i < s.len() && s[i] == '"' {
-                    i += 1;
-                    while i < s.len() && s[i] != '"' {
-                        if s[i] == '\\' && i + 1 < s.len() {
-                            i += 1;
-                        }
-                        value.push(s[i]);
-                        i += 1;
-                    }
-                    i += 1;
-                } else {
-                    while i < s.len() && !matches!(s[i], ';' | ',') {
-                        value.push(s[i]);
-                        i += 1;
-                    }
-                }
+                value = read_param_value(&s, &mut i, |c| matches!(c, ';' | ','));
             }
             if name == "rel"
                 && value
