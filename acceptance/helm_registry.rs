@@ -40,6 +40,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         helm_search_realworld(tb, cli, "bitnami")
     }));
     v.extend(both(tb, "example", example));
+    v.extend(both(tb, "unreachable_errors", unreachable_errors));
     v
 }
 
@@ -997,4 +998,39 @@ fn example(tb: &Testbed, cli: &TfCli) -> TestResult {
         let _ = run(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
     }
     result
+}
+
+/// A host that does not resolve and a port that refuses connections each fail at apply on
+/// `endpoint` with their own summary, and nothing is created.
+fn unreachable_errors(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let tf = Tf::new(tb, cli);
+    let port = harness::servers::free_port();
+    tf.write(&format!(
+        "{}{}",
+        res("no_such_host", "https://no-such-host.invalid/charts", ""),
+        res("refused", &format!("http://127.0.0.1:{port}/charts"), "")
+    ));
+    let out = tf.apply_err()?;
+    let dns = expect_error(
+        &out,
+        "Registry Host Not Found",
+        "no_such_host",
+        At::Attr("endpoint"),
+    )?;
+    ensure(detail(&dns).contains("DNS"), || {
+        format!("the DNS hint is missing:\n{dns}")
+    })?;
+    let refused = expect_error(
+        &out,
+        "Registry Unreachable",
+        "refused",
+        At::Attr("endpoint"),
+    )?;
+    ensure(detail(&refused).contains("Connection refused"), || {
+        format!("no cause:\n{refused}")
+    })?;
+    ensure(error_count(&out) == 2, || {
+        format!("expected exactly 2 errors:\n{out}")
+    })?;
+    expect_empty_state(&tf)
 }

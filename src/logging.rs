@@ -77,7 +77,14 @@ pub fn hclog_line(
         }
         .into(),
     );
-    m.insert("@module".into(), format!("chartreg.{target}").into());
+    // `chartreg::registry::oci` → `chartreg.registry.oci`, as hclog names sub-loggers.
+    let module = target.replace("::", ".");
+    let module = if module == "chartreg" || module.starts_with("chartreg.") {
+        module
+    } else {
+        format!("chartreg.{module}")
+    };
+    m.insert("@module".into(), module.into());
     if let Ok(ts) =
         time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)
     {
@@ -158,5 +165,9 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["@level"], "debug");
         assert_eq!(v["@message"], "hello");
+        assert_eq!(v["@module"], "chartreg.x");
+        let line = hclog_line(&Level::INFO, "tf_provider::server", serde_json::Map::new());
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["@module"], "chartreg.tf_provider.server");
     }
 }
