@@ -135,7 +135,7 @@ pub fn render_all(examples_root: &Path) -> Vec<Page> {
         "---\npage_title: \"chartreg Provider\"\ndescription: |-\n  Manages Helm chart registries (classic Helm repositories and OCI registries) as code.\n---\n\n# chartreg Provider\n\n",
     );
     index.push_str(provider.block.description.content.trim());
-    index.push_str("\n\nEnvironment: `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` are honoured for registry traffic, and `SSL_CERT_FILE` adds to the system's trusted roots. `TF_LOG=debug` (or `TF_LOG_PROVIDER=debug`) shows the provider's log lines; secrets are never logged.\n");
+    index.push_str("\n\nEnvironment: `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` are honoured for registry traffic, and `SSL_CERT_FILE` (or `SSL_CERT_DIR`) replaces the system's trusted root bundle, as in OpenSSL-based tools. `TF_LOG=debug` (or `TF_LOG_PROVIDER=debug`) shows the provider's log lines; secrets are never logged.\n");
     if let Some(ex) = read_example(examples_root, "provider/provider.tf") {
         index.push_str(&format!(
             "\n## Example Usage\n\n```terraform\n{}\n```\n",
