@@ -248,16 +248,6 @@ fn expect_empty_state(tf: &Tf) -> TestResult {
     })
 }
 
-fn refresh_only(tf: &Tf) -> TestResult<TfOutput> {
-    tf.run_ok(&[
-        "apply",
-        "-refresh-only",
-        "-auto-approve",
-        "-input=false",
-        "-no-color",
-    ])
-}
-
 fn read_file(p: &std::path::Path) -> TestResult<String> {
     std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
 }
@@ -575,7 +565,7 @@ fn sync(tb: &Testbed, cli: &TfCli) -> TestResult {
 
         // Unchanged index: one conditional request (by `on` only), answered 304.
         let before = repo.requests_to("/index.yaml").len();
-        refresh_only(&tf)?;
+        tf.refresh_only()?;
         let reqs = repo.requests_to("/index.yaml");
         ensure(reqs.len() == before + 1, || {
             format!(
@@ -596,7 +586,7 @@ fn sync(tb: &Testbed, cli: &TfCli) -> TestResult {
 
         // A version published after creation: in `on` at the next refresh, not in `off`.
         repo.publish("mychart", "0.2.0")?;
-        refresh_only(&tf)?;
+        tf.refresh_only()?;
         let last = repo.requests_to("/index.yaml").pop().unwrap();
         ensure(last.status == 200, || {
             format!("changed index: last request {last:?}, expected 200")
@@ -617,7 +607,7 @@ fn sync(tb: &Testbed, cli: &TfCli) -> TestResult {
         ensure(p.code == 0, || {
             format!("plan -refresh=false with the server down:\n{p}")
         })?;
-        let r = refresh_only(&tf)?;
+        let r = tf.refresh_only()?;
         let w = diag_block(&r, "Warning", "Registry Unreachable", "on")?;
         ensure(w.contains("previous index is kept"), || {
             format!("warning does not say the index is kept:\n{w}")

@@ -101,10 +101,6 @@ fn apply_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     v
 }
 
-fn refresh_only(tf: &Tf) -> TestResult<TfOutput> {
-    tf.run_ok(&apply_args(&["-refresh-only"]))
-}
-
 /// The diagnostic blocks (`Error: …` / `Warning: …` up to the next one) of an output, with
 /// Terraform's box-drawing margin removed.
 fn diag_blocks(out: &TfOutput) -> Vec<String> {
@@ -673,7 +669,7 @@ fn synchronization(tb: &Testbed, cli: &TfCli) -> TestResult {
         )?;
 
         reg.push(&tb.charts.mychart_020, "charts")?;
-        refresh_only(&on)?;
+        on.refresh_only()?;
         let a = on.resource_attrs("chartreg_oci_registry.on")?;
         ensure(
             versions(&a, key) == ["0.2.0", "0.1.0"]
@@ -683,7 +679,7 @@ fn synchronization(tb: &Testbed, cli: &TfCli) -> TestResult {
             || format!("sync on: the new version is not seen at refresh: {a}"),
         )?;
         on.plan_is_empty()?;
-        refresh_only(&off)?;
+        off.refresh_only()?;
         let a = off.resource_attrs("chartreg_oci_registry.off")?;
         ensure(a == a_off, || {
             format!("sync off: the catalog changed at refresh: {a}")
@@ -696,7 +692,7 @@ fn synchronization(tb: &Testbed, cli: &TfCli) -> TestResult {
         ensure(p.code == 0 && provider_warnings(&p).is_empty(), || {
             format!("sync off, registry stopped: plan should be empty and quiet:\n{p}")
         })?;
-        let r = refresh_only(&off)?;
+        let r = off.refresh_only()?;
         ensure(provider_warnings(&r).is_empty(), || {
             format!("sync off, registry stopped: refresh warns:\n{r}")
         })?;
@@ -720,7 +716,7 @@ fn synchronization(tb: &Testbed, cli: &TfCli) -> TestResult {
             "chartreg_oci_registry.on",
             &["refresh failed, the previous catalog is kept"],
         )?;
-        let r = refresh_only(&on)?;
+        let r = on.refresh_only()?;
         ensure(
             r.contains("refresh failed, the previous catalog is kept"),
             || format!("sync on, registry stopped: refresh does not warn:\n{r}"),

@@ -295,13 +295,7 @@ fn honours_proxy_env(tb: &Testbed, cli: &TfCli) -> TestResult {
     // NO_PROXY: the refresh goes direct.
     let before = seen.matches("CONNECT").count();
     tf.env("NO_PROXY", "127.0.0.1");
-    tf.run_ok(&[
-        "apply",
-        "-refresh-only",
-        "-auto-approve",
-        "-input=false",
-        "-no-color",
-    ])?;
+    tf.refresh_only()?;
     let after = std::fs::read_to_string(&log)
         .unwrap_or_default()
         .matches("CONNECT")

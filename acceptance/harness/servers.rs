@@ -624,6 +624,24 @@ pub struct Pushed {
     pub digest: String,
 }
 
+impl Pushed {
+    /// Read `Pushed:` and `Digest:` from what `helm push` printed (stdout or stderr).
+    fn from_output(out: &std::process::Output) -> Pushed {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        let field = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        Pushed {
+            reference: field("Pushed:"),
+            digest: field("Digest:"),
+        }
+    }
+}
+
 /// `helm push TGZ oci://HOST/NAMESPACE` with the right TLS / credential flags.
 fn helm_push(
     tb: &Testbed,
@@ -639,22 +657,7 @@ fn helm_push(
         .arg(tgz)
         .arg(format!("oci://{host}/{}", namespace.trim_matches('/')));
     cmd.args(registry_flags(tb, auth));
-    let out = run_cmd(&mut cmd)?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let field = |k: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    Ok(Pushed {
-        reference: field("Pushed:"),
-        digest: field("Digest:"),
-    })
+    Ok(Pushed::from_output(&run_cmd(&mut cmd)?))
 }
 
 /// Flags for `helm push/pull` against a registry with that auth
@@ -943,19 +946,7 @@ impl RegistryServer {
                 namespace.trim_matches('/')
             ))
             .args(&self.ctx.flags);
-        let out = run_cmd(&mut cmd)?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        let field = |k: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(k))
-                .map(|v| v.trim().to_string())
-                .unwrap_or_default()
-        };
-        Ok(Pushed {
-            reference: field("Pushed:"),
-            digest: field("Digest:"),
-        })
+        Ok(Pushed::from_output(&run_cmd(&mut cmd)?))
     }
 
     /// Flags for `helm pull/push` against this registry.

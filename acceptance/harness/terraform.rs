@@ -221,6 +221,17 @@ impl Tf {
         self.run_ok(&["apply", "-auto-approve", "-input=false", "-no-color"])
     }
 
+    /// `apply -refresh-only -auto-approve`: refresh state (reads only, no change planned).
+    pub fn refresh_only(&self) -> TestResult<TfOutput> {
+        self.run_ok(&[
+            "apply",
+            "-refresh-only",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+        ])
+    }
+
     /// Apply that must fail; returns its output (check the diagnostic in it).
     pub fn apply_err(&self) -> TestResult<TfOutput> {
         let o = self.run(&["apply", "-auto-approve", "-input=false", "-no-color"]);

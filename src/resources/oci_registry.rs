@@ -394,14 +394,10 @@ impl Resource for OciRegistryResource {
         } else {
             Value::Null
         };
+        // A null digest makes `sync` store the new catalog and `last_synced` unconditionally.
         s.catalog_digest = Value::Null;
         match self.sync(diags, &mut s, reuse, false).await {
-            Some(()) => {
-                if s.last_synced.is_unknown() {
-                    s.last_synced = Value::Value(now_rfc3339());
-                }
-                Some((Some(s), private))
-            }
+            Some(()) => Some((Some(s), private)),
             // Validation failed: the registration stays as it was.
             None => Some((Some(prior), private)),
         }
