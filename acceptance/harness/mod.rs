@@ -7,6 +7,7 @@
 
 #![allow(dead_code)] // the helpers are used by test modules that are written in parallel
 
+pub mod faults;
 pub mod fixtures;
 pub mod oci;
 pub mod servers;
@@ -18,6 +19,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 // re-exports for the test modules (some are not used yet)
+#[allow(unused_imports)]
+pub use faults::{Fault, FaultServer, SeenRequest};
 #[allow(unused_imports)]
 pub use fixtures::{HelmCli, HelmHome};
 #[allow(unused_imports)]
