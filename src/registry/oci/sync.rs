@@ -1,0 +1,613 @@
+//! The catalog algorithm: which repositories the base paths name (each tried as a repository and
+//! as a prefix of repositories), which of their tags are Helm charts, and what of the previous
+//! catalog can be reused without reading a manifest again.
+//!
+//! Apart from the transport (auth), the listings and the chart documents, because this is the
+//! policy part: the rules of reuse and the errors that say which base path is empty and why are
+//! what a user sees, and they stay the same whatever lists the repositories (`_catalog` or ECR's
+//! `DescribeRepositories`, see [`RepositoryLister`](super::RepositoryLister)).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::{stream, StreamExt, TryStreamExt};
+use url::Url;
+
+use super::chart::{semver_tags, Downloads, ManifestOutcome};
+use super::endpoint::normalize_base_path;
+use super::listing::{list_tags, RepositoryListing, TagsOutcome};
+use super::{OciClient, CONCURRENCY};
+use crate::error::{redact_url, Error, Result};
+use crate::registry::catalog::{Catalog, ChartSummary, VersionMeta};
+
+/// What [`OciClient::sync`] found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Charts keyed by repository path relative to the endpoint path ([`OciEndpoint::catalog_key`](super::OciEndpoint::catalog_key)).
+    pub catalog: Catalog,
+    /// Catalog key → repository path in the registry (for pulling / [`OciClient::chart_versions`]).
+    pub repositories: BTreeMap<String, String>,
+    /// Repositories whose tags were listed.
+    pub repositories_listed: usize,
+    /// Manifests downloaded.
+    pub manifests_fetched: usize,
+    /// Config blobs downloaded (not served by the memory or disk cache).
+    pub blobs_fetched: usize,
+    /// Charts taken unchanged from the previous catalog (same set of semver tags).
+    pub reused: usize,
+    /// Repositories found under a prefix in the catalog but not readable (`repo: reason`); they
+    /// are left out of the catalog.
+    pub skipped: Vec<String>,
+}
+
+#[derive(Default)]
+struct Stats {
+    listed: AtomicUsize,
+    reused: AtomicUsize,
+    downloads: Downloads,
+}
+
+enum RepoOutcome {
+    Chart(ChartSummary),
+    NoChart,
+    Skipped(String),
+}
+
+/// sha256 (lower-case hex) over a canonical serialization of the catalog: a JSON array, one
+/// `[key, name, latest_version, app_version, description, deprecated, [versions…]]` per chart in
+/// key order. Equal catalogs give equal digests, whatever built them.
+pub fn catalog_digest(catalog: &Catalog) -> String {
+    use sha2::Digest as _;
+    let rows: Vec<_> = catalog
+        .charts
+        .iter()
+        .map(|(k, c)| {
+            (
+                k,
+                &c.name,
+                &c.latest_version,
+                &c.app_version,
+                &c.description,
+                c.deprecated,
+                &c.versions,
+            )
+        })
+        .collect();
+    let bytes = serde_json::to_vec(&rows).expect("strings and bools serialize");
+    hex::encode(sha2::Sha256::digest(&bytes))
+}
+
+impl OciClient {
+    /// One tag: its manifest, and when it is a Helm chart its config. `None` for anything else.
+    async fn chart_version(
+        &self,
+        repo: &str,
+        tag: &str,
+        version: &str,
+        stats: &Stats,
+    ) -> Result<Option<(VersionMeta, String)>> {
+        let chart = match self.helm_manifest(repo, tag, &stats.downloads).await? {
+            ManifestOutcome::Chart(c) => c,
+            ManifestOutcome::NotAChart => return Ok(None),
+            ManifestOutcome::Missing(_) => {
+                tracing::debug!(repo, tag, "tag vanished while listing");
+                return Ok(None);
+            }
+        };
+        let cfg = self
+            .config_blob(repo, &chart.manifest.config.digest, &stats.downloads)
+            .await?;
+        Ok(Some((
+            VersionMeta {
+                version: version.to_string(),
+                app_version: cfg.app_version,
+                description: cfg.description,
+                deprecated: cfg.deprecated,
+            },
+            cfg.name,
+        )))
+    }
+
+    /// One repository: reuse the previous summary when its semver tags are unchanged, else read
+    /// every semver tag's manifest.
+    async fn sync_repo(
+        &self,
+        repo: &str,
+        known_tags: Option<Vec<String>>,
+        previous: Option<&ChartSummary>,
+        stats: &Stats,
+    ) -> Result<RepoOutcome> {
+        let tags = match known_tags {
+            Some(t) => t,
+            None => {
+                stats.listed.fetch_add(1, Ordering::Relaxed);
+                match list_tags(&self.session, repo).await?.0 {
+                    TagsOutcome::Tags(t) => t,
+                    TagsOutcome::NotFound => {
+                        return Ok(RepoOutcome::Skipped(format!(
+                            "{repo}: tags/list answered HTTP 404"
+                        )))
+                    }
+                    TagsOutcome::Denied(s) => {
+                        return Ok(RepoOutcome::Skipped(format!(
+                            "{repo}: tags/list answered HTTP {s}"
+                        )))
+                    }
+                }
+            }
+        };
+        let versions = semver_tags(&tags);
+        if versions.is_empty() {
+            return Ok(RepoOutcome::NoChart);
+        }
+        // Versions known from the previous catalog are trusted to still be Helm charts; only
+        // tags that are new since then (or every tag, when a version disappeared) are read.
+        let mut carried: Vec<(VersionMeta, String)> = Vec::new();
+        let mut to_fetch: Vec<&(String, String)> = versions.iter().collect();
+        if let Some(prev) = previous {
+            let now: BTreeSet<&str> = versions.iter().map(|(_, v)| v.as_str()).collect();
+            let before: BTreeSet<&str> = prev.versions.iter().map(String::as_str).collect();
+            if !before.is_empty() && before.is_subset(&now) {
+                to_fetch.retain(|(_, v)| !before.contains(v.as_str()));
+                carried = prev
+                    .versions
+                    .iter()
+                    .map(|v| {
+                        let mut m = VersionMeta {
+                            version: v.clone(),
+                            ..Default::default()
+                        };
+                        // Only the latest version's metadata shows in a summary; with versions
+                        // only added, the latest is the previous one or a new one.
+                        if *v == prev.latest_version {
+                            m.app_version.clone_from(&prev.app_version);
+                            m.description.clone_from(&prev.description);
+                            m.deprecated = prev.deprecated;
+                        }
+                        (m, prev.name.clone())
+                    })
+                    .collect();
+            }
+        }
+        // Futures are built in a plain iterator first: closures inside stream combinators
+        // defeat the compiler's proof that this future is `Send` (needed by the provider).
+        let fetches: Vec<_> = to_fetch
+            .into_iter()
+            .map(|(tag, version)| self.chart_version(repo, tag, version, stats))
+            .collect();
+        let found: Vec<Option<(VersionMeta, String)>> = stream::iter(fetches)
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        let found: Vec<(VersionMeta, String)> = found.into_iter().flatten().collect();
+        if found.is_empty() && !carried.is_empty() {
+            stats.reused.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(
+                repo,
+                "no new chart version: reusing the previous catalog entry"
+            );
+            return Ok(RepoOutcome::Chart(
+                previous.expect("carried comes from previous").clone(),
+            ));
+        }
+        let mut found = found;
+        found.extend(carried);
+        if found.is_empty() {
+            return Ok(RepoOutcome::NoChart);
+        }
+        let names: HashMap<String, String> = found
+            .iter()
+            .map(|(m, n)| (m.version.clone(), n.clone()))
+            .collect();
+        let mut summary =
+            ChartSummary::from_versions("", found.into_iter().map(|(m, _)| m).collect());
+        summary.name = names
+            .get(&summary.latest_version)
+            .filter(|n| !n.is_empty())
+            .cloned()
+            .unwrap_or_else(|| repo.rsplit('/').next().unwrap_or(repo).to_string());
+        Ok(RepoOutcome::Chart(summary))
+    }
+
+    /// Build the chart catalog.
+    ///
+    /// `base_paths` are relative to the endpoint path; without any, the endpoint path itself is
+    /// the base (the whole catalog when it is empty too). Each base is tried as a repository
+    /// (`tags/list`) and as a prefix (`_catalog`, names equal to it or below `base/`). A base that
+    /// yields no Helm chart is [`Error::EmptyBasePath`]; a prefix that cannot be listed because
+    /// the registry refuses `_catalog` (and is not itself a repository) is
+    /// [`Error::CatalogUnsupported`].
+    ///
+    /// `previous` is the catalog of the last sync of the *same* endpoint (pass `None` when the
+    /// endpoint changed): the versions it lists are trusted to still be Helm charts, so a
+    /// repository whose semver tags are those versions is reused without reading any manifest;
+    /// when tags were only added, just the new tags' manifests are read (semver-tagged non-chart
+    /// images are therefore re-read at each sync: the catalog cannot remember them); when a
+    /// version disappeared, the repository is read in full. At most [`CONCURRENCY`] requests are
+    /// in flight.
+    pub async fn sync(
+        &self,
+        base_paths: &[String],
+        previous: Option<&Catalog>,
+    ) -> Result<SyncReport> {
+        self.ping().await?;
+        let registry = self.endpoint.display();
+        // (label as the user wrote it, repository path)
+        let mut bases: Vec<(String, String)> = Vec::new();
+        if base_paths.is_empty() {
+            if !self.endpoint.path.is_empty() {
+                bases.push((self.endpoint.path.clone(), self.endpoint.path.clone()));
+            }
+        } else {
+            for b in base_paths {
+                let norm = normalize_base_path(b).map_err(|reason| Error::EmptyBasePath {
+                    registry: registry.clone(),
+                    path: b.clone(),
+                    hint: format!(": it is not a valid repository path ({reason})"),
+                })?;
+                let full = self.endpoint.repository_path(&norm);
+                if !bases.iter().any(|(_, f)| *f == full) {
+                    bases.push((b.clone(), full));
+                }
+            }
+        }
+        let whole_registry = bases.iter().any(|(_, f)| f.is_empty());
+        let stats = Stats::default();
+        let prefixes: Vec<String> = if bases.is_empty() {
+            vec![String::new()]
+        } else {
+            bases.iter().map(|(_, f)| f.clone()).collect()
+        };
+        let catalog = self.lister.repositories(&self.session, &prefixes).await?;
+
+        // repository -> tags already listed (bases probed as repositories)
+        let mut known: HashMap<String, Vec<String>> = HashMap::new();
+        // base index -> repositories found for it
+        let mut per_base: Vec<BTreeSet<String>> = Vec::new();
+        let mut repos: BTreeSet<String> = BTreeSet::new();
+        if bases.is_empty() || whole_registry {
+            match &catalog {
+                RepositoryListing::Listed(names) => repos.extend(names.iter().cloned()),
+                RepositoryListing::Refused(d) => {
+                    return Err(Error::CatalogUnsupported {
+                        registry,
+                        detail: d.clone(),
+                    })
+                }
+            }
+        }
+        let probes: Vec<(usize, Result<(TagsOutcome, Url)>)> = stream::iter(
+            bases
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, full))| !full.is_empty())
+                .map(|(i, (_, full))| async move { (i, list_tags(&self.session, full).await) })
+                .collect::<Vec<_>>(),
+        )
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+        let mut probes: HashMap<usize, (TagsOutcome, Url)> = probes
+            .into_iter()
+            .map(|(i, r)| r.map(|x| (i, x)))
+            .collect::<Result<_>>()?;
+        stats.listed.fetch_add(probes.len(), Ordering::Relaxed);
+        for (i, (label, full)) in bases.iter().enumerate() {
+            let mut found = BTreeSet::new();
+            if full.is_empty() {
+                found.extend(repos.iter().cloned());
+                per_base.push(found);
+                continue;
+            }
+            let (probe, tags_url) = probes.remove(&i).expect("every non-empty base was probed");
+            let in_catalog = |names: &[String]| names.iter().any(|n| n == full);
+            let probe_text = match probe {
+                TagsOutcome::Tags(tags) => {
+                    found.insert(full.clone());
+                    known.insert(full.clone(), tags);
+                    String::new()
+                }
+                TagsOutcome::NotFound => "tags/list answered HTTP 404".to_string(),
+                TagsOutcome::Denied(status) => {
+                    if let RepositoryListing::Listed(names) = &catalog {
+                        if in_catalog(names) {
+                            return Err(Error::Unauthorized {
+                                url: redact_url(tags_url.as_str()),
+                                status,
+                            });
+                        }
+                    }
+                    format!("tags/list answered HTTP {status}")
+                }
+            };
+            match &catalog {
+                RepositoryListing::Listed(names) => {
+                    let below = format!("{full}/");
+                    found.extend(
+                        names
+                            .iter()
+                            .filter(|n| *n == full || n.starts_with(&below))
+                            .cloned(),
+                    );
+                }
+                RepositoryListing::Refused(d) if found.is_empty() => {
+                    return Err(Error::CatalogUnsupported {
+                        registry,
+                        detail: format!(
+                            "{d}; and {full:?} is not a repository readable with these credentials ({probe_text})"
+                        ),
+                    });
+                }
+                RepositoryListing::Refused(_) => {
+                    tracing::debug!(repository = %full, "the catalog is refused: repositories below this one are not looked up");
+                }
+            }
+            if found.is_empty() {
+                return Err(Error::EmptyBasePath {
+                    registry,
+                    path: label.clone(),
+                    hint: self.empty_hint(full, "no repository has this name or starts with it"),
+                });
+            }
+            repos.extend(found.iter().cloned());
+            per_base.push(found);
+        }
+
+        let prev_by_repo: HashMap<String, &ChartSummary> = previous
+            .map(|p| {
+                p.charts
+                    .iter()
+                    .map(|(k, c)| (self.repo_of_previous_key(k), c))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let stats_ref = &stats;
+        let jobs: Vec<_> = repos
+            .iter()
+            .map(|repo| {
+                let tags = known.remove(repo);
+                let prev = prev_by_repo.get(repo).copied();
+                async move {
+                    self.sync_repo(repo, tags, prev, stats_ref)
+                        .await
+                        .map(|o| (repo.clone(), o))
+                }
+            })
+            .collect();
+        let results: Vec<(String, RepoOutcome)> = stream::iter(jobs)
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+
+        let mut report = SyncReport::default();
+        let mut charts: BTreeMap<String, ChartSummary> = BTreeMap::new();
+        for (repo, outcome) in results {
+            match outcome {
+                RepoOutcome::Chart(c) => {
+                    charts.insert(repo, c);
+                }
+                RepoOutcome::NoChart => {}
+                RepoOutcome::Skipped(reason) => {
+                    tracing::debug!(reason = %reason, "repository skipped");
+                    report.skipped.push(reason);
+                }
+            }
+        }
+        report.skipped.sort();
+        for (i, (label, full)) in bases.iter().enumerate() {
+            let n = per_base[i]
+                .iter()
+                .filter(|r| charts.contains_key(*r))
+                .count();
+            if n == 0 {
+                let what = format!(
+                    "{} repositor{} found there but none holds a Helm chart with a semver tag (plain images and non-semver tags are ignored)",
+                    per_base[i].len(),
+                    if per_base[i].len() == 1 { "y" } else { "ies" }
+                );
+                return Err(Error::EmptyBasePath {
+                    registry,
+                    path: if label.is_empty() {
+                        full.clone()
+                    } else {
+                        label.clone()
+                    },
+                    hint: self.empty_hint(full, &what),
+                });
+            }
+        }
+        // Keys relative to the endpoint; the endpoint's own repository falls back to its full
+        // path if its short key collides with a repository below it.
+        let mut keyed: Vec<(String, String)> = charts
+            .keys()
+            .map(|r| (self.endpoint.catalog_key(r), r.clone()))
+            .collect();
+        let taken: HashSet<String> = keyed
+            .iter()
+            .filter(|(_, r)| *r != self.endpoint.path)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for (k, r) in keyed.iter_mut() {
+            if *r == self.endpoint.path && taken.contains(k.as_str()) {
+                k.clone_from(r);
+            }
+        }
+        for (k, r) in keyed {
+            let c = charts.remove(&r).expect("key of an existing chart");
+            report.catalog.charts.insert(k.clone(), c);
+            report.repositories.insert(k, r);
+        }
+        report.repositories_listed = stats.listed.load(Ordering::Relaxed);
+        report.manifests_fetched = stats.downloads.manifests.load(Ordering::Relaxed);
+        report.blobs_fetched = stats.downloads.blobs.load(Ordering::Relaxed);
+        report.reused = stats.reused.load(Ordering::Relaxed);
+        tracing::debug!(
+            registry = %self.endpoint.display(),
+            charts = report.catalog.chart_count(),
+            listed = report.repositories_listed,
+            manifests = report.manifests_fetched,
+            blobs = report.blobs_fetched,
+            reused = report.reused,
+            "OCI registry synchronised"
+        );
+        Ok(report)
+    }
+
+    /// The repository a key of a previous catalog stands for (inverse of
+    /// [`OciEndpoint::catalog_key`], the endpoint's own repository included).
+    fn repo_of_previous_key(&self, key: &str) -> String {
+        let e = &self.endpoint.path;
+        if !e.is_empty() && (key == e.rsplit('/').next().unwrap_or(e) || key == e) {
+            // Ambiguous with a repository `<path>/<key>`; a wrong guess only costs a refetch
+            // because reuse also needs the same set of tags.
+            return e.clone();
+        }
+        self.endpoint.repository_path(key)
+    }
+
+    fn empty_hint(&self, full: &str, what: &str) -> String {
+        format!(
+            ": looked up {full:?} as a repository (exact name) and as a prefix of repositories ({full}/…); {what}. Base paths are relative to the endpoint path{}",
+            if self.endpoint.path.is_empty() {
+                String::new()
+            } else {
+                format!(" {:?}", self.endpoint.path)
+            }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::registry::oci::test_support::client;
+    use crate::registry::oci::{lock, HELM_CONFIG_MEDIA_TYPE};
+    #[test]
+    fn digest_of_catalog_is_canonical() {
+        let mut a = Catalog::default();
+        let s = ChartSummary::from_versions(
+            "c",
+            vec![VersionMeta {
+                version: "1.0.0".into(),
+                ..Default::default()
+            }],
+        );
+        a.charts.insert("x".into(), s.clone());
+        a.charts.insert("y".into(), s.clone());
+        let mut b = Catalog::default();
+        b.charts.insert("y".into(), s.clone());
+        b.charts.insert("x".into(), s.clone());
+        assert_eq!(catalog_digest(&a), catalog_digest(&b));
+        assert_eq!(catalog_digest(&a).len(), 64);
+        b.charts.get_mut("x").unwrap().deprecated = true;
+        assert_ne!(catalog_digest(&a), catalog_digest(&b));
+        assert_ne!(catalog_digest(&Catalog::default()), catalog_digest(&a));
+    }
+
+    // ---- Hermetic: a tiny fake registry (Basic auth, tags paginated in short pages, `_catalog`
+    // refused, blobs redirected to a storage host on another origin).
+
+    type Seen = Arc<Mutex<Vec<crate::registry::testserver::Request>>>;
+
+    /// A fake registry on the shared test server: `route(target, authorized)` answers.
+    async fn fake_server(
+        route: impl Fn(&str, bool) -> (u16, Vec<(String, String)>, Vec<u8>) + Send + Sync + 'static,
+    ) -> (String, Seen) {
+        use crate::registry::testserver::{response, serve, Request};
+        let srv = serve(Arc::new(move |r: &Request| {
+            let (status, headers, body) = route(&r.target, r.has_auth());
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            response(&format!("{status} X"), &headers, &body)
+        }))
+        .await;
+        (srv.addr, srv.requests)
+    }
+
+    #[tokio::test]
+    async fn fake_registry_pagination_auth_and_redirects() {
+        let config = |v: &str| {
+            format!(r#"{{"name":"fake","version":"{v}","appVersion":"a{v}"}}"#).into_bytes()
+        };
+        let digest = |b: &[u8]| {
+            format!(
+                "sha256:{}",
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b))
+            )
+        };
+        let (storage, storage_seen) = fake_server(move |target, _| {
+            let v = target.trim_start_matches("/blob/");
+            (200, vec![], config(v))
+        })
+        .await;
+        let (registry, registry_seen) = fake_server(move |target, auth| {
+            let json = || vec![("Content-Type".to_string(), "application/json".to_string())];
+            if !auth {
+                return (401, vec![("WWW-Authenticate".into(), r#"Basic realm="fake, registry""#.into())], vec![]);
+            }
+            let link = |q: &str| ("Link".to_string(), format!(r#"</v2/r/tags/list?{q}>; rel="next""#));
+            match target {
+                "/v2/" => (200, vec![], b"{}".to_vec()),
+                "/v2/_catalog?n=100" => (404, json(), br#"{"errors":[{"code":"UNSUPPORTED","message":"m"}]}"#.to_vec()),
+                "/v2/r/tags/list?n=100" => (200, vec![link("last=1.0.1&n=100")], br#"{"name":"r","tags":["1.0.0","1.0.1"]}"#.to_vec()),
+                "/v2/r/tags/list?last=1.0.1&n=100" => (200, vec![link("last=2.0.0&n=100")], br#"{"name":"r","tags":["2.0.0"]}"#.to_vec()),
+                "/v2/r/tags/list?last=2.0.0&n=100" => (200, vec![], br#"{"name":"r","tags":["3.0.0-rc.1","latest"]}"#.to_vec()),
+                t if t.starts_with("/v2/r/manifests/") => {
+                    let v = t.trim_start_matches("/v2/r/manifests/");
+                    let m = format!(
+                        r#"{{"schemaVersion":2,"config":{{"mediaType":"{HELM_CONFIG_MEDIA_TYPE}","digest":"{}","size":1}},"layers":[]}}"#,
+                        digest(&config(v))
+                    );
+                    (200, vec![], m.into_bytes())
+                }
+                t if t.starts_with("/v2/r/blobs/") => {
+                    // which version is this digest? (the storage host serves by version)
+                    let d = t.trim_start_matches("/v2/r/blobs/");
+                    let v = ["1.0.0", "1.0.1", "2.0.0", "3.0.0-rc.1"].into_iter().find(|v| digest(&config(v)) == d).unwrap();
+                    (307, vec![("Location".into(), format!("http://{storage}/blob/{v}"))], vec![])
+                }
+                _ => (404, vec![], br#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#.to_vec()),
+            }
+        })
+        .await;
+        let c = client(&format!("http://{registry}"), Some(("u", "p")), None, None);
+        let r = c.sync(&["r".into()], None).await.unwrap();
+        let chart = &r.catalog.charts["r"];
+        assert_eq!(chart.versions, ["3.0.0-rc.1", "2.0.0", "1.0.1", "1.0.0"]);
+        assert_eq!(
+            (
+                chart.latest_version.as_str(),
+                chart.app_version.as_str(),
+                chart.name.as_str()
+            ),
+            ("2.0.0", "a2.0.0", "fake")
+        );
+        assert_eq!((r.manifests_fetched, r.blobs_fetched), (4, 4));
+        // credentials never reach the storage host
+        let st = lock(&storage_seen).clone();
+        assert_eq!(st.len(), 4);
+        assert!(st.iter().all(|r| !r.has_auth()), "{st:?}");
+        // after the first challenge, Basic is sent up front
+        let rs = lock(&registry_seen).clone();
+        assert_eq!(rs.iter().filter(|r| !r.has_auth()).count(), 1, "{rs:?}");
+        // a base that is neither a repository nor listable
+        match c.sync(&["nope".into()], None).await {
+            Err(e @ Error::CatalogUnsupported { .. }) => {
+                let t = e.to_string();
+                assert!(
+                    t.contains("HTTP 404 (UNSUPPORTED)") && t.contains("\"nope\""),
+                    "{t}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            c.chart_versions("r").await.unwrap(),
+            ["3.0.0-rc.1", "2.0.0", "1.0.1", "1.0.0"]
+        );
+    }
+}
