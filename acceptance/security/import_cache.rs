@@ -30,9 +30,11 @@ use crate::harness::{self, TestResult, Testbed, Tf, TfCli, TfOutput};
 const HELM: &str = "chartreg_helm_registry";
 const OCI: &str = "chartreg_oci_registry";
 
+type Case = fn(&Testbed, &TfCli) -> TestResult;
+
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     let mut v = Vec::new();
-    let cases: [(&str, fn(&Testbed, &TfCli) -> TestResult); 6] = [
+    let cases: [(&str, Case); 6] = [
         ("import_names_helm", import_names_helm),
         ("import_names_oci", import_names_oci),
         ("cache_wall_legacy_state", cache_wall_legacy_state),
