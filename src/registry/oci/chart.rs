@@ -529,7 +529,7 @@ mod tests {
         const TGZ: &[u8] = b"\x1f\x8b pretend this is a chart archive";
         let (host, seen, manifest_digest) = chart_registry(TGZ, TGZ).await;
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path());
+        let cache = Cache::registry(dir.path(), "oci", "t").unwrap();
         let c = client(&host, &cache, 1024);
         let m = c.chart_manifest("charts/demo", "1.0.0+b").await.unwrap();
         assert_eq!(
@@ -572,7 +572,7 @@ mod tests {
         const TGZ: &[u8] = b"the archive the manifest names";
         let (host, seen, _) = chart_registry(TGZ, b"something else served").await;
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path());
+        let cache = Cache::registry(dir.path(), "oci", "t").unwrap();
         let c = client(&host, &cache, 1024);
         let m = c.chart_manifest("charts/demo", "1.0.0+b").await.unwrap();
         let layer = m.manifest.chart_layer().unwrap().digest.clone();
