@@ -47,6 +47,23 @@ struct Stats {
     downloads: Downloads,
 }
 
+/// A base to look under: as the user wrote it, and as a repository path in the registry.
+struct Base {
+    label: String,
+    full: String,
+}
+
+/// The repositories the bases name.
+#[derive(Default)]
+struct Found {
+    /// Every repository to read.
+    repos: BTreeSet<String>,
+    /// Per base (in order), the repositories found for it.
+    per_base: Vec<BTreeSet<String>>,
+    /// Repository → tags already listed (bases probed as repositories).
+    known: HashMap<String, Vec<String>>,
+}
+
 enum RepoOutcome {
     Chart(ChartSummary),
     NoChart,
@@ -231,128 +248,9 @@ impl OciClient {
         previous: Option<&Catalog>,
     ) -> Result<SyncReport> {
         self.ping().await?;
-        let registry = self.endpoint.display();
-        // (label as the user wrote it, repository path)
-        let mut bases: Vec<(String, String)> = Vec::new();
-        if base_paths.is_empty() {
-            if !self.endpoint.path.is_empty() {
-                bases.push((self.endpoint.path.clone(), self.endpoint.path.clone()));
-            }
-        } else {
-            for b in base_paths {
-                let norm = normalize_base_path(b).map_err(|reason| Error::EmptyBasePath {
-                    registry: registry.clone(),
-                    path: b.clone(),
-                    hint: format!(": it is not a valid repository path ({reason})"),
-                })?;
-                let full = self.endpoint.repository_path(&norm);
-                if !bases.iter().any(|(_, f)| *f == full) {
-                    bases.push((b.clone(), full));
-                }
-            }
-        }
-        let whole_registry = bases.iter().any(|(_, f)| f.is_empty());
+        let bases = self.bases(base_paths)?;
         let stats = Stats::default();
-        let prefixes: Vec<String> = if bases.is_empty() {
-            vec![String::new()]
-        } else {
-            bases.iter().map(|(_, f)| f.clone()).collect()
-        };
-        let catalog = self.lister.repositories(&self.session, &prefixes).await?;
-
-        // repository -> tags already listed (bases probed as repositories)
-        let mut known: HashMap<String, Vec<String>> = HashMap::new();
-        // base index -> repositories found for it
-        let mut per_base: Vec<BTreeSet<String>> = Vec::new();
-        let mut repos: BTreeSet<String> = BTreeSet::new();
-        if bases.is_empty() || whole_registry {
-            match &catalog {
-                RepositoryListing::Listed(names) => repos.extend(names.iter().cloned()),
-                RepositoryListing::Refused(d) => {
-                    return Err(Error::CatalogUnsupported {
-                        registry,
-                        detail: d.clone(),
-                    })
-                }
-            }
-        }
-        let probes: Vec<(usize, Result<(TagsOutcome, Url)>)> = stream::iter(
-            bases
-                .iter()
-                .enumerate()
-                .filter(|(_, (_, full))| !full.is_empty())
-                .map(|(i, (_, full))| async move { (i, list_tags(&self.session, full).await) })
-                .collect::<Vec<_>>(),
-        )
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-        let mut probes: HashMap<usize, (TagsOutcome, Url)> = probes
-            .into_iter()
-            .map(|(i, r)| r.map(|x| (i, x)))
-            .collect::<Result<_>>()?;
-        stats.listed.fetch_add(probes.len(), Ordering::Relaxed);
-        for (i, (label, full)) in bases.iter().enumerate() {
-            let mut found = BTreeSet::new();
-            if full.is_empty() {
-                found.extend(repos.iter().cloned());
-                per_base.push(found);
-                continue;
-            }
-            let (probe, tags_url) = probes.remove(&i).expect("every non-empty base was probed");
-            let in_catalog = |names: &[String]| names.iter().any(|n| n == full);
-            let probe_text = match probe {
-                TagsOutcome::Tags(tags) => {
-                    found.insert(full.clone());
-                    known.insert(full.clone(), tags);
-                    String::new()
-                }
-                TagsOutcome::NotFound => "tags/list answered HTTP 404".to_string(),
-                TagsOutcome::Denied(status) => {
-                    if let RepositoryListing::Listed(names) = &catalog {
-                        if in_catalog(names) {
-                            return Err(Error::Unauthorized {
-                                url: redact_url(tags_url.as_str()),
-                                status,
-                            });
-                        }
-                    }
-                    format!("tags/list answered HTTP {status}")
-                }
-            };
-            match &catalog {
-                RepositoryListing::Listed(names) => {
-                    let below = format!("{full}/");
-                    found.extend(
-                        names
-                            .iter()
-                            .filter(|n| *n == full || n.starts_with(&below))
-                            .cloned(),
-                    );
-                }
-                RepositoryListing::Refused(d) if found.is_empty() => {
-                    return Err(Error::CatalogUnsupported {
-                        registry,
-                        detail: format!(
-                            "{d}; and {full:?} is not a repository readable with these credentials ({probe_text})"
-                        ),
-                    });
-                }
-                RepositoryListing::Refused(_) => {
-                    tracing::debug!(repository = %full, "the catalog is refused: repositories below this one are not looked up");
-                }
-            }
-            if found.is_empty() {
-                return Err(Error::EmptyBasePath {
-                    registry,
-                    path: label.clone(),
-                    hint: self.empty_hint(full, "no repository has this name or starts with it"),
-                });
-            }
-            repos.extend(found.iter().cloned());
-            per_base.push(found);
-        }
-
+        let mut found = self.find_repositories(&bases, &stats).await?;
         let prev_by_repo: HashMap<String, &ChartSummary> = previous
             .map(|p| {
                 p.charts
@@ -362,10 +260,11 @@ impl OciClient {
             })
             .unwrap_or_default();
         let stats_ref = &stats;
-        let jobs: Vec<_> = repos
+        let jobs: Vec<_> = found
+            .repos
             .iter()
             .map(|repo| {
-                let tags = known.remove(repo);
+                let tags = found.known.remove(repo);
                 let prev = prev_by_repo.get(repo).copied();
                 async move {
                     self.sync_repo(repo, tags, prev, stats_ref)
@@ -394,45 +293,8 @@ impl OciClient {
             }
         }
         report.skipped.sort();
-        for (i, (label, full)) in bases.iter().enumerate() {
-            let n = per_base[i]
-                .iter()
-                .filter(|r| charts.contains_key(*r))
-                .count();
-            if n == 0 {
-                let what = format!(
-                    "{} repositor{} found there but none holds a Helm chart with a semver tag (plain images and non-semver tags are ignored)",
-                    per_base[i].len(),
-                    if per_base[i].len() == 1 { "y" } else { "ies" }
-                );
-                return Err(Error::EmptyBasePath {
-                    registry,
-                    path: if label.is_empty() {
-                        full.clone()
-                    } else {
-                        label.clone()
-                    },
-                    hint: self.empty_hint(full, &what),
-                });
-            }
-        }
-        // Keys relative to the endpoint; the endpoint's own repository falls back to its full
-        // path if its short key collides with a repository below it.
-        let mut keyed: Vec<(String, String)> = charts
-            .keys()
-            .map(|r| (self.endpoint.catalog_key(r), r.clone()))
-            .collect();
-        let taken: HashSet<String> = keyed
-            .iter()
-            .filter(|(_, r)| *r != self.endpoint.path)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for (k, r) in keyed.iter_mut() {
-            if *r == self.endpoint.path && taken.contains(k.as_str()) {
-                k.clone_from(r);
-            }
-        }
-        for (k, r) in keyed {
+        self.check_bases_hold_charts(&bases, &found.per_base, &charts)?;
+        for (k, r) in self.catalog_keys(charts.keys()) {
             let c = charts.remove(&r).expect("key of an existing chart");
             report.catalog.charts.insert(k.clone(), c);
             report.repositories.insert(k, r);
@@ -451,6 +313,192 @@ impl OciClient {
             "OCI registry synchronised"
         );
         Ok(report)
+    }
+
+    /// The bases to look under: the base paths normalised and made repository paths (duplicates
+    /// dropped), or without any the endpoint path (none at all for a bare registry: the whole
+    /// catalog).
+    fn bases(&self, base_paths: &[String]) -> Result<Vec<Base>> {
+        let mut bases: Vec<Base> = Vec::new();
+        if base_paths.is_empty() {
+            if !self.endpoint.path.is_empty() {
+                bases.push(Base {
+                    label: self.endpoint.path.clone(),
+                    full: self.endpoint.path.clone(),
+                });
+            }
+            return Ok(bases);
+        }
+        for b in base_paths {
+            let norm = normalize_base_path(b).map_err(|reason| Error::EmptyBasePath {
+                registry: self.endpoint.display(),
+                path: b.clone(),
+                hint: format!(": it is not a valid repository path ({reason})"),
+            })?;
+            let full = self.endpoint.repository_path(&norm);
+            if !bases.iter().any(|x| x.full == full) {
+                bases.push(Base {
+                    label: b.clone(),
+                    full,
+                });
+            }
+        }
+        Ok(bases)
+    }
+
+    /// The repositories of every base: asks the [`RepositoryLister`](super::RepositoryLister)
+    /// once and probes each base as a repository (`tags/list`, whose tags are kept). A base that
+    /// is no repository and matches nothing is [`Error::EmptyBasePath`]; one that cannot be
+    /// listed is [`Error::CatalogUnsupported`]; a base the lister knows but whose tags are denied
+    /// is [`Error::Unauthorized`].
+    async fn find_repositories(&self, bases: &[Base], stats: &Stats) -> Result<Found> {
+        let registry = self.endpoint.display();
+        let whole_registry = bases.iter().any(|b| b.full.is_empty());
+        let prefixes: Vec<String> = if bases.is_empty() {
+            vec![String::new()]
+        } else {
+            bases.iter().map(|b| b.full.clone()).collect()
+        };
+        let catalog = self.lister.repositories(&self.session, &prefixes).await?;
+        let mut found = Found::default();
+        if bases.is_empty() || whole_registry {
+            match &catalog {
+                RepositoryListing::Listed(names) => found.repos.extend(names.iter().cloned()),
+                RepositoryListing::Refused(d) => {
+                    return Err(Error::CatalogUnsupported {
+                        registry,
+                        detail: d.clone(),
+                    })
+                }
+            }
+        }
+        let probes: Vec<(usize, Result<(TagsOutcome, Url)>)> = stream::iter(
+            bases
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| !b.full.is_empty())
+                .map(|(i, b)| async move { (i, list_tags(&self.session, &b.full).await) })
+                .collect::<Vec<_>>(),
+        )
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+        let mut probes: HashMap<usize, (TagsOutcome, Url)> = probes
+            .into_iter()
+            .map(|(i, r)| r.map(|x| (i, x)))
+            .collect::<Result<_>>()?;
+        stats.listed.fetch_add(probes.len(), Ordering::Relaxed);
+        for (i, Base { label, full }) in bases.iter().enumerate() {
+            let mut here = BTreeSet::new();
+            if full.is_empty() {
+                here.extend(found.repos.iter().cloned());
+                found.per_base.push(here);
+                continue;
+            }
+            let (probe, tags_url) = probes.remove(&i).expect("every non-empty base was probed");
+            let in_catalog = |names: &[String]| names.iter().any(|n| n == full);
+            let probe_text = match probe {
+                TagsOutcome::Tags(tags) => {
+                    here.insert(full.clone());
+                    found.known.insert(full.clone(), tags);
+                    String::new()
+                }
+                TagsOutcome::NotFound => "tags/list answered HTTP 404".to_string(),
+                TagsOutcome::Denied(status) => {
+                    if let RepositoryListing::Listed(names) = &catalog {
+                        if in_catalog(names) {
+                            return Err(Error::Unauthorized {
+                                url: redact_url(tags_url.as_str()),
+                                status,
+                            });
+                        }
+                    }
+                    format!("tags/list answered HTTP {status}")
+                }
+            };
+            match &catalog {
+                RepositoryListing::Listed(names) => {
+                    let below = format!("{full}/");
+                    here.extend(
+                        names
+                            .iter()
+                            .filter(|n| *n == full || n.starts_with(&below))
+                            .cloned(),
+                    );
+                }
+                RepositoryListing::Refused(d) if here.is_empty() => {
+                    return Err(Error::CatalogUnsupported {
+                        registry,
+                        detail: format!(
+                            "{d}; and {full:?} is not a repository readable with these credentials ({probe_text})"
+                        ),
+                    });
+                }
+                RepositoryListing::Refused(_) => {
+                    tracing::debug!(repository = %full, "the catalog is refused: repositories below this one are not looked up");
+                }
+            }
+            if here.is_empty() {
+                return Err(Error::EmptyBasePath {
+                    registry,
+                    path: label.clone(),
+                    hint: self.empty_hint(full, "no repository has this name or starts with it"),
+                });
+            }
+            found.repos.extend(here.iter().cloned());
+            found.per_base.push(here);
+        }
+        Ok(found)
+    }
+
+    /// Every base must hold at least one chart: [`Error::EmptyBasePath`] names the first that
+    /// does not, with how many repositories were found there.
+    fn check_bases_hold_charts(
+        &self,
+        bases: &[Base],
+        per_base: &[BTreeSet<String>],
+        charts: &BTreeMap<String, ChartSummary>,
+    ) -> Result<()> {
+        for (Base { label, full }, repos) in bases.iter().zip(per_base) {
+            if repos.iter().any(|r| charts.contains_key(r)) {
+                continue;
+            }
+            let what = format!(
+                "{} repositor{} found there but none holds a Helm chart with a semver tag (plain images and non-semver tags are ignored)",
+                repos.len(),
+                if repos.len() == 1 { "y" } else { "ies" }
+            );
+            return Err(Error::EmptyBasePath {
+                registry: self.endpoint.display(),
+                path: if label.is_empty() {
+                    full.clone()
+                } else {
+                    label.clone()
+                },
+                hint: self.empty_hint(full, &what),
+            });
+        }
+        Ok(())
+    }
+
+    /// (catalog key, repository) of the repositories holding charts: keys relative to the
+    /// endpoint; the endpoint's own repository falls back to its full path if its short key
+    /// collides with a repository below it.
+    fn catalog_keys<'a>(&self, repos: impl Iterator<Item = &'a String>) -> Vec<(String, String)> {
+        let mut keyed: Vec<(String, String)> = repos
+            .map(|r| (self.endpoint.catalog_key(r), r.clone()))
+            .collect();
+        let taken: HashSet<String> = keyed
+            .iter()
+            .filter(|(_, r)| *r != self.endpoint.path)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for (k, r) in keyed.iter_mut() {
+            if *r == self.endpoint.path && taken.contains(k.as_str()) {
+                k.clone_from(r);
+            }
+        }
+        keyed
     }
 
     /// The repository a key of a previous catalog stands for (inverse of
