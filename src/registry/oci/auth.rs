@@ -49,7 +49,9 @@ pub fn repo_scope(repo: &str) -> String {
 /// `refresh = true` right after the registry or the token realm refused the credentials it gave
 /// (HTTP 401): a source that can mint new credentials does so then; when it answers the same
 /// credentials, the client gives up (no loop). A source whose credentials expire renews them
-/// itself when asked after the expiry, whatever `refresh` says. `Ok(None)`: anonymous access.
+/// itself when asked after the expiry, whatever `refresh` says (and mints at most once per
+/// expiry: a token whose expiry is already past when it arrives, as moto's ECR answers, is used
+/// until the next refresh rather than minted again on every request). `Ok(None)`: anonymous.
 /// Errors end the request as they are (an ECR source maps its own failures to attributes).
 #[async_trait]
 pub trait CredentialSource: Send + Sync + std::fmt::Debug {

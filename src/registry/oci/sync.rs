@@ -530,6 +530,8 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
+    use crate::registry::oci::auth::Session;
+    use crate::registry::oci::listing::RepositoryLister;
     use crate::registry::oci::test_support::client;
     use crate::registry::oci::{lock, HELM_CONFIG_MEDIA_TYPE};
     #[test]
@@ -656,6 +658,56 @@ mod tests {
         assert_eq!(
             c.chart_versions("r").await.unwrap(),
             ["3.0.0-rc.1", "2.0.0", "1.0.1", "1.0.0"]
+        );
+
+        // Another lister replaces `_catalog` (which this registry refuses): the whole registry
+        // is listed through it, with the same credentials and reuse rules.
+        #[derive(Debug)]
+        struct Fixed(std::sync::Mutex<Vec<Vec<String>>>);
+        #[async_trait::async_trait]
+        impl RepositoryLister for Fixed {
+            async fn repositories(
+                &self,
+                _session: &Session,
+                prefixes: &[String],
+            ) -> Result<RepositoryListing> {
+                lock(&self.0).push(prefixes.to_vec());
+                Ok(RepositoryListing::Listed(vec!["r".into(), "gone".into()]))
+            }
+        }
+        let fixed = Arc::new(Fixed(Default::default()));
+        let reg = crate::registry::oci::OciRegistry {
+            endpoint: crate::registry::oci::parse_endpoint(&format!("http://{registry}")).unwrap(),
+            credentials: None,
+            tls: Default::default(),
+        };
+        let creds =
+            crate::registry::oci::StaticCredentials(Some(crate::registry::http::Credentials {
+                username: "u".into(),
+                password: "p".into(),
+            }));
+        let c = OciClient::with_sources(
+            &reg,
+            &Default::default(),
+            None,
+            Arc::new(creds),
+            fixed.clone(),
+        )
+        .unwrap();
+        let before = lock(&registry_seen).len();
+        let r2 = c.sync(&[], Some(&r.catalog)).await.unwrap();
+        assert_eq!(r2.catalog, r.catalog);
+        assert_eq!((r2.reused, r2.manifests_fetched), (1, 0));
+        assert_eq!(r2.skipped, ["gone: tags/list answered HTTP 404"]);
+        assert_eq!(
+            *lock(&fixed.0),
+            [[String::new()]],
+            "asked once, for the whole registry"
+        );
+        let seen = lock(&registry_seen)[before..].to_vec();
+        assert!(
+            seen.iter().all(|q| !q.target.contains("_catalog")),
+            "{seen:?}"
         );
     }
 }
