@@ -97,6 +97,14 @@ pub fn valid_digest(digest: &str) -> bool {
     }
 }
 
+/// The distribution spec's tag grammar: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
+pub fn valid_tag(tag: &str) -> bool {
+    let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    tag.len() <= 128
+        && tag.bytes().next().is_some_and(ok)
+        && tag.bytes().all(|b| ok(b) || b == b'.' || b == b'-')
+}
+
 // ------------------------------------------------------------------------------------------------
 // Documents
 
@@ -262,6 +270,12 @@ impl OciClient {
     pub async fn chart_manifest(&self, repo: &str, version: &str) -> Result<ChartManifest> {
         let repo = normalize_base_path(repo).map_err(|r| invalid(repo, r))?;
         let tag = version_to_tag(version);
+        if !valid_tag(&tag) {
+            return Err(invalid(
+                &format!("{repo}:{tag}"),
+                "not a valid OCI tag (letters, digits, '_', '.', '-', at most 128)",
+            ));
+        }
         let url = self.session.url(&format!("/v2/{repo}/manifests/{tag}"))?;
         match self
             .helm_manifest(&repo, &tag, &Downloads::default())
@@ -554,7 +568,16 @@ mod tests {
         cache.put(CHART_CACHE_KIND, &layer, b"tampered").unwrap();
         assert_eq!(c2.chart_archive(&m2).await.unwrap(), TGZ);
 
-        // not found / not a chart
+        // not a tag, not found, not a chart
+        for bad in ["../x", "1.0.0?x", ".1", ""] {
+            assert!(
+                matches!(
+                    c.chart_manifest("charts/demo", bad).await,
+                    Err(Error::InvalidUrl { .. })
+                ),
+                "{bad:?}"
+            );
+        }
         assert!(matches!(
             c.chart_manifest("charts/demo", "2.0.0").await,
             Err(Error::NotFound { .. })

@@ -502,7 +502,7 @@ impl OciClient {
     }
 
     /// The repository a key of a previous catalog stands for (inverse of
-    /// [`OciEndpoint::catalog_key`], the endpoint's own repository included).
+    /// [`OciEndpoint::catalog_key`](super::OciEndpoint::catalog_key), the endpoint's own repository included).
     fn repo_of_previous_key(&self, key: &str) -> String {
         let e = &self.endpoint.path;
         if !e.is_empty() && (key == e.rsplit('/').next().unwrap_or(e) || key == e) {
