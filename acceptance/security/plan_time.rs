@@ -281,6 +281,8 @@ fn endpoint_secret_not_echoed_helm(tb: &Testbed, cli: &TfCli) -> TestResult {
     tf.write(&cfg);
     let (plan, trace) = plan_traced(&mut tf)?;
     ensure(!plan.success(), || format!("plan should fail:\n{plan}"))?;
+    expect_no_secret(&plan.combined(), "ci", &[pw, token])?;
+    expect_no_secret(&trace, "ci", &[pw, token])?;
     for (name, _) in &endpoints {
         expect_error_on(
             &plan,
@@ -292,9 +294,7 @@ fn endpoint_secret_not_echoed_helm(tb: &Testbed, cli: &TfCli) -> TestResult {
     let n = error_count(&plan);
     ensure(n == endpoints.len(), || {
         format!("expected {} errors, got {n}:\n{plan}", endpoints.len())
-    })?;
-    expect_no_secret(&plan.combined(), "ci", &[pw, token])?;
-    expect_no_secret(&trace, "ci", &[pw, token])
+    })
 }
 
 /// The same for OCI endpoints (`host[:port][/path]`, optionally with a scheme).
@@ -326,6 +326,8 @@ fn endpoint_secret_not_echoed_oci(tb: &Testbed, cli: &TfCli) -> TestResult {
     tf.write(&cfg);
     let (plan, trace) = plan_traced(&mut tf)?;
     ensure(!plan.success(), || format!("plan should fail:\n{plan}"))?;
+    expect_no_secret(&plan.combined(), "robot", &[pw, token])?;
+    expect_no_secret(&trace, "robot", &[pw, token])?;
     for (name, _) in &endpoints {
         expect_error_on(
             &plan,
@@ -337,9 +339,7 @@ fn endpoint_secret_not_echoed_oci(tb: &Testbed, cli: &TfCli) -> TestResult {
     let n = error_count(&plan);
     ensure(n == endpoints.len(), || {
         format!("expected {} errors, got {n}:\n{plan}", endpoints.len())
-    })?;
-    expect_no_secret(&plan.combined(), "robot", &[pw, token])?;
-    expect_no_secret(&trace, "robot", &[pw, token])
+    })
 }
 
 // ------------------------------------------------------------------ point 6: request_timeout
