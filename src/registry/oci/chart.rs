@@ -4,8 +4,8 @@
 //!
 //! Why apart from the sync: the sync only needs a chart's config (name, appVersion, description,
 //! deprecated) per tag; the data sources need the same manifest plus the chart archive itself
-//! (`values.yaml`, `Chart.yaml`), resolved by version. Both go through [`OciClient::chart_manifest`]
-//! / the blob helpers here, so a digest check or a size cap exists once.
+//! (`values.yaml`, `Chart.yaml`), resolved by version. Both go through the manifest and blob
+//! helpers here ([`OciClient::chart_manifest`]), so a digest check or a size cap exists once.
 //!
 //! Remote documents are read leniently as the former untyped probing did: a field of an
 //! unexpected JSON type reads as absent (a plain image's odd manifest is "not a chart", never a

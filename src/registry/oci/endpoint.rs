@@ -48,8 +48,10 @@ impl OciEndpoint {
 
     /// The catalog key of a repository: its path relative to the endpoint path. A repository that
     /// *is* the endpoint path is keyed by its last path segment (`host/charts/mychart` →
-    /// `mychart`), as the relative path would be empty. [`SyncReport::repositories`](super::SyncReport::repositories) maps keys
+    /// `mychart`), as the relative path would be empty. [`SyncReport::repositories`] maps keys
     /// back to repository paths.
+    ///
+    /// [`SyncReport::repositories`]: super::SyncReport::repositories
     pub fn catalog_key(&self, repository: &str) -> String {
         if self.path.is_empty() {
             return repository.to_string();

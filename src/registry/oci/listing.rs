@@ -225,9 +225,11 @@ impl RepositoryLister for CatalogLister {
 
 impl OciClient {
     /// The chart versions of repository `repo` (a path in the registry, e.g. from
-    /// [`SyncReport::repositories`](super::SyncReport::repositories)): its tags mapped `_`→`+`, semver only, newest first. Cheap
+    /// [`SyncReport::repositories`]): its tags mapped `_`→`+`, semver only, newest first. Cheap
     /// (tag listing only): manifests are not checked, so a semver-tagged non-chart image is
     /// included; cross-check with the catalog when that matters.
+    ///
+    /// [`SyncReport::repositories`]: super::SyncReport::repositories
     pub async fn chart_versions(&self, repo: &str) -> Result<Vec<String>> {
         let repo = normalize_base_path(repo).map_err(|r| invalid(repo, r))?;
         let (outcome, url) = list_tags(&self.session, &repo).await?;

@@ -23,9 +23,11 @@ use crate::registry::catalog::{Catalog, ChartSummary, VersionMeta};
 /// What [`OciClient::sync`] found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncReport {
-    /// Charts keyed by repository path relative to the endpoint path ([`OciEndpoint::catalog_key`](super::OciEndpoint::catalog_key)).
+    /// Charts keyed by repository path relative to the endpoint path
+    /// ([`OciEndpoint::catalog_key`](super::OciEndpoint::catalog_key)).
     pub catalog: Catalog,
-    /// Catalog key → repository path in the registry (for pulling / [`OciClient::chart_versions`]).
+    /// Catalog key → repository path in the registry (for [`OciClient::chart_versions`] and
+    /// [`OciClient::chart_manifest`]).
     pub repositories: BTreeMap<String, String>,
     /// Repositories whose tags were listed.
     pub repositories_listed: usize,
@@ -502,7 +504,8 @@ impl OciClient {
     }
 
     /// The repository a key of a previous catalog stands for (inverse of
-    /// [`OciEndpoint::catalog_key`](super::OciEndpoint::catalog_key), the endpoint's own repository included).
+    /// [`OciEndpoint::catalog_key`](super::OciEndpoint::catalog_key), the endpoint's own
+    /// repository included).
     fn repo_of_previous_key(&self, key: &str) -> String {
         let e = &self.endpoint.path;
         if !e.is_empty() && (key == e.rsplit('/').next().unwrap_or(e) || key == e) {
