@@ -14,7 +14,7 @@ use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{map, AttributePath, Diagnostics, DynamicDataSource, DynamicResource, Provider};
 use tokio_util::sync::CancellationToken;
 
-use crate::registry::cache::{default_cache_dir, Cache};
+use crate::registry::cache::default_cache_dir;
 use crate::registry::http::HttpSettings;
 use crate::resources::{helm_registry::HelmRegistryResource, oci_registry::OciRegistryResource};
 use crate::schema_util::{attr, schema, C, T};
@@ -41,12 +41,6 @@ impl Default for Settings {
             http: HttpSettings::default(),
             cache_dir: default_cache_dir(),
         }
-    }
-}
-
-impl Settings {
-    pub fn cache(&self) -> Cache {
-        Cache::new(self.cache_dir.clone())
     }
 }
 
