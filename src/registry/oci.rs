@@ -1919,7 +1919,7 @@ mod tests {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path());
+        let cache = Cache::registry(dir.path(), "oci", "t").unwrap();
         let c = client(&format!("http://{host}"), None, None, Some(cache.clone()));
         c.ping().await.unwrap();
         let t = Instant::now();
