@@ -578,7 +578,7 @@ impl Reply {
                         .filter(|c| {
                             c.len() < 64
                                 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                                && secrets.scrub(c) == *c
+                                && !secrets.reveals(c)
                         })
                         .map(str::to_string)
                         .collect()

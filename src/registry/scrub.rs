@@ -38,6 +38,8 @@ pub struct Secrets {
     forms: Vec<String>,
     /// A secret too short to be replaced safely: show no server text.
     hide_all: bool,
+    /// Those short secrets (lower-case), for [`Secrets::reveals`].
+    short: Vec<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -135,24 +137,24 @@ impl Secrets {
         if form.is_empty() {
             return;
         }
+        let lower = form.to_ascii_lowercase();
         if form.len() < MIN_SECRET_LEN {
             self.hide_all = true;
+            if !self.short.contains(&lower) {
+                self.short.push(lower);
+            }
             return;
         }
-        let lower = form.to_ascii_lowercase();
         if !self.forms.contains(&lower) {
             self.forms.push(lower);
         }
     }
 
-    /// Every secret of `other` too.
-    pub fn extend(&mut self, other: &Secrets) {
-        self.hide_all |= other.hide_all;
-        for f in &other.forms {
-            if !self.forms.contains(f) {
-                self.forms.push(f.clone());
-            }
-        }
+    /// Whether a short word from a server (an error code) contains a known secret, or is one
+    /// of the short ones.
+    pub fn reveals(&self, word: &str) -> bool {
+        let lower = word.to_ascii_lowercase();
+        self.forms.iter().any(|f| lower.contains(f.as_str())) || self.short.contains(&lower)
     }
 
     /// `text` with every known form replaced (ASCII case ignored) and credential-shaped words
@@ -436,6 +438,9 @@ mod tests {
         s.add("pw");
         assert_eq!(s.excerpt(b"an error page mentioning pw", true), "");
         assert_eq!(s.scrub("a warning quoting pw"), REDACTED);
+        assert!(s.reveals("PW") && !s.reveals("UNSUPPORTED"));
+        let full = secrets();
+        assert!(full.reveals("xS3CR/T+P@SS=W0RD&X Yx") && !full.reveals("NAME_UNKNOWN"));
     }
 
     #[test]
