@@ -10,8 +10,11 @@
 //!
 //! Secrets: the password and registry tokens only ever travel in `Authorization` headers marked
 //! sensitive; they are never logged, never put into errors and never persisted (tokens live in
-//! memory, per scope, until they expire). Credentials go to the registry's origin and to the token
-//! realm only; redirects to another origin (blob storage) drop them (see [`Fetcher::send`]).
+//! memory, per scope, until they expire — at most `MAX_TOKEN_TTL`, whatever `expires_in` says).
+//! Credentials go to the registry's origin and to the token realm only; redirects to another
+//! origin (blob storage) drop them (see [`Fetcher::send`]). Error bodies, from the registry and
+//! from the token realm alike, are shown only as an excerpt scrubbed of the credentials and of
+//! every token held ([`Secrets`]); JSON parser messages lose the values they quote.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,11 +32,16 @@ use crate::error::{redact_url, Error, Result};
 use crate::registry::http::{
     build_client, origin, read_body_limited, Credentials, Fetcher, HttpSettings, TlsOptions,
 };
+use crate::registry::scrub::{json_error, Secrets};
 
 const TOKEN_LIMIT: u64 = 1024 * 1024;
 /// How much of an error body is read (OCI error codes, a short message for the user).
 pub const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+/// Token lifetime when the token service gives none (or nonsense), as the distribution spec says.
 const DEFAULT_TOKEN_TTL: u64 = 60;
+/// Longest a token is kept, whatever the token service says: a remote number never reaches
+/// clock arithmetic unbounded, and a stale token is refetched on its first 401 anyway.
+const MAX_TOKEN_TTL: u64 = 3600;
 
 /// The token scope that pulls from repository `repo`.
 pub fn repo_scope(repo: &str) -> String {
@@ -201,12 +209,18 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// For a non-success status: the start of the body scrubbed of every secret the client
+    /// holds (see [`Secrets::excerpt`]); the only server text an error may show.
+    pub excerpt: String,
+    /// For a non-success status: its OCI error codes, see [`Reply::error_codes`].
+    pub codes: Vec<String>,
 }
 
 impl Reply {
-    /// OCI error codes of an error body (`{"errors":[{"code":…}]}`); messages are not kept.
-    pub fn error_codes(&self) -> Vec<String> {
-        serde_json::from_slice::<serde_json::Value>(&self.body)
+    /// OCI error codes of an error body (`{"errors":[{"code":…}]}`); messages are not kept, nor
+    /// a code that is one of `secrets` (an alphanumeric password echoed as a "code").
+    pub fn error_codes(body: &[u8], secrets: &Secrets) -> Vec<String> {
+        serde_json::from_slice::<serde_json::Value>(body)
             .ok()
             .and_then(|v| {
                 v.get("errors")?.as_array().map(|a| {
@@ -215,6 +229,7 @@ impl Reply {
                         .filter(|c| {
                             c.len() < 64
                                 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                                && !secrets.reveals(c)
                         })
                         .map(str::to_string)
                         .collect()
@@ -232,19 +247,11 @@ impl Reply {
                 status: self.status.as_u16(),
             },
             404 => Error::NotFound { url },
-            s => {
-                let text = String::from_utf8_lossy(&self.body);
-                let body: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
-                Error::HttpStatus {
-                    url,
-                    status: s,
-                    body: if body.trim().is_empty() {
-                        String::new()
-                    } else {
-                        body
-                    },
-                }
-            }
+            s => Error::HttpStatus {
+                url,
+                status: s,
+                body: self.excerpt.clone(),
+            },
         }
     }
 
@@ -270,6 +277,26 @@ pub struct Session {
     tokens: Mutex<HashMap<String, TokenSlot>>,
     permits: tokio::sync::Semaphore,
     token_requests: AtomicUsize,
+    /// The credentials sent and every token received, for scrubbing error bodies.
+    secrets: Mutex<Secrets>,
+}
+
+/// How long a token is used, from the token response's `expires_in` (seconds). A number (or a
+/// numeric string) of at least one second counts, capped at [`MAX_TOKEN_TTL`]; anything else
+/// (absent, zero, negative, not finite, another type) is the spec's default of 60 s. A safety
+/// margin of a tenth (1 to 30 s) is taken off so that a token is not sent as it expires.
+fn token_ttl(expires_in: Option<&serde_json::Value>) -> Duration {
+    let secs = match expires_in {
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|s| s.is_finite() && *s >= 1.0)
+    // `as` saturates, and the cap keeps it far from any overflow.
+    .map(|s| (s as u64).min(MAX_TOKEN_TTL))
+    .unwrap_or(DEFAULT_TOKEN_TTL);
+    let margin = (secs / 10).clamp(1, 30);
+    Duration::from_secs(secs.saturating_sub(margin))
 }
 
 impl std::fmt::Debug for Session {
@@ -303,6 +330,7 @@ impl Session {
             tokens: Mutex::new(HashMap::new()),
             permits: tokio::sync::Semaphore::new(CONCURRENCY),
             token_requests: AtomicUsize::new(0),
+            secrets: Mutex::new(Secrets::new()),
         })
     }
 
@@ -321,14 +349,20 @@ impl Session {
         Url::parse(&s).map_err(|e| invalid(&redact_url(&s), e.to_string()))
     }
 
-    /// The Basic header of the source's credentials, if any.
+    /// Scrub `c` from every error body from now on (the source's credentials are remembered
+    /// when first asked; known ones can be given before any request).
+    pub fn remember_credentials(&self, c: &Credentials) {
+        lock(&self.secrets).add_credentials(c);
+    }
+
+    /// The Basic header of the source's credentials, if any; they are remembered as secrets to
+    /// scrub from error bodies.
     async fn basic(&self, refresh: bool) -> Result<Option<HeaderValue>> {
-        Ok(self
-            .credentials
-            .credentials(refresh)
-            .await?
-            .as_ref()
-            .map(Credentials::basic_header))
+        let Some(c) = self.credentials.credentials(refresh).await? else {
+            return Ok(None);
+        };
+        self.remember_credentials(&c);
+        Ok(Some(c.basic_header()))
     }
 
     /// Send one request and read the whole body (`limit` for successes; error bodies are cut
@@ -350,7 +384,7 @@ impl Session {
         // Request and body are one exchange: a body that breaks off is retried like a failed
         // request (error bodies are best effort and never retried).
         let timeout = self.settings.timeout;
-        fetcher
+        let reply = fetcher
             .fetch(Method::GET, url, headers, auth, |resp| async move {
                 let status = resp.status();
                 let resp_headers = resp.headers().clone();
@@ -366,9 +400,27 @@ impl Session {
                     status,
                     headers: resp_headers,
                     body,
+                    excerpt: String::new(),
+                    codes: Vec::new(),
                 })
             })
-            .await
+            .await?;
+        Ok(self.with_scrubbed_text(reply, auth))
+    }
+
+    /// Fill a non-success reply's excerpt and error codes, scrubbed of the credentials, every
+    /// token held and the `Authorization` just sent.
+    fn with_scrubbed_text(&self, mut reply: Reply, sent: Option<&HeaderValue>) -> Reply {
+        if reply.status.is_success() {
+            return reply;
+        }
+        let mut secrets = lock(&self.secrets).clone();
+        if let Some(a) = sent {
+            secrets.add_authorization(a.as_bytes());
+        }
+        reply.excerpt = secrets.excerpt(&reply.body, true);
+        reply.codes = Reply::error_codes(&reply.body, &secrets);
+        reply
     }
 
     /// The Authorization header for `scope` under the scheme learned so far, and whether it is a
@@ -476,16 +528,21 @@ impl Session {
             }
             return Err(e);
         }
+        // `expires_in` is any JSON (see `token_ttl`); `issued_at` is not read: the lifetime
+        // counts from the answer's arrival, on our clock.
         #[derive(serde::Deserialize)]
         struct TokenResponse {
             token: Option<String>,
             access_token: Option<String>,
-            expires_in: Option<u64>,
+            expires_in: Option<serde_json::Value>,
         }
         let tr: TokenResponse =
             serde_json::from_slice(&reply.body).map_err(|e| Error::Protocol {
                 url: realm_shown.clone(),
-                detail: format!("the token service answered invalid JSON: {e}"),
+                detail: format!(
+                    "the token service answered invalid JSON: {}",
+                    json_error(&e)
+                ),
             })?;
         let tok = tr
             .token
@@ -502,14 +559,13 @@ impl Session {
                     .into(),
             })?;
         header.set_sensitive(true);
-        let ttl = tr
-            .expires_in
-            .filter(|t| *t > 0)
-            .unwrap_or(DEFAULT_TOKEN_TTL);
-        let margin = (ttl / 10).clamp(1, 30);
+        lock(&self.secrets).add_token(&tok);
+        let now = Instant::now();
         Ok(Token {
             header,
-            expires: Instant::now() + Duration::from_secs(ttl.saturating_sub(margin)),
+            expires: now
+                .checked_add(token_ttl(tr.expires_in.as_ref()))
+                .unwrap_or(now),
         })
     }
 
@@ -715,6 +771,44 @@ mod tests {
             source,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn token_lifetimes_from_remote_numbers_are_bounded() {
+        let ttl =
+            |raw: &str| token_ttl(serde_json::from_str::<serde_json::Value>(raw).ok().as_ref());
+        let default = Duration::from_secs(DEFAULT_TOKEN_TTL - 6);
+        let max = Duration::from_secs(MAX_TOKEN_TTL - 30);
+        assert_eq!(ttl("300"), Duration::from_secs(270));
+        assert_eq!(ttl("\"300\""), Duration::from_secs(270));
+        assert_eq!(ttl("1"), Duration::ZERO);
+        for huge in [
+            "10000000000000000000",
+            "18446744073709551615",
+            "1e300",
+            "1e30",
+        ] {
+            assert_eq!(ttl(huge), max, "{huge}");
+        }
+        for bad in [
+            "0",
+            "-5",
+            "-1e300",
+            "0.5",
+            "\"forever\"",
+            "\"NaN\"",
+            "\"inf\"",
+            "\"1e400\"",
+            "null",
+            "[]",
+            "{}",
+            "true",
+        ] {
+            assert_eq!(ttl(bad), default, "{bad}");
+        }
+        assert_eq!(token_ttl(None), default);
+        // The real sum never overflows, whatever the clock reads.
+        assert!(Instant::now().checked_add(max).is_some());
     }
 
     #[tokio::test]

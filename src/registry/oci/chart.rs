@@ -23,6 +23,7 @@ use super::endpoint::{invalid, normalize_base_path};
 use super::{lock, OciClient};
 use crate::error::{redact_url, Error, Result};
 use crate::registry::catalog::SemVer;
+use crate::registry::scrub::json_error;
 
 /// Config media type that marks an OCI artifact as a Helm chart.
 pub const HELM_CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
@@ -188,11 +189,11 @@ pub struct ChartConfig {
 impl ChartConfig {
     /// Read a config blob: a JSON object, fields of other types read as absent.
     pub fn parse(bytes: &[u8]) -> std::result::Result<ChartConfig, String> {
-        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| json_error(&e))?;
         if !v.is_object() {
             return Err("not a JSON object".into());
         }
-        serde_json::from_value(v).map_err(|e| e.to_string())
+        serde_json::from_value(v).map_err(|e| json_error(&e))
     }
 }
 
@@ -248,7 +249,7 @@ impl OciClient {
             return Err(reply.status_error());
         }
         let manifest = Manifest::parse(&reply.body)
-            .map_err(|e| reply.protocol(format!("invalid manifest JSON: {e}")))?;
+            .map_err(|e| reply.protocol(format!("invalid manifest JSON: {}", json_error(&e))))?;
         if !manifest.is_helm_chart() {
             tracing::debug!(repo, tag, media_type = %manifest.config.media_type, "not a Helm chart");
             return Ok(ManifestOutcome::NotAChart);

@@ -19,6 +19,7 @@ use super::chart::semver_tags;
 use super::endpoint::{invalid, normalize_base_path};
 use super::OciClient;
 use crate::error::{redact_url, Error, Result};
+use crate::registry::scrub::json_error;
 
 /// Page size asked for `_catalog` and `tags/list` (`?n=`). Registries may answer shorter pages:
 /// only the absence of a `Link: <…>; rel="next"` header ends a listing.
@@ -115,7 +116,7 @@ async fn list_paginated(
             return Ok(Err(reply));
         }
         let v: serde_json::Value = serde_json::from_slice(&reply.body)
-            .map_err(|e| reply.protocol(format!("invalid JSON listing: {e}")))?;
+            .map_err(|e| reply.protocol(format!("invalid JSON listing: {}", json_error(&e))))?;
         match v.get(field) {
             None | Some(serde_json::Value::Null) => {}
             Some(serde_json::Value::Array(a)) => {
@@ -207,11 +208,10 @@ impl RepositoryLister for CatalogLister {
         match list_paginated(session, url, CATALOG_SCOPE, "repositories").await? {
             Ok(names) => Ok(RepositoryListing::Listed(names)),
             Err(r) if r.status.is_client_error() || r.status == StatusCode::NOT_IMPLEMENTED => {
-                let codes = r.error_codes();
-                let codes = if codes.is_empty() {
+                let codes = if r.codes.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", codes.join(", "))
+                    format!(" ({})", r.codes.join(", "))
                 };
                 Ok(RepositoryListing::Refused(format!(
                     "GET /v2/_catalog answered HTTP {}{codes}",

@@ -99,13 +99,17 @@ impl OciClient {
     /// `_catalog` lister. `cache` stores config blobs and chart archives by digest (kinds
     /// [`BLOB_CACHE_KIND`], [`CHART_CACHE_KIND`]).
     pub fn new(reg: &OciRegistry, settings: &HttpSettings, cache: Option<Cache>) -> Result<Self> {
-        Self::with_sources(
+        let client = Self::with_sources(
             reg,
             settings,
             cache,
             Arc::new(StaticCredentials(reg.credentials.clone())),
             Arc::new(CatalogLister),
-        )
+        )?;
+        if let Some(c) = &reg.credentials {
+            client.session.remember_credentials(c);
+        }
+        Ok(client)
     }
 
     /// A client whose credentials and repository listing come from elsewhere (Amazon ECR:
