@@ -5,6 +5,8 @@ pub mod cache;
 pub mod catalog;
 pub mod helm_index;
 pub mod http;
+pub mod index_doc;
 pub mod oci;
 #[cfg(test)]
 pub mod testserver;
+pub mod yaml_guard;
