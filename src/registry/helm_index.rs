@@ -361,6 +361,18 @@ pub struct ParseDeadline {
     pub timeout: Duration,
 }
 
+impl ParseDeadline {
+    /// `timeout` from now (a timeout too large to add means no deadline in practice: a year).
+    pub fn after(timeout: Duration) -> ParseDeadline {
+        let now = Instant::now();
+        let at = now
+            .checked_add(timeout)
+            .or_else(|| now.checked_add(Duration::from_secs(365 * 86_400)))
+            .unwrap_or(now);
+        ParseDeadline { at, timeout }
+    }
+}
+
 fn parse_timeout(url: &str, deadline: Option<ParseDeadline>) -> Error {
     Error::ParseTimeout {
         url: redact_url(url),
@@ -539,10 +551,7 @@ pub async fn fetch_index(
         .await?;
     // request_timeout bounds the request (reqwest: connect to end of body) and, counted from the
     // response, the body and its parse together: a document that is slow to read gives up then.
-    let deadline = ParseDeadline {
-        at: Instant::now() + settings.timeout,
-        timeout: settings.timeout,
-    };
+    let deadline = ParseDeadline::after(settings.timeout);
     let status = resp.status();
     if status == StatusCode::NOT_MODIFIED {
         if validators.is_none() {
@@ -1263,6 +1272,11 @@ entries:
             r.contains("chart \"c\", entry 2: `dependencies[0].name` must be text, not a list"),
             "{r}"
         );
+        let r = reason("apiVersion: v1\nentries:\n  ok: []\n  [a, b]: []\n");
+        assert!(
+            r.contains("a chart name (a key of `entries`) must be text, not a list (line 4"),
+            "{r}"
+        );
         let r = reason("apiVersion: v1\nentries:\n  c:\n  - {name: c, name: d}\n");
         assert!(
             r.starts_with("invalid YAML: chart \"c\", entry 1: `name` is given twice"),
@@ -1302,10 +1316,10 @@ entries:
 
     #[tokio::test]
     async fn fetch_gives_up_at_request_timeout() {
-        // 300k flow versions (7.5 MB, 1.8M events): reading them takes ~2.7 s here (~0.5 s
-        // in a release build), far more than the 200 ms request_timeout.
+        // 600k flow versions (15 MB, 3.6M events): reading them takes ~5 s here (~1 s in a
+        // release build), more than the 1 s request_timeout; the download takes milliseconds.
         let mut doc = String::from("apiVersion: v1\nentries:\n  c:\n");
-        for _ in 0..300_000 {
+        for _ in 0..600_000 {
             doc.push_str("  - {name: c, version: x}\n");
         }
         let srv = serve(Arc::new(move |_: &Request| {
@@ -1313,7 +1327,7 @@ entries:
         }))
         .await;
         let s = HttpSettings {
-            timeout: Duration::from_millis(200),
+            timeout: Duration::from_secs(1),
             max_index_size: 64 << 20,
             ..settings()
         };

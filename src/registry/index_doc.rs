@@ -163,6 +163,8 @@ pub(crate) struct RawDependency {
 struct Record {
     chart: Option<String>,
     entry: Option<usize>,
+    /// Reading a key of `entries` (a chart name).
+    in_key: bool,
     deadline: Option<Instant>,
     timed_out: bool,
 }
@@ -180,6 +182,8 @@ pub(crate) struct Position {
     pub chart: Option<String>,
     /// 0-based index in the chart's list.
     pub entry: Option<usize>,
+    /// The error is in a key of `entries` (a chart name).
+    pub in_key: bool,
 }
 
 /// One read of a document on this thread: resets the record on creation and on drop.
@@ -207,6 +211,7 @@ impl Reading {
             Position {
                 chart: r.chart.clone(),
                 entry: r.entry,
+                in_key: r.in_key,
             }
         })
     }
@@ -217,6 +222,7 @@ impl Reading {
             let mut r = r.borrow_mut();
             r.chart = None;
             r.entry = None;
+            r.in_key = false;
         });
     }
 }
@@ -227,9 +233,11 @@ impl Drop for Reading {
     }
 }
 
+/// Records the chart being read (`None`: a chart name is being read).
 fn set_chart(chart: Option<String>) {
     RECORD.with(|r| {
         let mut r = r.borrow_mut();
+        r.in_key = chart.is_none();
         r.chart = chart;
         r.entry = None;
     });
@@ -261,12 +269,16 @@ impl<'de> Deserialize<'de> for RawEntries {
                 mut map: A,
             ) -> std::result::Result<RawEntries, A::Error> {
                 let mut out = BTreeMap::new();
-                while let Some(Str(chart)) = map.next_key::<Str>()? {
+                loop {
+                    set_chart(None);
+                    let Some(Str(chart)) = map.next_key::<Str>()? else {
+                        break;
+                    };
                     set_chart(Some(chart.clone()));
                     let list = map.next_value::<Option<EntryList>>()?;
                     out.insert(chart, list.map(|l| l.0));
                 }
-                set_chart(None);
+                RECORD.with(|r| r.borrow_mut().in_key = false);
                 Ok(RawEntries(out))
             }
         }
@@ -381,6 +393,7 @@ pub(crate) fn plain_reason(msg: &str, pos: &Position) -> Option<String> {
                 chart_label(pos.chart.as_deref().unwrap_or_default())
             )),
         ),
+        _ if pos.in_key => (None, Some("a chart name (a key of `entries`)".to_string())),
         _ if path.is_empty() => (None, None),
         _ => (None, Some(format!("`{path}`"))),
     };
@@ -412,6 +425,7 @@ mod tests {
         Position {
             chart: Some(chart.into()),
             entry,
+            in_key: false,
         }
     }
 

@@ -98,8 +98,9 @@ pub fn check(doc: &[u8], deadline: Option<Instant>) -> Result<(), Refusal> {
 
 /// Whether the document can nest flow collections deeper than the limit or contain an alias.
 /// Conservative: a `[`/`{` anywhere counts (inside quotes and comments too); a `*` counts when
-/// an alias token could start there (libyaml: after a blank, a line break, `[`, `{`, `,` or `:`,
-/// followed by an anchor character).
+/// an alias token could start there (libyaml: at the start, after a blank, a line break, a BOM,
+/// `[`, `{`, `,` or `:`, followed by an anchor character; anywhere else libyaml reads it as part
+/// of a scalar or stops with an error before the alias is used).
 fn needs_event_pass(doc: &[u8]) -> bool {
     let mut openers = 0usize;
     let mut prev = b'\n';
@@ -113,8 +114,19 @@ fn needs_event_pass(doc: &[u8]) -> bool {
             }
             b'*' if matches!(
                 prev,
-                // NEL, LS and PS (line breaks for libyaml) end in 0x85, 0xA8, 0xA9.
-                b' ' | b'\t' | b'\r' | b'\n' | b'[' | b'{' | b',' | b':' | 0x85 | 0xA8 | 0xA9
+                // NEL, LS and PS (line breaks for libyaml) end in 0x85, 0xA8, 0xA9; a BOM (EF BB
+                // BF), which libyaml skips at the start of a line, in 0xBF.
+                b' ' | b'\t'
+                    | b'\r'
+                    | b'\n'
+                    | b'['
+                    | b'{'
+                    | b','
+                    | b':'
+                    | 0x85
+                    | 0xA8
+                    | 0xA9
+                    | 0xBF
             ) && doc
                 .get(i + 1)
                 .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-') =>
@@ -375,6 +387,8 @@ mod tests {
         assert!(needs_event_pass(b"a: [*x]"));
         assert!(needs_event_pass(b"a: {b:*x}"));
         assert!(needs_event_pass(b"*x : 1"));
+        assert!(needs_event_pass("a: 1\n\u{feff}*x : 1".as_bytes()));
+        assert!(needs_event_pass("a:\u{2028}*x".as_bytes()));
         // Conservative: an italic word may be an alias as far as this scan knows.
         assert!(needs_event_pass(b"d: it is *not* one"));
     }
@@ -459,5 +473,48 @@ mod tests {
             check(bad.as_bytes(), None),
             Err(Refusal::TooDeep(_))
         ));
+    }
+
+    /// Whether libyaml produces an alias event for `doc` (before any syntax error).
+    fn has_alias_event(doc: &[u8]) -> bool {
+        let mut p = Parser::new(doc).unwrap();
+        while let Some((ev, _)) = next_event(&mut p) {
+            match ev {
+                Ev::Alias(_) => return true,
+                Ev::StreamEnd => return false,
+                _ => {}
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn the_cheap_scan_sees_every_alias() {
+        // Random documents from YAML fragments: whenever libyaml reads an alias, the cheap scan
+        // must have asked for the event pass.
+        const FRAGMENTS: &[&str] = &[
+            "*a", "*a", "&a ", "&a", " ", "  ", "\n", "\n  ", "[", "]", "{", "}", ",", ": ", ":",
+            "- ", "-", "? ", "\"", "'", "\\", "#", " #", "x", "a", "|", ">", "\t", "!t ", "!",
+            "\u{feff}", "\u{2028}", "\u{85}", "%", "--- ", "...", "\r\n", "@", "`", "a*a",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut aliased = 0;
+        for _ in 0..40_000 {
+            let n = 2 + (next() % 14) as usize;
+            let doc: String = (0..n)
+                .map(|_| FRAGMENTS[(next() % FRAGMENTS.len() as u64) as usize])
+                .collect();
+            if has_alias_event(doc.as_bytes()) {
+                aliased += 1;
+                assert!(needs_event_pass(doc.as_bytes()), "{doc:?}");
+            }
+        }
+        assert!(aliased > 1000, "{aliased}");
     }
 }
