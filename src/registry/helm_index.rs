@@ -47,6 +47,7 @@ use crate::registry::http::{
     TlsOptions,
 };
 use crate::registry::index_doc::{self, RawEntry, RawIndex, Reading};
+use crate::registry::scrub::Secrets;
 use crate::registry::yaml_guard::{self, Refusal};
 
 /// A classic Helm repository as configured.
@@ -512,6 +513,22 @@ fn header_string(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Opti
         .map(str::to_string)
 }
 
+/// What an error body must not show: the credentials and the query string's values (a token in
+/// `?token=…`).
+fn request_secrets(repo: &HelmRepo, url: &Url) -> Secrets {
+    let mut secrets = Secrets::new();
+    if let Some(c) = &repo.credentials {
+        secrets.add_credentials(c);
+    }
+    if let Some(q) = url.query() {
+        secrets.add_token(q);
+        for (_, v) in url.query_pairs() {
+            secrets.add(&v);
+        }
+    }
+    secrets
+}
+
 /// What the index request came to: a body read in full, or a status answered without one.
 enum Answer {
     /// With the deadline of the parse (see `fetch_index`).
@@ -531,6 +548,7 @@ pub async fn fetch_index(
     let mut fetcher = Fetcher::new(client, settings.clone(), origin(&url));
     fetcher.pass_credentials = repo.pass_credentials;
     let auth = repo.credentials.as_ref().map(Credentials::basic_header);
+    let secrets = request_secrets(repo, &url);
 
     let validators = validators.filter(|v| !v.is_empty());
     let mut headers = HeaderMap::new();
@@ -594,7 +612,7 @@ pub async fn fetch_index(
             return Ok(IndexFetch::NotModified);
         }
         Answer::Status(status, resp) => {
-            let err = status_error(&url, resp).await;
+            let err = status_error(&url, resp, &secrets).await;
             tracing::debug!(url = %shown, status = status.as_u16(), error = %err, "index request failed");
             return Err(err);
         }
@@ -632,7 +650,11 @@ pub async fn fetch_index(
             detail: format!("index parsing was aborted: {e}"),
         })?,
     };
-    let index = parsed?;
+    // Parser messages and skipped-entry examples quote the document, which may echo the request.
+    let mut index = parsed.map_err(|e| secrets.scrub_error(e))?;
+    for ex in &mut index.skipped_examples {
+        *ex = secrets.scrub(ex);
+    }
     tracing::debug!(
         url = %shown,
         status = status.as_u16(),
