@@ -27,7 +27,7 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use super::endpoint::{invalid, OciEndpoint};
-use super::{lock, CONCURRENCY};
+use super::{lock, Reply, CONCURRENCY};
 use crate::error::{redact_url, Error, Result};
 use crate::registry::http::{
     build_client, origin, read_body_limited, Credentials, Fetcher, HttpSettings, TlsOptions,
@@ -202,67 +202,6 @@ impl std::fmt::Debug for Token {
 }
 
 type TokenSlot = Arc<tokio::sync::Mutex<Option<Token>>>;
-
-/// A response read in full.
-pub struct Reply {
-    pub url: Url,
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
-    /// For a non-success status: the start of the body scrubbed of every secret the client
-    /// holds (see [`Secrets::excerpt`]); the only server text an error may show.
-    pub excerpt: String,
-    /// For a non-success status: its OCI error codes, see [`Reply::error_codes`].
-    pub codes: Vec<String>,
-}
-
-impl Reply {
-    /// OCI error codes of an error body (`{"errors":[{"code":…}]}`); messages are not kept, nor
-    /// a code that is one of `secrets` (an alphanumeric password echoed as a "code").
-    pub fn error_codes(body: &[u8], secrets: &Secrets) -> Vec<String> {
-        serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| {
-                v.get("errors")?.as_array().map(|a| {
-                    a.iter()
-                        .filter_map(|e| e.get("code")?.as_str())
-                        .filter(|c| {
-                            c.len() < 64
-                                && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                                && !secrets.reveals(c)
-                        })
-                        .map(str::to_string)
-                        .collect()
-                })
-            })
-            .unwrap_or_default()
-    }
-
-    /// The error for a non-success status. Bodies of auth failures are not kept.
-    pub fn status_error(&self) -> Error {
-        let url = redact_url(self.url.as_str());
-        match self.status.as_u16() {
-            401 | 403 => Error::Unauthorized {
-                url,
-                status: self.status.as_u16(),
-            },
-            404 => Error::NotFound { url },
-            s => Error::HttpStatus {
-                url,
-                status: s,
-                body: self.excerpt.clone(),
-            },
-        }
-    }
-
-    /// A protocol error about this reply.
-    pub fn protocol(&self, detail: impl Into<String>) -> Error {
-        Error::Protocol {
-            url: redact_url(self.url.as_str()),
-            detail: detail.into(),
-        }
-    }
-}
 
 /// An authenticated HTTP session with one registry: the HTTP client, the learned authentication
 /// scheme, tokens per scope (memory only), the credential source and the [`CONCURRENCY`]

@@ -18,8 +18,9 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-use super::auth::{repo_scope, Reply};
+use super::auth::repo_scope;
 use super::endpoint::{invalid, normalize_base_path};
+use super::Reply;
 use super::{lock, OciClient};
 use crate::error::{redact_url, Error, Result};
 use crate::registry::catalog::SemVer;

@@ -14,10 +14,11 @@ use reqwest::header::LINK;
 use reqwest::StatusCode;
 use url::Url;
 
-use super::auth::{read_param_value, repo_scope, Reply, Session};
+use super::auth::{read_param_value, repo_scope, Session};
 use super::chart::semver_tags;
 use super::endpoint::{invalid, normalize_base_path};
 use super::OciClient;
+use super::Reply;
 use crate::error::{redact_url, Error, Result};
 use crate::registry::scrub::json_error;
 

@@ -39,9 +39,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::error::Result;
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use url::Url;
+
+use crate::error::{redact_url, Error, Result};
 use crate::registry::cache::Cache;
 use crate::registry::http::{Credentials, HttpSettings, TlsOptions};
+use crate::registry::scrub::Secrets;
 
 pub mod auth;
 pub mod chart;
@@ -49,7 +54,7 @@ pub mod endpoint;
 pub mod listing;
 pub mod sync;
 
-pub use auth::{parse_challenges, Challenge, CredentialSource, Reply, Session, StaticCredentials};
+pub use auth::{parse_challenges, Challenge, CredentialSource, Session, StaticCredentials};
 pub use chart::{
     tag_to_version, version_to_tag, ChartConfig, ChartManifest, Descriptor, Manifest,
     BLOB_CACHE_KIND, CHART_CACHE_KIND, DOCKER_MANIFEST_MEDIA_TYPE, HELM_CHART_CONTENT_MEDIA_TYPE,
@@ -92,6 +97,67 @@ impl std::fmt::Debug for OciClient {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A response read in full, as [`Session::get`] gives it to every part of the client.
+pub struct Reply {
+    pub url: Url,
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// For a non-success status: the start of the body scrubbed of every secret the client
+    /// holds (see [`Secrets::excerpt`]); the only server text an error may show.
+    pub excerpt: String,
+    /// For a non-success status: its OCI error codes, see [`Reply::error_codes`].
+    pub codes: Vec<String>,
+}
+
+impl Reply {
+    /// OCI error codes of an error body (`{"errors":[{"code":…}]}`); messages are not kept, nor
+    /// a code that is one of `secrets` (an alphanumeric password echoed as a "code").
+    pub fn error_codes(body: &[u8], secrets: &Secrets) -> Vec<String> {
+        serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                v.get("errors")?.as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|e| e.get("code")?.as_str())
+                        .filter(|c| {
+                            c.len() < 64
+                                && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                                && !secrets.reveals(c)
+                        })
+                        .map(str::to_string)
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    }
+
+    /// The error for a non-success status. Bodies of auth failures are not kept.
+    pub fn status_error(&self) -> Error {
+        let url = redact_url(self.url.as_str());
+        match self.status.as_u16() {
+            401 | 403 => Error::Unauthorized {
+                url,
+                status: self.status.as_u16(),
+            },
+            404 => Error::NotFound { url },
+            s => Error::HttpStatus {
+                url,
+                status: s,
+                body: self.excerpt.clone(),
+            },
+        }
+    }
+
+    /// A protocol error about this reply.
+    pub fn protocol(&self, detail: impl Into<String>) -> Error {
+        Error::Protocol {
+            url: redact_url(self.url.as_str()),
+            detail: detail.into(),
+        }
+    }
 }
 
 impl OciClient {
