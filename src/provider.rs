@@ -13,7 +13,7 @@ use tf_provider::schema::Schema;
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{map, AttributePath, Diagnostics, DynamicDataSource, DynamicResource, Provider};
 
-use crate::registry::cache::{default_cache_dir, Cache};
+use crate::registry::cache::default_cache_dir;
 use crate::registry::http::HttpSettings;
 use crate::resources::{helm_registry::HelmRegistryResource, oci_registry::OciRegistryResource};
 use crate::schema_util::{attr, schema, C, T};
@@ -40,12 +40,6 @@ impl Default for Settings {
             http: HttpSettings::default(),
             cache_dir: default_cache_dir(),
         }
-    }
-}
-
-impl Settings {
-    pub fn cache(&self) -> Cache {
-        Cache::new(self.cache_dir.clone())
     }
 }
 

@@ -10,9 +10,28 @@ use tf_provider::{AttributePath, Diagnostics};
 use crate::registry::catalog::Catalog;
 use crate::registry::http::{Credentials, TlsOptions};
 
+/// A required attribute must not be `null` (Terraform lets `name = null` or a null variable
+/// through to the provider): refused on the attribute.
+pub fn validate_required<T>(
+    diags: &mut Diagnostics,
+    value: &Value<T>,
+    attr: &'static str,
+    summary: &'static str,
+) {
+    if value.is_null() {
+        diags.error(
+            summary,
+            format!("{attr} is required and must not be null."),
+            AttributePath::new(attr),
+        );
+    }
+}
+
 /// Check a registry name: lower-case letters, digits, `-`, `_` and `.`, starting and ending with a
-/// letter or digit, at most 63 characters (it names cache directories and state IDs).
+/// letter or digit, at most 63 characters (it names cache directories and state IDs). `null` is
+/// refused; unknown is checked later.
 pub fn validate_name(diags: &mut Diagnostics, name: &Value<String>) {
+    validate_required(diags, name, "name", "Missing Registry Name");
     let Value::Value(n) = name else { return };
     let ok = !n.is_empty()
         && n.len() <= 63
@@ -29,7 +48,10 @@ pub fn validate_name(diags: &mut Diagnostics, name: &Value<String>) {
     }
 }
 
-/// Username and password go together.
+/// Username and password go together, both non-empty: Helm sends basic credentials only when
+/// both are non-empty, and so does chartreg ([`credentials`]). One empty while the other is set
+/// would silently mean anonymous access, so it is refused on the empty one; both empty (or both
+/// null) is anonymous access.
 pub fn validate_credentials(
     diags: &mut Diagnostics,
     username: &Value<String>,
@@ -50,6 +72,16 @@ pub fn validate_credentials(
             "Invalid Username",
             "username must not contain ':' (HTTP basic authentication cannot carry it).",
             AttributePath::new("username"),
+        ),
+        (Value::Value(u), Value::Value(p)) if u.is_empty() && !p.is_empty() => diags.error(
+            "Empty Username",
+            "username is empty but password is set: with an empty username no credentials are sent (as Helm sends none). Set both, or neither for anonymous access.",
+            AttributePath::new("username"),
+        ),
+        (Value::Value(u), Value::Value(p)) if !u.is_empty() && p.is_empty() => diags.error(
+            "Empty Password",
+            "password is empty but username is set: with an empty password no credentials are sent (as Helm sends none). Set both, or neither for anonymous access.",
+            AttributePath::new("password"),
         ),
         _ => {}
     }
@@ -85,9 +117,10 @@ pub fn check_pem(p: &str) -> Result<usize, String> {
     Ok(count)
 }
 
+/// The credentials to send: both non-empty, as Helm requires, else none (anonymous).
 pub fn credentials(username: &Value<String>, password: &Value<String>) -> Option<Credentials> {
     match (username, password) {
-        (Value::Value(u), Value::Value(p)) if !u.is_empty() => Some(Credentials {
+        (Value::Value(u), Value::Value(p)) if !u.is_empty() && !p.is_empty() => Some(Credentials {
             username: u.clone(),
             password: p.clone(),
         }),
@@ -246,6 +279,31 @@ pub fn plan_update<S: RegistryPlan>(
     (proposed, replace)
 }
 
+/// Report the checks of an imported registration as errors of the import ID. The resources run
+/// their own `validate` on the state an import ID describes (the very checks a configuration
+/// gets, so import and plan cannot drift) and pass its diagnostics here. Returns whether the ID
+/// passed.
+pub fn import_checks(diags: &mut Diagnostics, checked: Diagnostics) -> bool {
+    let ok = checked.errors.is_empty();
+    for e in checked.errors {
+        // The attribute the check is about, as the ID's part cannot be quoted like a
+        // configuration line: `Invalid Base Content Path (base_content_paths[1]): …`.
+        let at = if e.attribute.steps.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", e.attribute)
+        };
+        diags.root_error(
+            "Invalid Import ID",
+            format!("{}{at}: {}", e.summary, e.detail),
+        );
+    }
+    for w in checked.warnings {
+        diags.root_warning(w.summary, w.detail);
+    }
+    ok
+}
+
 /// Split an import ID `NAME=ENDPOINT`.
 pub fn split_import_id(id: &str) -> Option<(String, String)> {
     let (n, e) = id.split_once('=')?;
@@ -287,6 +345,84 @@ mod tests {
         let mut d = Diagnostics::default();
         validate_credentials(&mut d, &Value::Value("u".into()), &Value::Unknown);
         assert!(d.errors.is_empty());
+    }
+
+    #[test]
+    fn null_required_attributes() {
+        let mut d = Diagnostics::default();
+        validate_name(&mut d, &Value::Null);
+        assert_eq!(d.errors.len(), 1);
+        assert_eq!(d.errors[0].attribute, AttributePath::new("name"));
+        assert!(d.errors[0].detail.contains("null"));
+        let mut d = Diagnostics::default();
+        validate_required(
+            &mut d,
+            &Value::<String>::Null,
+            "endpoint",
+            "Missing Endpoint",
+        );
+        assert_eq!(d.errors[0].attribute, AttributePath::new("endpoint"));
+        for v in [Value::Unknown, Value::Value(String::new())] {
+            let mut d = Diagnostics::default();
+            validate_required(&mut d, &v, "endpoint", "Missing Endpoint");
+            assert!(d.errors.is_empty());
+        }
+    }
+
+    #[test]
+    fn empty_credentials() {
+        let v = |s: &str| Value::Value(s.to_string());
+        let check = |u: &Value<String>, p: &Value<String>| {
+            let mut d = Diagnostics::default();
+            validate_credentials(&mut d, u, p);
+            d.errors
+                .iter()
+                .map(|e| e.attribute.clone())
+                .collect::<Vec<_>>()
+        };
+        // One empty, the other set: refused on the empty one, never echoing the password.
+        assert_eq!(
+            check(&v(""), &v("pw")),
+            vec![AttributePath::new("username")]
+        );
+        assert_eq!(
+            check(&v("ci"), &v("")),
+            vec![AttributePath::new("password")]
+        );
+        let mut d = Diagnostics::default();
+        validate_credentials(&mut d, &v(""), &v("s3cret"));
+        assert!(!d.errors[0].detail.contains("s3cret"));
+        // Both empty, both null, or one of them empty and the other null: anonymous access.
+        for (u, p) in [
+            (v(""), v("")),
+            (Value::Null, Value::Null),
+            (v(""), Value::Null),
+            (Value::Null, v("")),
+            (v("ci"), v("pw")),
+            (Value::Unknown, v("")),
+            (v(""), Value::Unknown),
+        ] {
+            assert!(check(&u, &p).is_empty(), "{u:?} {p:?}");
+        }
+        // What is sent: both non-empty, as Helm does, else nothing.
+        assert!(credentials(&v("ci"), &v("pw")).is_some());
+        assert!(credentials(&v("ci"), &v("")).is_none());
+        assert!(credentials(&v(""), &v("pw")).is_none());
+    }
+
+    #[test]
+    fn import_checks_become_id_errors() {
+        let mut checked = Diagnostics::default();
+        validate_name(&mut checked, &Value::Value("../..".into()));
+        let mut d = Diagnostics::default();
+        assert!(!import_checks(&mut d, checked));
+        assert_eq!(d.errors.len(), 1);
+        assert_eq!(d.errors[0].summary, "Invalid Import ID");
+        assert_eq!(d.errors[0].attribute, AttributePath::default());
+        assert!(d.errors[0]
+            .detail
+            .starts_with("Invalid Registry Name (name): name \"../..\""));
+        assert!(import_checks(&mut d, Diagnostics::default()));
     }
 
     #[test]

@@ -12,10 +12,11 @@ use tf_provider::{map, AttributePath, Diagnostics, Resource};
 
 use crate::diagnostics::{self, AttrMap};
 use crate::provider::Shared;
+use crate::registry::cache::Cache;
 use crate::registry::helm_index::{self, FetchedIndex, HelmRepo, IndexFetch, Validators};
 use crate::resources::common::{
     self, changed, helm_charts_state, now_rfc3339, validate_credentials, validate_name,
-    validate_pem, with_default, HelmChartState, RegistryPlan,
+    validate_pem, validate_required, with_default, HelmChartState, RegistryPlan,
 };
 use crate::schema_util::{attr, schema, secret, C, T};
 
@@ -53,6 +54,9 @@ const ATTRS: AttrMap = AttrMap {
     base_paths: None,
 };
 
+/// Directory of the Helm repositories' cached indexes under `cache_dir` (`helm/<name>/`).
+const CACHE_CLASS: &str = "helm";
+
 pub struct HelmRegistryResource {
     shared: Shared,
 }
@@ -79,7 +83,7 @@ pub fn resource_schema() -> Schema {
             "endpoint" => attr(T::String, C::Required, "URL of the repository (`http://` or `https://`), under which `index.yaml` is served. A query string is kept. Changed in place and validated again."),
             "synchronization" => attr(T::Bool, C::OptionalComputed, "Refresh the chart index on every read (default `true`). With `false` the index downloaded at registration (and at each `sync_trigger` change) is used and no request is made at plan time."),
             "sync_trigger" => attr(T::String, C::Optional, "Any value; changing it downloads the index again on the next apply (a manual re-sync)."),
-            "username" => attr(T::String, C::Optional, "Username for HTTP basic authentication. Set together with `password`, or neither for anonymous access."),
+            "username" => attr(T::String, C::Optional, "Username for HTTP basic authentication. Set together with `password`, both non-empty, or neither (or both empty) for anonymous access: like Helm, chartreg sends no credentials when either is empty, so one empty and the other set is refused at plan."),
             "password" => secret(T::String, C::Optional, "Password for HTTP basic authentication (sensitive)."),
             "ca_certificate" => attr(T::String, C::Optional, "PEM bundle of CA certificates trusted for this repository besides the system roots."),
             "insecure_skip_tls_verify" => attr(T::Bool, C::OptionalComputed, "Skip TLS certificate verification (default `false`); for test repositories only."),
@@ -186,9 +190,10 @@ impl HelmRegistryResource {
                 ),
             );
         }
-        let cache = self.shared.get().cache();
-        let kind = format!("helm/{name}");
-        if let Err(e) = cache.put(&kind, &format!("sha256-{}", f.digest), &f.bytes) {
+        let cache_dir = self.shared.get().cache_dir;
+        let stored = Cache::registry(&cache_dir, CACHE_CLASS, &name)
+            .and_then(|c| c.put("", &format!("sha256-{}", f.digest), &f.bytes));
+        if let Err(e) = stored {
             diags.root_warning(
                 "Chart Cache Not Writable",
                 format!("{e}. The index is kept in state only."),
@@ -258,6 +263,7 @@ impl Resource for HelmRegistryResource {
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
         let Some(c) = config else { return Some(()) };
         validate_name(diags, &c.name);
+        validate_required(diags, &c.endpoint, "endpoint", "Missing Endpoint");
         if let Value::Value(e) = &c.endpoint {
             if let Err(msg) = check_endpoint(e) {
                 diags.error(
@@ -378,14 +384,19 @@ impl Resource for HelmRegistryResource {
 
     async fn destroy<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         prior: Self::State<'a>,
         _private: Self::PrivateState<'a>,
         _meta: ValueEmpty,
     ) -> Option<()> {
         if let Some(Value::Value(name)) = prior.map(|p| p.name) {
-            let dir = self.shared.get().cache_dir.join("helm").join(&name);
-            let _ = std::fs::remove_dir_all(&dir);
+            let cache_dir = self.shared.get().cache_dir;
+            if let Err(e) = Cache::remove_registry(&cache_dir, CACHE_CLASS, &name) {
+                diags.root_warning(
+                    "Chart Cache Not Removed",
+                    format!("{e}. The registration is forgotten; its cached files, if any, are left in place."),
+                );
+            }
             tracing::info!(registry = %name, "Helm repository forgotten");
         }
         Some(())
@@ -403,24 +414,25 @@ impl Resource for HelmRegistryResource {
             );
             return None;
         };
-        if let Err(msg) = check_endpoint(&endpoint) {
-            diags.root_error("Invalid Import ID", format!("endpoint: {msg}."));
-            return None;
-        }
-        let s = HelmRegistryState {
-            id: Value::Value(name.clone()),
+        // Checked exactly as a configuration, with the defaults a plan gives.
+        let mut s = HelmRegistryState {
             name: Value::Value(name),
             endpoint: Value::Value(endpoint),
-            synchronization: Value::Value(true),
-            insecure_skip_tls_verify: Value::Value(false),
-            pass_credentials: Value::Value(false),
-            charts: Value::Value(BTreeMap::new()),
-            chart_count: Value::Value(0),
-            version_count: Value::Value(0),
-            index_digest: Value::Value(String::new()),
-            last_synced: Value::Value(String::new()),
             ..Default::default()
         };
+        let mut checked = Diagnostics::default();
+        self.validate(&mut checked, Some(s.clone())).await;
+        if !common::import_checks(diags, checked) {
+            return None;
+        }
+        let config = s.clone();
+        s.apply_defaults(&config);
+        s.id = s.name.clone();
+        s.charts = Value::Value(BTreeMap::new());
+        s.chart_count = Value::Value(0);
+        s.version_count = Value::Value(0);
+        s.index_digest = Value::Value(String::new());
+        s.last_synced = Value::Value(String::new());
         // The read that follows an import downloads the index.
         Some((Some(s), None))
     }
@@ -441,6 +453,51 @@ mod tests {
             .unwrap_err()
             .contains("credentials"));
         assert!(check_endpoint("charts.example.com").is_err());
+    }
+
+    async fn import(id: &str) -> (Option<HelmRegistryState>, Diagnostics) {
+        let r = HelmRegistryResource::new(Shared::default());
+        let mut d = Diagnostics::default();
+        let s = r.import(&mut d, id.to_string()).await.and_then(|(s, _)| s);
+        (s, d)
+    }
+
+    /// Import IDs are checked as configuration: a name that is not a registry name (a path that
+    /// would name a directory outside the cache) or a bad endpoint is an error, nothing imported.
+    #[tokio::test]
+    async fn import_checks_the_id_as_configuration() {
+        for id in [
+            "../..=http://127.0.0.1/ok",
+            "/=http://127.0.0.1/ok",
+            "/tmp/x=http://127.0.0.1/ok",
+            ".=http://127.0.0.1/ok",
+            "a/b=http://127.0.0.1/ok",
+            "Upper=http://127.0.0.1/ok",
+            "ok=ftp://127.0.0.1/ok",
+            "ok=not a url",
+        ] {
+            let (s, d) = import(id).await;
+            assert!(s.is_none(), "{id} was imported");
+            assert!(!d.errors.is_empty(), "{id}");
+            assert!(
+                d.errors.iter().all(|e| e.summary == "Invalid Import ID"),
+                "{id}: {d:?}"
+            );
+        }
+        let (s, d) = import("ok=http://127.0.0.1/ok").await;
+        assert!(d.errors.is_empty(), "{d:?}");
+        let s = s.unwrap();
+        // The defaults a plan gives.
+        let mut planned = HelmRegistryState {
+            name: s.name.clone(),
+            endpoint: s.endpoint.clone(),
+            ..Default::default()
+        };
+        planned.apply_defaults(&HelmRegistryState::default());
+        assert_eq!(s.id, Value::Value("ok".into()));
+        assert_eq!(s.synchronization, planned.synchronization);
+        assert_eq!(s.insecure_skip_tls_verify, planned.insecure_skip_tls_verify);
+        assert_eq!(s.pass_credentials, planned.pass_credentials);
     }
 
     fn st() -> HelmRegistryState {
