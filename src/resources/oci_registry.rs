@@ -273,13 +273,15 @@ impl Resource for OciRegistryResource {
         validate_required(diags, &c.endpoint, "endpoint", "Missing Endpoint");
         if let Value::Value(e) = &c.endpoint {
             if let Err(err) = oci::parse_endpoint(e) {
+                // The reason only: the endpoint may hold a secret (Terraform quotes the line,
+                // or hides it when the value is sensitive).
                 let msg = match &err {
                     crate::error::Error::InvalidUrl { reason, .. } => reason.clone(),
                     other => other.to_string(),
                 };
                 diags.error(
                     "Invalid Endpoint",
-                    format!("endpoint {e:?}: {msg}."),
+                    format!("endpoint: {msg}."),
                     AttributePath::new("endpoint"),
                 );
             }
@@ -453,7 +455,7 @@ impl Resource for OciRegistryResource {
         let Some((name, rest)) = parsed else {
             diags.root_error(
                 "Invalid Import ID",
-                format!("{id:?} is not NAME=ENDPOINT[,BASE_PATH...], e.g. `terraform import chartreg_oci_registry.harbor 'harbor=registry.example.com,library,team-a/charts'`."),
+                "The import ID is not NAME=ENDPOINT[,BASE_PATH...] (it is not quoted here: it may hold a secret), e.g. `terraform import chartreg_oci_registry.harbor 'harbor=registry.example.com,library,team-a/charts'`.",
             );
             return None;
         };
@@ -567,6 +569,7 @@ mod tests {
             "ok=127.0.0.1:5000,charts,,other",
             "ok=127.0.0.1:5000,",
             "ok=ftp://127.0.0.1",
+            "robot:S3cretPw@127.0.0.1:5000",
         ] {
             let mut d = Diagnostics::default();
             let s = r.import(&mut d, id.to_string()).await;
@@ -576,6 +579,7 @@ mod tests {
                 d.errors.iter().all(|e| e.summary == "Invalid Import ID"),
                 "{id}: {d:?}"
             );
+            assert!(!format!("{d:?}").contains("S3cretPw"), "{id}: {d:?}");
         }
         let mut d = Diagnostics::default();
         let (s, _) = r
