@@ -535,7 +535,6 @@ mod tests {
     use super::*;
     use crate::registry::oci::auth::Session;
     use crate::registry::oci::listing::RepositoryLister;
-    use crate::registry::oci::test_support::client;
     use crate::registry::oci::{lock, HELM_CONFIG_MEDIA_TYPE};
     #[test]
     fn digest_of_catalog_is_canonical() {
@@ -557,6 +556,21 @@ mod tests {
         b.charts.get_mut("x").unwrap().deprecated = true;
         assert_ne!(catalog_digest(&a), catalog_digest(&b));
         assert_ne!(catalog_digest(&Catalog::default()), catalog_digest(&a));
+    }
+
+    // The client against real registries (CNCF distribution: plain, htpasswd + TLS, bearer
+    // tokens) is tested through Terraform in acceptance/oci_registry.rs, where they run.
+
+    fn client(endpoint: &str, creds: Option<(&str, &str)>) -> OciClient {
+        let reg = crate::registry::oci::OciRegistry {
+            endpoint: crate::registry::oci::parse_endpoint(endpoint).unwrap(),
+            credentials: creds.map(|(u, p)| crate::registry::http::Credentials {
+                username: u.into(),
+                password: p.into(),
+            }),
+            tls: Default::default(),
+        };
+        OciClient::new(&reg, &Default::default(), None).unwrap()
     }
 
     // ---- Hermetic: a tiny fake registry (Basic auth, tags paginated in short pages, `_catalog`
@@ -627,7 +641,7 @@ mod tests {
             }
         })
         .await;
-        let c = client(&format!("http://{registry}"), Some(("u", "p")), None, None);
+        let c = client(&format!("http://{registry}"), Some(("u", "p")));
         let r = c.sync(&["r".into()], None).await.unwrap();
         let chart = &r.catalog.charts["r"];
         assert_eq!(chart.versions, ["3.0.0-rc.1", "2.0.0", "1.0.1", "1.0.0"]);
