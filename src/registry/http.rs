@@ -11,22 +11,13 @@ use url::Url;
 
 use crate::error::{from_reqwest, redact_url, Error, Result};
 
-/// Provider-wide HTTP settings (from the provider block).
+/// Provider-wide HTTP settings (from the provider block). Their `Default` (the provider's
+/// defaults) is implemented in `crate::settings`, where every default is written once.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     pub timeout: Duration,
     pub max_retries: u32,
     pub max_index_size: u64,
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        HttpSettings {
-            timeout: Duration::from_secs(60),
-            max_retries: 4,
-            max_index_size: 256 * 1024 * 1024,
-        }
-    }
 }
 
 /// Per-registry TLS settings.
