@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use tf_provider::schema::Schema;
 use tf_provider::value::ValueEmpty;
 use tf_provider::{map, Diagnostics, DynamicDataSource, DynamicResource, Provider};
+use tokio_util::sync::CancellationToken;
 
 use crate::schema_util::{attr, schema, C, T};
 use crate::settings::{
@@ -29,6 +30,10 @@ impl ChartregProvider {
     pub fn shared(&self) -> Shared {
         self.shared.clone()
     }
+    /// Cancel it when Terraform stops the provider: every request in flight ends at once.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.shared.stop_token()
+    }
 }
 
 pub fn provider_schema() -> Schema {
@@ -37,8 +42,8 @@ pub fn provider_schema() -> Schema {
     schema(
         "The chartreg provider manages Helm chart registries (classic Helm repositories and OCI registries) as code: registrations are validated on create and their chart index is kept in state.",
         map! {
-            "request_timeout" => attr(T::String, C::Optional, &format!("Timeout of each HTTP request to a registry, as a duration string (`\"60s\"`, `\"1m30s\"`, `\"500ms\"`), from `\"{min_timeout}\"` to `\"{max_timeout}\"`. Default `\"{timeout}s\"`.")),
-            "max_retries" => attr(T::Number, C::Optional, &format!("How many times a request that failed for a transient reason (connection error, timeout, HTTP 5xx or 429) is retried, with exponential back-off: a whole number from 0 to {MAX_MAX_RETRIES}. Default `{DEFAULT_MAX_RETRIES}`.")),
+            "request_timeout" => attr(T::String, C::Optional, &format!("Timeout of each attempt of an HTTP request to a registry (connecting, sending and reading the whole answer), as a duration string (`\"60s\"`, `\"1m30s\"`, `\"500ms\"`). One request, all its retries and the waits between them included, ends within `(max_retries + 1) × request_timeout`; a `Retry-After` longer than `request_timeout` is not waited for. From `\"{min_timeout}\"` to `\"{max_timeout}\"`. Default `\"{timeout}s\"`.")),
+            "max_retries" => attr(T::Number, C::Optional, &format!("How many times a request that failed for a transient reason (connection error or reset, timeout, answer cut short while it downloads, HTTP 408, 429 or 5xx except 501 and 505) is retried, after the wait the registry's `Retry-After` asks for, else an exponential back-off with jitter (0.1-0.2 s, doubling up to 10 s). Other failures (other 4xx, DNS, TLS trust, redirects to a scheme other than http and https) are not retried. A whole number from 0 to {MAX_MAX_RETRIES}. Default `{DEFAULT_MAX_RETRIES}`.")),
             "max_index_size" => attr(T::Number, C::Optional, &format!("Largest registry index accepted, in bytes (a whole number, at least {MIN_MAX_INDEX_SIZE}); a larger index is refused while it downloads. Default `{DEFAULT_MAX_INDEX_SIZE}` ({} MiB).", DEFAULT_MAX_INDEX_SIZE >> 20)),
             "cache_dir" => attr(T::String, C::Optional, "Directory where downloaded indexes and blobs are cached by digest. Default: `$XDG_CACHE_HOME/chartreg`, else `~/.cache/chartreg`.")
         },

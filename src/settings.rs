@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::registry::http::HttpSettings;
 
 /// Default `request_timeout`: 60 s per request.
@@ -56,6 +58,7 @@ impl Default for HttpSettings {
             timeout: DEFAULT_REQUEST_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             max_index_size: DEFAULT_MAX_INDEX_SIZE,
+            cancel: CancellationToken::new(),
         }
     }
 }
@@ -181,17 +184,29 @@ impl Default for Settings {
 /// The settings cell shared by the provider and every Terraform object: written by
 /// `ConfigureProvider`, read by an object each time it works (objects are built before the
 /// provider is configured). Until then, and if the lock was ever poisoned, it reads the defaults.
+/// It also holds the stop token: cancelled when Terraform stops the provider (see `serve.rs`), it
+/// ends every HTTP request in flight.
 #[derive(Debug, Clone, Default)]
-pub struct Shared(Arc<RwLock<Settings>>);
+pub struct Shared {
+    settings: Arc<RwLock<Settings>>,
+    stop: CancellationToken,
+}
 
 impl Shared {
+    /// The settings, with the stop token in `http.cancel`.
     pub fn get(&self) -> Settings {
-        self.0.read().map(|s| s.clone()).unwrap_or_default()
+        let mut s = self.settings.read().map(|s| s.clone()).unwrap_or_default();
+        s.http.cancel = self.stop.clone();
+        s
     }
     pub fn set(&self, s: Settings) {
-        if let Ok(mut w) = self.0.write() {
+        if let Ok(mut w) = self.settings.write() {
             *w = s;
         }
+    }
+    /// The token that cancels every request of this provider.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
     }
 }
 
@@ -346,6 +361,7 @@ pub fn settings_from(c: &ProviderConfig) -> Settings {
                 .map_or(d.http.max_index_size, |n| {
                     n.max(MIN_MAX_INDEX_SIZE as i64) as u64
                 }),
+            ..d.http
         },
         cache_dir: c
             .cache_dir
