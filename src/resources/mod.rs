@@ -42,35 +42,29 @@ mod tests {
         ca_certificate: Value<String>,
     }
 
+    /// A state of type `$ty` with the common attributes of `$c`.
+    macro_rules! with_common {
+        ($ty:ident, $c:expr) => {
+            $ty {
+                name: $c.name.clone(),
+                endpoint: $c.endpoint.clone(),
+                username: $c.username.clone(),
+                password: $c.password.clone(),
+                ca_certificate: $c.ca_certificate.clone(),
+                ..Default::default()
+            }
+        };
+    }
+
     /// (summary, attribute) of each plan-time error of both resources for the same values.
     async fn errors(c: Common) -> [Vec<(String, String)>; 2] {
         let mut h = Diagnostics::default();
         HelmRegistryResource::new(Shared::default())
-            .validate(
-                &mut h,
-                Some(HelmRegistryState {
-                    name: c.name.clone(),
-                    endpoint: c.endpoint.clone(),
-                    username: c.username.clone(),
-                    password: c.password.clone(),
-                    ca_certificate: c.ca_certificate.clone(),
-                    ..Default::default()
-                }),
-            )
+            .validate(&mut h, Some(with_common!(HelmRegistryState, c)))
             .await;
         let mut o = Diagnostics::default();
         OciRegistryResource::new(Shared::default())
-            .validate(
-                &mut o,
-                Some(OciRegistryState {
-                    name: c.name,
-                    endpoint: c.endpoint,
-                    username: c.username,
-                    password: c.password,
-                    ca_certificate: c.ca_certificate,
-                    ..Default::default()
-                }),
-            )
+            .validate(&mut o, Some(with_common!(OciRegistryState, c)))
             .await;
         [h, o].map(|d| {
             d.errors
