@@ -1,6 +1,7 @@
 //! The one error type of chartreg. Every variant carries the URL (redacted: no userinfo, no query)
 //! or the registry it is about. Secrets never go into an error: URLs are redacted on the way in and
-//! response bodies are cut short and only kept for non-auth failures.
+//! response bodies are only kept for non-auth failures, as a short excerpt scrubbed of every
+//! credential the request carried (`registry::scrub`).
 
 use std::time::Duration;
 
