@@ -58,6 +58,9 @@ pub enum Error {
     #[error("{url} is larger than max_index_size ({limit} bytes)")]
     TooLarge { url: String, limit: u64 },
 
+    #[error("reading the index {url} took longer than request_timeout ({after:?})")]
+    ParseTimeout { url: String, after: Duration },
+
     #[error("{url}: {detail}")]
     Redirect { url: String, detail: String },
 
@@ -112,6 +115,7 @@ impl Error {
             | Error::Timeout { .. }
             | Error::NotFound { .. }
             | Error::NotAnIndex { .. }
+            | Error::ParseTimeout { .. }
             | Error::Redirect { .. }
             | Error::Protocol { .. }
             | Error::HttpStatus { .. }
