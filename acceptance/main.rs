@@ -10,6 +10,7 @@
 //! or setup panicked. `CHARTREG_ACC_KEEP=1` keeps the run directory, `CHARTREG_ACC_VERBOSE=1`
 //! prints timings, `CHARTREG_TF_LOG=1` writes `terraform.log` (TF_LOG=DEBUG) into each workspace.
 
+mod chart_state;
 mod harness;
 mod helm_registry;
 mod oci_registry;
@@ -29,6 +30,7 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(provider::tests(tb));
     trials.extend(helm_registry::tests(tb));
     trials.extend(oci_registry::tests(tb));
+    trials.extend(chart_state::tests(tb));
     trials.extend(security::tests(tb));
     trials
 }

@@ -239,6 +239,19 @@ pub fn package_chart(
     app_version: &str,
     description: &str,
 ) -> TestResult<PathBuf> {
+    package_chart_with(helm, work, name, version, app_version, description, "")
+}
+
+/// [`package_chart`] with `extra` lines appended to Chart.yaml (e.g. `"deprecated: true\n"`).
+pub fn package_chart_with(
+    helm: &HelmCli,
+    work: &Path,
+    name: &str,
+    version: &str,
+    app_version: &str,
+    description: &str,
+    extra: &str,
+) -> TestResult<PathBuf> {
     std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
     run_cmd(helm.command().current_dir(work).args(["create", name]))?;
     let chart_yaml = work.join(name).join("Chart.yaml");
@@ -257,6 +270,7 @@ pub fn package_chart(
             out.push('\n');
         }
     }
+    out.push_str(extra);
     std::fs::write(&chart_yaml, out).map_err(|e| e.to_string())?;
     let dest = work.join("out");
     run_cmd(

@@ -348,8 +348,28 @@ impl Testbed {
         app_version: &str,
         description: &str,
     ) -> TestResult<PathBuf> {
+        self.try_package_chart_with(name, version, app_version, description, "")
+    }
+
+    /// [`Testbed::try_package_chart`] with `extra` lines appended to Chart.yaml.
+    pub fn try_package_chart_with(
+        &self,
+        name: &str,
+        version: &str,
+        app_version: &str,
+        description: &str,
+        extra: &str,
+    ) -> TestResult<PathBuf> {
         let work = self.scratch_dir("chart");
-        fixtures::package_chart(&self.helm4, &work, name, version, app_version, description)
+        fixtures::package_chart_with(
+            &self.helm4,
+            &work,
+            name,
+            version,
+            app_version,
+            description,
+            extra,
+        )
     }
 
     /// A dedicated nginx (plain HTTP, no auth) serving a fresh directory seeded with mychart 0.1.0.
