@@ -99,19 +99,33 @@ pub fn validate_pem(diags: &mut Diagnostics, pem: &Value<String>) {
     }
 }
 
-/// Parse every certificate of a PEM bundle.
+/// Parse every certificate of a PEM bundle. Messages name the certificate that is wrong (counted
+/// in the order of the bundle) and what a user can do about it; parser internals (DER tags, nom
+/// errors) only go to the debug log.
 pub fn check_pem(p: &str) -> Result<usize, String> {
+    use x509_parser::error::PEMError;
     let mut count = 0;
     for pem in x509_parser::pem::Pem::iter_from_buffer(p.as_bytes()) {
-        let pem = pem.map_err(|e| format!("not a valid PEM bundle ({e})"))?;
+        let n = count + 1;
+        let pem = pem.map_err(|e| match e {
+            PEMError::Base64DecodeError => format!("certificate {n} is not a PEM certificate: the lines between -----BEGIN CERTIFICATE----- and -----END CERTIFICATE----- are not valid base64 (was it cut or altered? use the whole PEM file)"),
+            PEMError::IncompletePEM => format!("certificate {n} is cut short: it has no -----END CERTIFICATE----- line"),
+            PEMError::InvalidHeader | PEMError::MissingHeader => format!("certificate {n} is not a PEM certificate: its -----BEGIN CERTIFICATE----- line is malformed"),
+            PEMError::IOError(_) => format!("certificate {n} cannot be read"),
+        })?;
         if pem.label != "CERTIFICATE" {
             continue;
         }
-        pem.parse_x509()
-            .map_err(|e| format!("certificate {} does not parse ({e})", count + 1))?;
+        if let Err(e) = pem.parse_x509() {
+            tracing::debug!(certificate = n, error = %e, "ca_certificate does not parse");
+            return Err(format!("certificate {n} is not a valid X.509 certificate: its content is damaged or is not a certificate (export the CA certificate again in PEM form)"));
+        }
         count += 1;
     }
     if count == 0 {
+        if p.contains("-----BEGIN CERTIFICATE-----") {
+            return Err("no PEM certificate found: the -----BEGIN CERTIFICATE----- and -----END CERTIFICATE----- lines must start at the beginning of a line (no indentation)".into());
+        }
         return Err("no PEM certificate found (expected -----BEGIN CERTIFICATE-----)".into());
     }
     Ok(count)
@@ -431,6 +445,36 @@ mod tests {
         assert!(
             check_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err()
         );
+    }
+
+    #[test]
+    fn pem_messages_say_what_to_fix() {
+        let garbage =
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n";
+        let cases = [
+            (garbage.to_string(), "certificate 1 is not a valid X.509"),
+            (
+                "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n".into(),
+                "certificate 1 is not a PEM certificate",
+            ),
+            (
+                "-----BEGIN CERTIFICATE-----\nAAAA\n".into(),
+                "certificate 1 is cut short",
+            ),
+            (
+                format!("  {garbage}"),
+                "must start at the beginning of a line",
+            ),
+        ];
+        for (pem, says) in cases {
+            let e = check_pem(&pem).unwrap_err();
+            assert!(e.contains(says), "{pem:?}: {e}");
+            let lower = e.to_ascii_lowercase();
+            assert!(
+                !lower.contains("der ") && !lower.contains("nom") && !lower.contains("parsing"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -97,16 +97,47 @@ pub fn resource_schema() -> Schema {
     )
 }
 
-/// Plan-time check of the endpoint URL.
+/// Plan-time check of the endpoint URL. Messages never quote the endpoint: it may carry a
+/// password (userinfo) or a token (query string), and may come from a sensitive variable.
 pub fn check_endpoint(e: &str) -> Result<(), String> {
+    // Surrounding white space is trimmed when the index is fetched (e.g. a newline from file()).
+    let e = e.trim();
+    if e.chars().any(char::is_control) {
+        // The url crate would silently strip tabs and newlines.
+        return Err("the URL contains a tab, newline or other control character".into());
+    }
+    if e.chars().any(char::is_whitespace) {
+        return Err("the URL contains white space (write a space in a path as %20)".into());
+    }
     let u = url::Url::parse(e).map_err(|err| {
-        format!("{e:?} is not a URL ({err}); expected e.g. \"https://charts.example.com/stable\"")
+        format!(
+            "it is not a valid URL ({err}); expected e.g. \"https://charts.example.com/stable\""
+        )
     })?;
     if u.scheme() != "http" && u.scheme() != "https" {
-        return Err(format!("scheme {:?} is not supported: use http:// or https:// (OCI registries are chartreg_oci_registry)", u.scheme()));
+        // Name the scheme only when it is really written as one (`robot:pw@host` parses with
+        // the scheme "robot").
+        let written = format!("{}://", u.scheme());
+        let named = if e
+            .as_bytes()
+            .get(..written.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(written.as_bytes()))
+        {
+            format!("scheme {:?} is not supported", u.scheme())
+        } else {
+            "the URL does not start with http:// or https://".to_string()
+        };
+        return Err(format!(
+            "{named}: use http:// or https:// (OCI registries are chartreg_oci_registry)"
+        ));
     }
     if u.host_str().unwrap_or("").is_empty() {
-        return Err(format!("{e:?} has no host"));
+        return Err("the URL has no host".into());
+    }
+    if u.port() == Some(0) {
+        return Err(
+            "port 0 is not a port a registry can listen on (use 1 to 65535, or omit it)".into(),
+        );
     }
     if !u.username().is_empty() || u.password().is_some() {
         return Err("the URL must not carry credentials: use username and password".into());
@@ -267,7 +298,7 @@ impl Resource for HelmRegistryResource {
         if let Value::Value(e) = &c.endpoint {
             if let Err(msg) = check_endpoint(e) {
                 diags.error(
-                    "Invalid Endpoint URL",
+                    "Invalid Endpoint",
                     format!("endpoint: {msg}."),
                     AttributePath::new("endpoint"),
                 );
@@ -453,6 +484,34 @@ mod tests {
             .unwrap_err()
             .contains("credentials"));
         assert!(check_endpoint("charts.example.com").is_err());
+        assert!(check_endpoint(" http://h/x\n").is_ok());
+        for bad in [
+            "http://h:0/x",
+            "http://h/a\tb",
+            "http://h/a\nb",
+            "http://h/a b",
+            "ftp://h/x",
+        ] {
+            assert!(check_endpoint(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn endpoint_errors_never_quote_the_endpoint() {
+        for bad in [
+            "https://ci:S3cret@[::1/x",
+            "https://[::1/x?token=S3cret",
+            "robot:S3cret@127.0.0.1:5000",
+            "S3cret:x@127.0.0.1:5000",
+            "127.0.0.1:5000/charts?token=S3cret",
+            "https://ci:S3cret@127.0.0.1:99999/x",
+            "https://ci:S3cret@h/x?t=S3cret",
+            "https://h:0/x?t=S3cret",
+            "https://h/x?t=S3cret#S3cret",
+        ] {
+            let msg = check_endpoint(bad).unwrap_err();
+            assert!(!msg.contains("S3cret"), "{bad}: {msg}");
+        }
     }
 
     async fn import(id: &str) -> (Option<HelmRegistryState>, Diagnostics) {

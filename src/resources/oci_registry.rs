@@ -273,13 +273,15 @@ impl Resource for OciRegistryResource {
         validate_required(diags, &c.endpoint, "endpoint", "Missing Endpoint");
         if let Value::Value(e) = &c.endpoint {
             if let Err(err) = oci::parse_endpoint(e) {
+                // The reason only: the endpoint may hold a secret (Terraform quotes the line,
+                // or hides it when the value is sensitive).
                 let msg = match &err {
                     crate::error::Error::InvalidUrl { reason, .. } => reason.clone(),
                     other => other.to_string(),
                 };
                 diags.error(
                     "Invalid Endpoint",
-                    format!("endpoint {e:?}: {msg}."),
+                    format!("endpoint: {msg}."),
                     AttributePath::new("endpoint"),
                 );
             }
