@@ -8,7 +8,8 @@
 //!   read back from state as not deprecated, so the first refresh rewrote both).
 //! - `previous_release_state`: a state written by the previous release (charts without the fields
 //!   that release did not have: `name` for Helm, `deprecated` for OCI, `version_count` for both)
-//!   still decodes: plan and refresh succeed, and the refresh fills the fields in.
+//!   still decodes: plan and refresh succeed, the refresh fills the fields in, and the next plan
+//!   is empty.
 
 use std::sync::Arc;
 
@@ -141,9 +142,10 @@ fn previous_release_state(tb: &Testbed, cli: &TfCli) -> TestResult {
         let oci = tf.resource_attrs(OCI_ADDR)?;
         strip_chart_fields(&tf, "chartreg_helm_registry", &["name", "version_count"])?;
         strip_chart_fields(&tf, "chartreg_oci_registry", &["deprecated", "version_count"])?;
-        // Plan from the stored state alone, then with a refresh.
+        // Plan from the stored state alone: it decodes (the plan fills the fields in, as an
+        // in-place update of `charts` only), then refresh.
         let p = tf.plan(&["-refresh=false", "-detailed-exitcode"]);
-        ensure(p.code == 0, || {
+        ensure(p.code != 1, || {
             format!("a previous release's state does not plan:\n{p}")
         })?;
         tf.refresh_only()?;

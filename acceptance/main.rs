@@ -11,6 +11,7 @@
 //! prints timings, `CHARTREG_TF_LOG=1` writes `terraform.log` (TF_LOG=DEBUG) into each workspace.
 
 mod chart_state;
+mod error_wording;
 mod harness;
 mod helm_registry;
 mod oci_registry;
@@ -31,6 +32,7 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(helm_registry::tests(tb));
     trials.extend(oci_registry::tests(tb));
     trials.extend(chart_state::tests(tb));
+    trials.extend(error_wording::tests(tb));
     trials.extend(security::tests(tb));
     trials
 }

@@ -54,7 +54,9 @@ pub enum Error {
     #[error("{url} is not a Helm repository index: {reason}")]
     NotAnIndex { url: String, reason: String },
 
-    #[error("{url} is larger than max_index_size ({limit} bytes)")]
+    /// `limit` is `max_index_size` for indexes and listings, a fixed cap for manifests, blobs and
+    /// tokens; the diagnostic's hint says which.
+    #[error("{url} is larger than the {limit}-byte limit")]
     TooLarge { url: String, limit: u64 },
 
     #[error("{url}: {detail}")]
@@ -89,6 +91,30 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The (redacted) URL of the request that failed, for errors about one request.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Error::InvalidUrl { url, .. }
+            | Error::Dns { url, .. }
+            | Error::Connect { url, .. }
+            | Error::Tls { url, .. }
+            | Error::TlsName { url, .. }
+            | Error::Timeout { url, .. }
+            | Error::Unauthorized { url, .. }
+            | Error::NotFound { url }
+            | Error::HttpStatus { url, .. }
+            | Error::NotAnIndex { url, .. }
+            | Error::TooLarge { url, .. }
+            | Error::Redirect { url, .. }
+            | Error::Protocol { url, .. }
+            | Error::Transport { url, .. } => Some(url),
+            Error::EmptyBasePath { .. }
+            | Error::CatalogUnsupported { .. }
+            | Error::Cache { .. }
+            | Error::Config(_) => None,
+        }
+    }
+
     /// The configuration part most likely at fault.
     pub fn culprit(&self) -> Culprit {
         match self {

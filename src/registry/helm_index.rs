@@ -39,7 +39,7 @@ use crate::registry::http::{
 };
 
 /// A classic Helm repository as configured.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HelmRepo {
     /// The endpoint as the user wrote it (http or https).
     pub endpoint: String,

@@ -6,5 +6,6 @@ pub mod catalog;
 pub mod helm_index;
 pub mod http;
 pub mod oci;
+pub mod request;
 #[cfg(test)]
 pub mod testserver;

@@ -507,7 +507,7 @@ fn valid_digest(digest: &str) -> bool {
 // Client
 
 /// A configured OCI registry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OciRegistry {
     pub endpoint: OciEndpoint,
     pub credentials: Option<Credentials>,

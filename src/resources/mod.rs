@@ -1,8 +1,10 @@
 //! Resources, one Terraform object per file, plus what they share.
 
+pub mod chart_state;
 pub mod common;
 pub mod helm_registry;
 pub mod oci_registry;
+pub mod plan;
 
 /// Every resource type with its schema (for the docs generator and tests).
 pub fn all_schemas() -> Vec<(&'static str, tf_provider::schema::Schema)> {
