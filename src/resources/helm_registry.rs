@@ -421,7 +421,7 @@ impl Resource for HelmRegistryResource {
         let Some((name, endpoint)) = common::split_import_id(&id) else {
             diags.root_error(
                 "Invalid Import ID",
-                format!("{id:?} is not NAME=ENDPOINT, e.g. `terraform import chartreg_helm_registry.stable 'stable=https://charts.example.com/stable'`."),
+                "The import ID is not NAME=ENDPOINT (it is not quoted here: it may hold a secret), e.g. `terraform import chartreg_helm_registry.stable 'stable=https://charts.example.com/stable'`.",
             );
             return None;
         };
@@ -516,6 +516,12 @@ mod tests {
                 d.errors.iter().all(|e| e.summary == "Invalid Import ID"),
                 "{id}: {d:?}"
             );
+        }
+        // An ID that is not NAME=ENDPOINT at all is never quoted back: it may hold a secret.
+        for id in ["https://ci:S3cretPw@h/x", "https://h/x?token=S3cretPw"] {
+            let (s, d) = import(id).await;
+            assert!(s.is_none(), "{id} was imported");
+            assert!(!format!("{d:?}").contains("S3cretPw"), "{d:?}");
         }
         let (s, d) = import("ok=http://127.0.0.1/ok").await;
         assert!(d.errors.is_empty(), "{d:?}");

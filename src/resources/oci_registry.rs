@@ -437,7 +437,7 @@ impl Resource for OciRegistryResource {
         let Some((name, rest)) = parsed else {
             diags.root_error(
                 "Invalid Import ID",
-                format!("{id:?} is not NAME=ENDPOINT[,BASE_PATH...], e.g. `terraform import chartreg_oci_registry.harbor 'harbor=registry.example.com,library,team-a/charts'`."),
+                "The import ID is not NAME=ENDPOINT[,BASE_PATH...] (it is not quoted here: it may hold a secret), e.g. `terraform import chartreg_oci_registry.harbor 'harbor=registry.example.com,library,team-a/charts'`.",
             );
             return None;
         };
@@ -608,6 +608,7 @@ mod tests {
             "ok=127.0.0.1:5000,charts,,other",
             "ok=127.0.0.1:5000,",
             "ok=ftp://127.0.0.1",
+            "robot:S3cretPw@127.0.0.1:5000",
         ] {
             let mut d = Diagnostics::default();
             let s = r.import(&mut d, id.to_string()).await;
@@ -617,6 +618,7 @@ mod tests {
                 d.errors.iter().all(|e| e.summary == "Invalid Import ID"),
                 "{id}: {d:?}"
             );
+            assert!(!format!("{d:?}").contains("S3cretPw"), "{id}: {d:?}");
         }
         let mut d = Diagnostics::default();
         let (s, _) = r
