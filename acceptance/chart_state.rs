@@ -122,7 +122,9 @@ fn strip_chart_fields(tf: &Tf, addr_type: &str, fields: &[&str]) -> TestResult {
             }
         }
     }
-    ensure(stripped > 0, || format!("no chart field stripped in {text}"))?;
+    ensure(stripped > 0, || {
+        format!("no chart field stripped in {text}")
+    })?;
     state["serial"] = Value::from(state["serial"].as_i64().unwrap_or(0) + 1);
     let out = serde_json::to_string_pretty(&state).map_err(|e| e.to_string())?;
     std::fs::write(&path, out).map_err(|e| e.to_string())
@@ -141,7 +143,11 @@ fn previous_release_state(tb: &Testbed, cli: &TfCli) -> TestResult {
         let helm = tf.resource_attrs(HELM_ADDR)?;
         let oci = tf.resource_attrs(OCI_ADDR)?;
         strip_chart_fields(&tf, "chartreg_helm_registry", &["name", "version_count"])?;
-        strip_chart_fields(&tf, "chartreg_oci_registry", &["deprecated", "version_count"])?;
+        strip_chart_fields(
+            &tf,
+            "chartreg_oci_registry",
+            &["deprecated", "version_count"],
+        )?;
         // Plan from the stored state alone: it decodes (the plan fills the fields in, as an
         // in-place update of `charts` only), then refresh.
         let p = tf.plan(&["-refresh=false", "-detailed-exitcode"]);

@@ -81,7 +81,9 @@ fn apply_errors(tf: &Tf) -> TestResult<Vec<Value>> {
         .filter(|v| v["type"] == "diagnostic" && v["diagnostic"]["severity"] == "error")
         .map(|v| v["diagnostic"].clone())
         .collect();
-    ensure(!diags.is_empty(), || format!("no error diagnostic in:\n{out}"))?;
+    ensure(!diags.is_empty(), || {
+        format!("no error diagnostic in:\n{out}")
+    })?;
     Ok(diags)
 }
 

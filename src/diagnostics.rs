@@ -276,7 +276,10 @@ mod tests {
         assert!(d.detail.contains("index.yaml"));
         for (url, summary) in [
             ("https://r/v2/c/x/blobs/sha256:00", "Chart Blob Not Found"),
-            ("https://r/v2/c/x/manifests/1.0.0", "Chart Manifest Not Found"),
+            (
+                "https://r/v2/c/x/manifests/1.0.0",
+                "Chart Manifest Not Found",
+            ),
             ("https://r/v2/c/x/tags/list?…", "Chart Repository Not Found"),
             ("https://r/v2/_catalog?…", "Registry Catalog Not Found"),
             ("https://auth.r/token?…", "Registry Token Service Not Found"),

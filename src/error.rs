@@ -120,7 +120,9 @@ impl Error {
             | Error::TooLarge { url, .. }
             | Error::Redirect { url, .. }
             | Error::Protocol { url, .. }
-            | Error::Transport { url, .. } => Some(url),
+            | Error::Transport { url, .. }
+            | Error::RetryLater { url, .. }
+            | Error::Cancelled { url } => Some(url),
             Error::EmptyBasePath { .. }
             | Error::CatalogUnsupported { .. }
             | Error::Cache { .. }

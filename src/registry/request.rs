@@ -57,7 +57,9 @@ impl Request {
 }
 
 fn oci_route(path: &str) -> Request {
-    let Some(i) = path.find("/v2/").or_else(|| path.ends_with("/v2").then_some(path.len() - 3))
+    let Some(i) = path
+        .find("/v2/")
+        .or_else(|| path.ends_with("/v2").then_some(path.len() - 3))
     else {
         return Request::Token;
     };
@@ -93,7 +95,10 @@ mod tests {
         );
         // A repository named like a route part is still read by its last route segments.
         assert_eq!(oci("https://r/v2/blobs/manifests/1"), Request::Manifest);
-        assert_eq!(oci("https://r/v2/x/manifests/y/blobs/sha256:00"), Request::Blob);
+        assert_eq!(
+            oci("https://r/v2/x/manifests/y/blobs/sha256:00"),
+            Request::Blob
+        );
         assert_eq!(oci("https://r/v2/tags/list/tags/list"), Request::Tags);
         assert_eq!(oci("https://auth.example.com/token?…"), Request::Token);
         assert_eq!(oci("https://quay.io/v2/auth?…"), Request::Token);

@@ -160,7 +160,12 @@ impl RegistryPlan for HelmRegistryState {
     }
     fn client_inputs(&self) -> Result<HelmRepo, NotReady> {
         Ok(HelmRepo {
-            endpoint: self.endpoint.known()?.as_ref_option().cloned().unwrap_or_default(),
+            endpoint: self
+                .endpoint
+                .known()?
+                .as_ref_option()
+                .cloned()
+                .unwrap_or_default(),
             credentials: common::credentials(self.username.known()?, self.password.known()?),
             tls: common::tls(
                 self.ca_certificate.known()?,
@@ -244,8 +249,7 @@ impl HelmRegistryResource {
             }
             Ok(IndexFetch::Fetched(f)) => {
                 tracing::debug!(registry = %name, digest = %f.digest, bytes = f.bytes.len(), "index downloaded");
-                if !phase.records_unchanged() && s.index_digest.as_ref_option() == Some(&f.digest)
-                {
+                if !phase.records_unchanged() && s.index_digest.as_ref_option() == Some(&f.digest) {
                     // Same bytes: nothing changes in state but the validators.
                     return Some(Some(HelmRegistryPrivate {
                         etag: f.validators.etag.clone(),

@@ -216,8 +216,11 @@ pub fn inputs_for_apply<S: RegistryPlan>(
 /// receives (so changing it re-reads the registry) or is named in `not_fetched`. An attribute
 /// added to the schema but not to `client_inputs` fails here.
 #[cfg(test)]
-pub(crate) fn assert_inputs_derived<S>(base: &S, schema: &tf_provider::schema::Schema, not_fetched: &[&str])
-where
+pub(crate) fn assert_inputs_derived<S>(
+    base: &S,
+    schema: &tf_provider::schema::Schema,
+    not_fetched: &[&str],
+) where
     S: RegistryPlan + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     use crate::schema_util::{C, T};
@@ -237,7 +240,8 @@ where
         let fetched = needs_sync(base, &changed);
         let expected = !not_fetched.contains(&name.as_str());
         assert_eq!(
-            fetched, expected,
+            fetched,
+            expected,
             "{name}: a change {} the registry again (client inputs {:?})",
             if fetched { "reads" } else { "does not read" },
             changed.client_inputs().map_err(|_| "not ready")
