@@ -16,27 +16,17 @@ use std::sync::Arc;
 use libtest_mimic::Trial;
 use serde_json::Value;
 
-use crate::harness::{self, RegistryAuth, TestResult, Testbed, Tf, TfCli};
-
-type Case = fn(&Testbed, &TfCli) -> TestResult;
+use crate::harness::{self, ensure, RegistryAuth, TestResult, Testbed, Tf, TfCli};
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let cases: [(&str, Case); 2] = [
-        ("oci_deprecated_latest", oci_deprecated_latest),
-        ("previous_release_state", previous_release_state),
-    ];
-    cases
-        .into_iter()
-        .flat_map(|(name, f)| harness::both_tf(tb, &format!("chart_state::{name}"), f))
-        .collect()
-}
-
-fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(msg())
-    }
+    harness::both_tf_cases(
+        tb,
+        "chart_state",
+        &[
+            ("oci_deprecated_latest", oci_deprecated_latest),
+            ("previous_release_state", previous_release_state),
+        ],
+    )
 }
 
 const OCI_ADDR: &str = "chartreg_oci_registry.r";

@@ -14,27 +14,17 @@ use std::sync::Arc;
 use libtest_mimic::Trial;
 use serde_json::{json, Value};
 
-use crate::harness::{self, Fault, FaultServer, TestResult, Testbed, Tf, TfCli};
-
-type Case = fn(&Testbed, &TfCli) -> TestResult;
+use crate::harness::{self, ensure, Fault, FaultServer, TestResult, Testbed, Tf, TfCli};
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let cases: [(&str, Case); 2] = [
-        ("oci_blob_not_found", oci_blob_not_found),
-        ("oci_manifest_too_large", oci_manifest_too_large),
-    ];
-    cases
-        .into_iter()
-        .flat_map(|(name, f)| harness::both_tf(tb, &format!("error_wording::{name}"), f))
-        .collect()
-}
-
-fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(msg())
-    }
+    harness::both_tf_cases(
+        tb,
+        "error_wording",
+        &[
+            ("oci_blob_not_found", oci_blob_not_found),
+            ("oci_manifest_too_large", oci_manifest_too_large),
+        ],
+    )
 }
 
 const CONFIG_DIGEST: &str =

@@ -30,7 +30,7 @@ pub use servers::{
     AccessLogEntry, HelmRepoServer, Pushed, RegistryAuth, RegistryServer, ServerProc,
 };
 #[allow(unused_imports)]
-pub use terraform::{both_tf, lifecycle, Tf, TfCli, TfOutput};
+pub use terraform::{both_tf, both_tf_cases, lifecycle, Case, Tf, TfCli, TfOutput};
 
 /// Result type of every harness helper and of trial bodies.
 pub type TestResult<T = ()> = Result<T, String>;
@@ -42,6 +42,15 @@ pub fn redact(s: &str) -> String {
     match SECRET.get() {
         Some(p) if !p.is_empty() => s.replace(p.as_str(), "***"),
         _ => s.to_string(),
+    }
+}
+
+/// `Ok(())` when `cond` holds, else `Err(msg())`.
+pub fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
+    if cond {
+        Ok(())
+    } else {
+        Err(msg())
     }
 }
 

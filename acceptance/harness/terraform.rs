@@ -407,3 +407,14 @@ where
         })
         .collect()
 }
+
+/// One named case of a module: a body run under each Terraform version.
+pub type Case = fn(&Testbed, &TfCli) -> Result<(), String>;
+
+/// [`both_tf`] for each of a module's named cases: `MODULE::NAME::tf1.0`, `MODULE::NAME::tf1.15`.
+pub fn both_tf_cases(tb: &Arc<Testbed>, module: &str, cases: &[(&str, Case)]) -> Vec<Trial> {
+    cases
+        .iter()
+        .flat_map(|(name, f)| both_tf(tb, &format!("{module}::{name}"), *f))
+        .collect()
+}

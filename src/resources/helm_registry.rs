@@ -530,17 +530,17 @@ mod tests {
         let (s, d) = import("ok=http://127.0.0.1/ok").await;
         assert!(d.errors.is_empty(), "{d:?}");
         let s = s.unwrap();
-        // The defaults a plan gives.
-        let mut planned = HelmRegistryState {
+        // Exactly what a plan of the same configuration gives, with an empty index.
+        let config = HelmRegistryState {
             name: s.name.clone(),
             endpoint: s.endpoint.clone(),
             ..Default::default()
         };
-        planned.apply_defaults(&HelmRegistryState::default());
+        let mut planned = plan::plan_create(config.clone(), Some(config));
+        planned.set_computed(Computed::Empty);
+        assert_eq!(s, planned);
         assert_eq!(s.id, Value::Value("ok".into()));
-        assert_eq!(s.synchronization, planned.synchronization);
-        assert_eq!(s.insecure_skip_tls_verify, planned.insecure_skip_tls_verify);
-        assert_eq!(s.pass_credentials, planned.pass_credentials);
+        assert_eq!(s.pass_credentials, Value::Value(false));
     }
 
     fn st() -> HelmRegistryState {

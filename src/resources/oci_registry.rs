@@ -637,6 +637,16 @@ mod tests {
                 Value::Value("other".into())
             ])
         );
+        // Exactly what a plan of the same configuration gives, with an empty catalog.
+        let config = OciRegistryState {
+            name: s.name.clone(),
+            endpoint: s.endpoint.clone(),
+            base_content_paths: s.base_content_paths.clone(),
+            ..Default::default()
+        };
+        let mut planned = plan::plan_create(config.clone(), Some(config));
+        planned.set_computed(Computed::Empty);
+        assert_eq!(s, planned);
     }
 
     #[test]
