@@ -1,6 +1,7 @@
 //! The one error type of chartreg. Every variant carries the URL (redacted: no userinfo, no query)
 //! or the registry it is about. Secrets never go into an error: URLs are redacted on the way in and
-//! response bodies are cut short and only kept for non-auth failures.
+//! response bodies are only kept for non-auth failures, as a short excerpt scrubbed of every
+//! credential the request carried (`registry::scrub`).
 
 use std::time::Duration;
 
@@ -56,7 +57,7 @@ pub enum Error {
 
     /// `limit` is `max_index_size` for indexes and listings, a fixed cap for manifests, blobs and
     /// tokens; the diagnostic's hint says which.
-    #[error("{url} is larger than the {limit}-byte limit")]
+    #[error("{url} is larger than the size limit ({limit} bytes)")]
     TooLarge { url: String, limit: u64 },
 
     #[error("{url}: {detail}")]

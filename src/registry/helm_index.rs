@@ -37,6 +37,7 @@ use crate::registry::http::{
     build_client, origin, read_body_limited, status_error, Credentials, Fetcher, HttpSettings,
     TlsOptions,
 };
+use crate::registry::scrub::Secrets;
 
 /// A classic Helm repository as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -556,6 +557,22 @@ fn header_string(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Opti
         .map(str::to_string)
 }
 
+/// What an error body must not show: the credentials and the query string's values (a token in
+/// `?token=…`).
+fn request_secrets(repo: &HelmRepo, url: &Url) -> Secrets {
+    let mut secrets = Secrets::new();
+    if let Some(c) = &repo.credentials {
+        secrets.add_credentials(c);
+    }
+    if let Some(q) = url.query() {
+        secrets.add_token(q);
+        for (_, v) in url.query_pairs() {
+            secrets.add(&v);
+        }
+    }
+    secrets
+}
+
 /// What the index request came to: a body read in full, or a status answered without one.
 enum Answer {
     Body(StatusCode, Validators, Vec<u8>),
@@ -574,6 +591,7 @@ pub async fn fetch_index(
     let mut fetcher = Fetcher::new(client, settings.clone(), origin(&url));
     fetcher.pass_credentials = repo.pass_credentials;
     let auth = repo.credentials.as_ref().map(Credentials::basic_header);
+    let secrets = request_secrets(repo, &url);
 
     let validators = validators.filter(|v| !v.is_empty());
     let mut headers = HeaderMap::new();
@@ -633,7 +651,7 @@ pub async fn fetch_index(
             return Ok(IndexFetch::NotModified);
         }
         Answer::Status(status, resp) => {
-            let err = status_error(&url, resp).await;
+            let err = status_error(&url, resp, &secrets).await;
             tracing::debug!(url = %shown, status = status.as_u16(), error = %err, "index request failed");
             return Err(err);
         }
@@ -652,7 +670,11 @@ pub async fn fetch_index(
         url: shown.clone(),
         detail: format!("index parsing was aborted: {e}"),
     })?;
-    let index = parsed?;
+    // Parser messages and skipped-entry examples quote the document, which may echo the request.
+    let mut index = parsed.map_err(|e| secrets.scrub_error(e))?;
+    for ex in &mut index.skipped_examples {
+        *ex = secrets.scrub(ex);
+    }
     tracing::debug!(
         url = %shown,
         status = status.as_u16(),

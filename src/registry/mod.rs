@@ -7,5 +7,6 @@ pub mod helm_index;
 pub mod http;
 pub mod oci;
 pub mod request;
+pub mod scrub;
 #[cfg(test)]
 pub mod testserver;
