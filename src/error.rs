@@ -60,6 +60,9 @@ pub enum Error {
     #[error("{url} is larger than the size limit ({limit} bytes)")]
     TooLarge { url: String, limit: u64 },
 
+    #[error("reading the index {url} took longer than request_timeout ({after:?})")]
+    ParseTimeout { url: String, after: Duration },
+
     #[error("{url}: {detail}")]
     Redirect { url: String, detail: String },
 
@@ -119,6 +122,7 @@ impl Error {
             | Error::HttpStatus { url, .. }
             | Error::NotAnIndex { url, .. }
             | Error::TooLarge { url, .. }
+            | Error::ParseTimeout { url, .. }
             | Error::Redirect { url, .. }
             | Error::Protocol { url, .. }
             | Error::Transport { url, .. }
@@ -140,6 +144,7 @@ impl Error {
             | Error::Timeout { .. }
             | Error::NotFound { .. }
             | Error::NotAnIndex { .. }
+            | Error::ParseTimeout { .. }
             | Error::Redirect { .. }
             | Error::Protocol { .. }
             | Error::HttpStatus { .. }
