@@ -459,11 +459,7 @@ impl Resource for OciRegistryResource {
         };
         let mut checked = Diagnostics::default();
         self.validate(&mut checked, Some(s.clone())).await;
-        if !common::import_checks(diags, checked) {
-            return None;
-        }
-        let mut s = plan::planned(s.clone(), Some(&s));
-        s.set_computed(Computed::Empty);
+        let s = plan::imported(diags, checked, s)?;
         // The read that follows an import lists the registry.
         Some((Some(s), Value::Null))
     }

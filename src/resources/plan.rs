@@ -116,6 +116,22 @@ pub fn planned<S: RegistryPlan>(mut proposed: S, config: Option<&S>) -> S {
     proposed
 }
 
+/// The state an import ID describes: `s`, checked by the resource's own `validate` (its
+/// diagnostics are `checked`, reported as errors of the ID), with the defaults a plan gives and
+/// an empty catalog (the read that follows an import fills it). `None` when the ID failed.
+pub fn imported<S: RegistryPlan + Clone>(
+    diags: &mut Diagnostics,
+    checked: Diagnostics,
+    s: S,
+) -> Option<S> {
+    if !super::common::import_checks(diags, checked) {
+        return None;
+    }
+    let mut imported = planned(s.clone(), Some(&s));
+    imported.set_computed(Computed::Empty);
+    Some(imported)
+}
+
 /// Plan a creation: defaults applied, `id` known from the name, the catalog unknown.
 pub fn plan_create<S: RegistryPlan>(proposed: S, config: Option<S>) -> S {
     let mut s = planned(proposed, config.as_ref());
