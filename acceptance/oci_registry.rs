@@ -12,6 +12,11 @@
 //! - `apply_and_plan_errors`: wrong password (basic, token), unknown CA, empty base paths fail at
 //!   apply on the right attribute and leave nothing in state; plan-time attribute checks.
 //! - `example`: `examples/resources/chartreg_oci_registry/{resource.tf,import.sh}`.
+//! - `refresh_reads_only_what_changed`: the catalog reuse rules, counted in the registry's access
+//!   log (nothing changed, a version added, a version deleted, import with the disk cache).
+//! - `access_and_path_edges`: anonymous access to the basic and token registries,
+//!   `insecure_skip_tls_verify`, an endpoint that is a repository, a base path that is only part
+//!   of a repository name, one token per repository scope.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -47,6 +52,16 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         apply_and_plan_errors,
     ));
     v.extend(harness::both_tf(tb, "oci_registry::example", example));
+    v.extend(harness::both_tf(
+        tb,
+        "oci_registry::refresh_reads_only_what_changed",
+        refresh_reads_only_what_changed,
+    ));
+    v.extend(harness::both_tf(
+        tb,
+        "oci_registry::access_and_path_edges",
+        access_and_path_edges,
+    ));
     v
 }
 
@@ -848,6 +863,13 @@ resource "chartreg_oci_registry" "image_only" {{
                 ],
             )?;
         }
+        // the token server that refused the password is named
+        diag_for(
+            &out,
+            "Error: Registry Credentials Rejected",
+            "chartreg_oci_registry.wrong_token",
+            &[&tb.token_realm],
+        )?;
         diag_for(
             &out,
             "Error: Registry TLS Certificate Not Trusted",
@@ -1109,6 +1131,306 @@ fn example(tb: &Testbed, cli: &TfCli) -> TestResult {
             "-var",
             &var,
         ]);
+    }
+    result
+}
+
+// ------------------------------------------------------------------ reuse rules
+
+/// The provider's GETs (user agent `chartreg/…`) in a docker-registry access log after byte
+/// `from`: the manifests read, as sorted `repository:reference`, and the number of blobs read.
+fn provider_reads(log: &Path, from: u64) -> (Vec<String>, usize) {
+    let (mut manifests, mut blobs) = (Vec::new(), 0);
+    for line in read_from(log, from).lines() {
+        // 127.0.0.1 - - [date] "GET /v2/<repo>/manifests/<ref> HTTP/1.1" 200 123 "" "chartreg/0.1.0"
+        let quoted: Vec<&str> = line.split('"').collect();
+        if quoted.len() < 6 || !quoted[5].starts_with("chartreg/") {
+            continue;
+        }
+        let mut request = quoted[1].split_whitespace();
+        let (Some("GET"), Some(path)) = (request.next(), request.next()) else {
+            continue;
+        };
+        let Some(rest) = path.strip_prefix("/v2/") else {
+            continue;
+        };
+        if let Some((repo, reference)) = rest.split_once("/manifests/") {
+            manifests.push(format!("{repo}:{reference}"));
+        } else if rest.contains("/blobs/") {
+            blobs += 1;
+        }
+    }
+    manifests.sort();
+    (manifests, blobs)
+}
+
+/// A dedicated plain registry with charts two and three levels deep, a semver-tagged plain image
+/// inside a chart repository and one outside. Seen from the registry's access log: create reads
+/// every manifest and each chart's config once; a refresh with nothing changed reads no chart
+/// manifest and no blob (only the semver-tagged images, which the catalog cannot remember); a
+/// pushed version costs its manifest and config only; a deleted version makes that repository's
+/// manifests be read again, their configs coming from the disk cache; an import (empty catalog in
+/// a new process) reads every manifest and no blob. The catalog is right after each step.
+fn refresh_reads_only_what_changed(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let reg = tb.spawn_registry(RegistryAuth::None);
+    reg.push(&tb.charts.mychart_010, "charts")?;
+    reg.push(&tb.charts.mychart_020, "charts")?;
+    reg.push(&tb.charts.other_100, "team/charts")?;
+    reg.push_image("charts/mychart", "9.9.9")?;
+    reg.push_image("images/app", "1.0.0")?;
+    let tgz_030 = tb.try_package_chart("mychart", "0.3.0", "1.3.0", "mychart three")?;
+    let addr = "chartreg_oci_registry.r";
+    let tf = Tf::new(tb, cli);
+    tf.write(&format!(
+        "resource \"chartreg_oci_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"http://{}\"\n}}\n",
+        reg.host
+    ));
+    let images = ["charts/mychart:9.9.9", "images/app:1.0.0"];
+    // Runs one Terraform step and checks what it read: `charts` manifests besides the images.
+    let step = |what: &str,
+                run: &dyn Fn() -> TestResult<TfOutput>,
+                charts: &[&str],
+                blobs: usize| {
+        let from = file_len(&reg.log);
+        run()?;
+        let (read, read_blobs) = provider_reads(&reg.log, from);
+        let mut want: Vec<String> = charts
+            .iter()
+            .chain(&images)
+            .map(|s| s.to_string())
+            .collect();
+        want.sort();
+        ensure(read == want && read_blobs == blobs, || {
+            format!("{what}: read the manifests {read:?} and {read_blobs} blob(s); expected {want:?} and {blobs}")
+        })?;
+        tf.resource_attrs(addr)
+    };
+    let mychart = "charts/mychart";
+    let result = (|| {
+        let created = step(
+            "create",
+            &|| tf.apply(),
+            &[
+                "charts/mychart:0.1.0",
+                "charts/mychart:0.2.0",
+                "team/charts/other:1.0.0",
+            ],
+            3,
+        )?;
+        ensure(
+            chart_keys(&created) == [mychart, "team/charts/other"]
+                && versions(&created, mychart) == ["0.2.0", "0.1.0"]
+                && created["charts"]["team/charts/other"]["name"] == "other",
+            || format!("create: {created}"),
+        )?;
+        let a = step("refresh, nothing changed", &|| tf.refresh_only(), &[], 0)?;
+        ensure(a == created, || {
+            format!("refresh with nothing changed rewrote the state: {a}\nbefore: {created}")
+        })?;
+
+        reg.push(&tgz_030, "charts")?;
+        let a = step(
+            "refresh after a push",
+            &|| tf.refresh_only(),
+            &["charts/mychart:0.3.0"],
+            1,
+        )?;
+        let c = &a["charts"][mychart];
+        ensure(
+            versions(&a, mychart) == ["0.3.0", "0.2.0", "0.1.0"]
+                && c["latest_version"] == "0.3.0"
+                && c["app_version"] == "1.3.0"
+                && c["description"] == "mychart three"
+                && a["charts"]["team/charts/other"] == created["charts"]["team/charts/other"],
+            || format!("refresh after a push: {a}"),
+        )?;
+
+        reg.client().delete_manifest(mychart, "0.2.0")?;
+        let a = step(
+            "refresh after a deletion",
+            &|| tf.refresh_only(),
+            &["charts/mychart:0.1.0", "charts/mychart:0.3.0"],
+            0,
+        )?;
+        ensure(
+            versions(&a, mychart) == ["0.3.0", "0.1.0"]
+                && a["charts"][mychart]["latest_version"] == "0.3.0"
+                && count(&a, "version_count") == 3,
+            || format!("refresh after a deletion: {a}"),
+        )?;
+        tf.plan_is_empty()?;
+
+        tf.state_rm(addr)?;
+        let imported = step(
+            "import",
+            &|| tf.import(addr, &format!("r=http://{}", reg.host)),
+            &[
+                "charts/mychart:0.1.0",
+                "charts/mychart:0.3.0",
+                "team/charts/other:1.0.0",
+            ],
+            0,
+        )?;
+        let diffs = harness::terraform::compare_attrs(&a, &imported, &["last_synced"]);
+        ensure(diffs.is_empty(), || {
+            format!("imported state differs:\n{}", diffs.join("\n"))
+        })?;
+        tf.plan_is_empty()?;
+        tf.destroy()?;
+        state_is_empty(&tf)
+    })();
+    if result.is_err() {
+        let _ = tf.destroy();
+    }
+    result
+}
+
+// ------------------------------------------------------------------ access
+
+/// One apply against the shared registries. Anonymous on the basic registry: refused, with the
+/// hint to set credentials. Anonymous on the token registry (tokens without access): its catalog
+/// cannot be listed, the error names the HTTP 401. A base path that is only the start of a
+/// repository name (`charts/mychar`) holds no chart. `insecure_skip_tls_verify` without the CA
+/// lists the charts. An endpoint naming a repository lists that chart under its last segment.
+/// With credentials on the token registry, each repository scope is asked for one token only.
+fn access_and_path_edges(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let ns = unique(cli, "scopes");
+    let home = tb.helm_home();
+    helm_push(
+        tb,
+        &home,
+        tb.oci_host(RegistryAuth::Token),
+        RegistryAuth::Token,
+        &tb.charts.mychart_010,
+        &ns,
+    )?;
+    let mut tf = Tf::new(tb, cli);
+    tf.env("TF_VAR_registry_password", &tb.password);
+    tf.write_file("ca.pem", &tb.ca_pem);
+    tf.write(&format!(
+        r#"variable "registry_password" {{
+  type      = string
+  sensitive = true
+}}
+
+resource "chartreg_oci_registry" "anon_basic" {{
+  name           = "anon-basic"
+  endpoint       = "{basic}"
+  ca_certificate = file("${{path.module}}/ca.pem")
+}}
+
+resource "chartreg_oci_registry" "anon_token" {{
+  name               = "anon-token"
+  endpoint           = "{token}"
+  ca_certificate     = file("${{path.module}}/ca.pem")
+  base_content_paths = ["charts"]
+}}
+
+resource "chartreg_oci_registry" "partial_name" {{
+  name               = "partial-name"
+  endpoint           = "http://{plain}"
+  base_content_paths = ["charts/mychar"]
+}}
+
+resource "chartreg_oci_registry" "endpoint_is_repo" {{
+  name     = "endpoint-is-repo"
+  endpoint = "http://{plain}/charts/mychart"
+}}
+
+resource "chartreg_oci_registry" "insecure" {{
+  name                     = "insecure"
+  endpoint                 = "{basic}"
+  username                 = "{user}"
+  password                 = var.registry_password
+  insecure_skip_tls_verify = true
+  base_content_paths       = ["charts/mychart"]
+}}
+
+resource "chartreg_oci_registry" "token" {{
+  name               = "token"
+  endpoint           = "{token}"
+  username           = "{user}"
+  password           = var.registry_password
+  ca_certificate     = file("${{path.module}}/ca.pem")
+  base_content_paths = ["{ns}"]
+}}
+"#,
+        basic = tb.oci_basic,
+        token = tb.oci_token,
+        plain = tb.oci_plain,
+        user = tb.user,
+    ));
+    let token_log_start = file_len(&tb.token_log);
+    let out = tf.apply_err()?;
+    let result = (|| {
+        diag_for(
+            &out,
+            "Error: Registry Credentials Rejected",
+            "chartreg_oci_registry.anon_basic",
+            &["The registry requires authentication (set `username` and `password`)"],
+        )?;
+        diag_for(
+            &out,
+            "Error: Registry Catalog Not Listable",
+            "chartreg_oci_registry.anon_token",
+            &["HTTP 401", "Name the chart repositories themselves"],
+        )?;
+        diag_for(
+            &out,
+            "Error: No Helm Charts Under Base Path",
+            "chartreg_oci_registry.partial_name",
+            &[
+                r#"base_content_paths = ["charts/mychar"]"#,
+                "\"charts/mychar\"",
+            ],
+        )?;
+        let errors = diag_blocks(&out)
+            .iter()
+            .filter(|b| b.starts_with("Error: "))
+            .count();
+        ensure(errors == 3, || {
+            format!("expected exactly 3 errors, got {errors}:\n{out}")
+        })?;
+
+        let a = tf.resource_attrs("chartreg_oci_registry.insecure")?;
+        ensure(
+            chart_keys(&a) == ["charts/mychart"]
+                && versions(&a, "charts/mychart") == ["0.2.0", "0.1.0"]
+                && a["insecure_skip_tls_verify"] == true,
+            || format!("insecure_skip_tls_verify: {a}"),
+        )?;
+        let a = tf.resource_attrs("chartreg_oci_registry.endpoint_is_repo")?;
+        ensure(
+            chart_keys(&a) == ["mychart"] && versions(&a, "mychart") == ["0.2.0", "0.1.0"],
+            || format!("endpoint naming a repository: {a}"),
+        )?;
+        let key = format!("{ns}/mychart");
+        let a = tf.resource_attrs("chartreg_oci_registry.token")?;
+        ensure(chart_keys(&a) == [key.clone()], || format!("token: {a}"))?;
+        let log = read_from(&tb.token_log, token_log_start);
+        let scope = format!("repository:{key}:pull");
+        let asked = log
+            .lines()
+            .filter(|l| {
+                l.split_whitespace()
+                    .any(|w| w == scope || w == format!("scopes={scope}"))
+            })
+            .count();
+        ensure(asked == 1, || {
+            format!("{asked} token requests for {scope} in one apply (expected 1):\n{log}")
+        })?;
+        for addr in ["anon_basic", "anon_token", "partial_name"] {
+            ensure(
+                tf.resource_attrs(&format!("chartreg_oci_registry.{addr}"))
+                    .is_err(),
+                || format!("{addr}: a failed create left it in state"),
+            )?;
+        }
+        tf.destroy()?;
+        state_is_empty(&tf)
+    })();
+    if result.is_err() {
+        let _ = tf.destroy();
     }
     result
 }
