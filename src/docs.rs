@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Schema};
+use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Block, Schema};
+
+use crate::objects::ObjectType;
+use crate::schema_util::Nesting;
 
 /// One page to write: path relative to `docs/` and its content.
 pub struct Page {
@@ -35,50 +38,147 @@ fn object_fields(t: &AttributeType) -> Option<&std::collections::HashMap<String,
     }
 }
 
-fn render_attributes(schema: &Schema, out: &mut String, nested: &mut Vec<(String, String)>) {
-    let attrs: BTreeMap<&String, &Attribute> = schema.block.attributes.iter().collect();
-    let groups = [
-        ("Required", AttributeConstraint::Required),
-        ("Optional", AttributeConstraint::Optional),
-        ("Read-Only", AttributeConstraint::Computed),
-    ];
-    out.push_str("## Schema\n");
-    for (title, c) in groups {
-        let members: Vec<_> = attrs
+/// A group of the Registry layout, and whether a member belongs to it.
+const GROUPS: [&str; 3] = ["Required", "Optional", "Read-Only"];
+
+fn attribute_group(a: &Attribute) -> &'static str {
+    match a.constraint {
+        AttributeConstraint::Required => "Required",
+        AttributeConstraint::Optional | AttributeConstraint::OptionalComputed => "Optional",
+        AttributeConstraint::Computed => "Read-Only",
+    }
+}
+
+/// A block is required when it must be written, read-only when everything in it is computed.
+fn block_group(nesting: Nesting, b: &Block) -> &'static str {
+    if nesting.items().0 > 0 {
+        "Required"
+    } else if block_read_only(b) {
+        "Read-Only"
+    } else {
+        "Optional"
+    }
+}
+
+fn block_read_only(b: &Block) -> bool {
+    b.attributes
+        .values()
+        .all(|a| a.constraint == AttributeConstraint::Computed)
+        && b.blocks
+            .values()
+            .all(|n| Nesting::of(n).is_some_and(|(_, b)| block_read_only(b)))
+}
+
+/// `Block List, Max: 1` and the like, as the Registry writes a block's kind.
+fn block_kind(nesting: Nesting) -> String {
+    let mut kind = match nesting {
+        Nesting::Single => "Block".to_string(),
+        Nesting::AtMostOne | Nesting::List => "Block List".to_string(),
+        Nesting::Set => "Block Set".to_string(),
+    };
+    let (min, max) = nesting.items();
+    if nesting != Nesting::Single {
+        if min > 0 {
+            kind.push_str(&format!(", Min: {min}"));
+        }
+        if let Some(max) = max {
+            kind.push_str(&format!(", Max: {max}"));
+        }
+    }
+    kind
+}
+
+/// Render the members of `block` by group (`### Required` at the root, `Required:` in a nested
+/// schema) and push the nested schemas they link to onto `nested`, depth first after their
+/// parent. `parents` is the path of `block` (empty at the root); anchors are
+/// `nestedatt--a--b` for object attributes and `nestedblock--a--b` for blocks.
+fn render_block(block: &Block, parents: &[&str], out: &mut String, nested: &mut Vec<String>) {
+    enum Member<'a> {
+        Attr(&'a Attribute),
+        Block(Nesting, &'a Block),
+    }
+    let mut members: BTreeMap<&str, Member> = block
+        .attributes
+        .iter()
+        .map(|(n, a)| (n.as_str(), Member::Attr(a)))
+        .collect();
+    for (n, b) in &block.blocks {
+        // Map and group blocks are not built by this provider (see `schema_util::Nesting`).
+        if let Some((nesting, b)) = Nesting::of(b) {
+            members.insert(n.as_str(), Member::Block(nesting, b));
+        }
+    }
+    let root = parents.is_empty();
+    if root {
+        out.push_str("## Schema\n");
+    }
+    let mut later = Vec::new();
+    for title in GROUPS {
+        let in_group: Vec<_> = members
             .iter()
-            .filter(|(_, a)| {
-                a.constraint == c
-                    || (c == AttributeConstraint::Optional
-                        && a.constraint == AttributeConstraint::OptionalComputed)
+            .filter(|(_, m)| match m {
+                Member::Attr(a) => attribute_group(a) == title,
+                Member::Block(n, b) => block_group(*n, b) == title,
             })
             .collect();
-        if members.is_empty() {
+        if in_group.is_empty() {
             continue;
         }
-        out.push_str(&format!("\n### {title}\n\n"));
-        for (name, a) in members {
-            let mut kind = type_name(&a.attr_type);
-            if a.sensitive {
-                kind.push_str(", Sensitive");
-            }
-            let desc = a.description.content.trim();
-            if let Some(fields) = object_fields(&a.attr_type) {
-                let anchor = format!("nestedatt--{name}");
-                out.push_str(&format!(
-                    "- `{name}` ({kind}) {desc} (see [below for nested schema](#{anchor}))\n"
-                ));
-                let mut n = format!(
-                    "\n<a id=\"{anchor}\"></a>\n### Nested Schema for `{name}`\n\nRead-Only:\n\n"
-                );
-                let sorted: BTreeMap<_, _> = fields.iter().collect();
-                for (f, t) in sorted {
-                    n.push_str(&format!("- `{f}` ({})\n", type_name(t)));
+        if root {
+            out.push_str(&format!("\n### {title}\n\n"));
+        } else {
+            out.push_str(&format!("\n{title}:\n\n"));
+        }
+        for (name, m) in in_group {
+            let path: Vec<&str> = parents.iter().copied().chain([*name]).collect();
+            match m {
+                Member::Attr(a) => {
+                    let mut kind = type_name(&a.attr_type);
+                    if a.sensitive {
+                        kind.push_str(", Sensitive");
+                    }
+                    let desc = a.description.content.trim();
+                    if let Some(fields) = object_fields(&a.attr_type) {
+                        let anchor = format!("nestedatt--{}", path.join("--"));
+                        out.push_str(&format!(
+                            "- `{name}` ({kind}) {desc} (see [below for nested schema](#{anchor}))\n"
+                        ));
+                        let mut n = format!(
+                            "\n<a id=\"{anchor}\"></a>\n### Nested Schema for `{}`\n\nRead-Only:\n\n",
+                            path.join(".")
+                        );
+                        let sorted: BTreeMap<_, _> = fields.iter().collect();
+                        for (f, t) in sorted {
+                            n.push_str(&format!("- `{f}` ({})\n", type_name(t)));
+                        }
+                        later.push((n, None));
+                    } else {
+                        out.push_str(&format!("- `{name}` ({kind}) {desc}\n"));
+                    }
                 }
-                nested.push((name.to_string(), n));
-            } else {
-                out.push_str(&format!("- `{name}` ({kind}) {desc}\n"));
+                Member::Block(nesting, b) => {
+                    let anchor = format!("nestedblock--{}", path.join("--"));
+                    let desc = b.description.content.trim();
+                    out.push_str(&format!(
+                        "- `{name}` ({}) {desc} (see [below for nested schema](#{anchor}))\n",
+                        block_kind(*nesting)
+                    ));
+                    let n = format!(
+                        "\n<a id=\"{anchor}\"></a>\n### Nested Schema for `{}`\n",
+                        path.join(".")
+                    );
+                    later.push((n, Some((*b, path))));
+                }
             }
         }
+    }
+    for (mut section, inner) in later {
+        let mut deeper = Vec::new();
+        if let Some((b, path)) = inner {
+            render_block(b, &path, &mut section, &mut deeper);
+        }
+        nested.push(section);
+        nested.extend(deeper);
     }
 }
 
@@ -115,8 +215,8 @@ pub fn render_object(
     }
     out.push('\n');
     let mut nested = Vec::new();
-    render_attributes(schema, &mut out, &mut nested);
-    for (_, n) in nested {
+    render_block(&schema.block, &[], &mut out, &mut nested);
+    for n in nested {
         out.push_str(&n);
     }
     if let Some(imp) = read_example(examples_root, &format!("{dir}/import.sh")) {
@@ -145,22 +245,176 @@ pub fn render_all(examples_root: &Path) -> Vec<Page> {
     }
     index.push('\n');
     let mut nested = Vec::new();
-    render_attributes(&provider, &mut index, &mut nested);
+    render_block(&provider.block, &[], &mut index, &mut nested);
+    for n in nested {
+        index.push_str(&n);
+    }
     let mut pages = vec![Page {
         path: "index.md".into(),
         content: index,
     }];
-    for (name, schema) in crate::resources::all_schemas() {
-        pages.push(Page {
-            path: format!("resources/{}.md", name.trim_start_matches("chartreg_")),
-            content: render_object("resources", name, &schema, examples_root, "Registries"),
-        });
-    }
-    for (name, schema) in crate::data_sources::all_schemas() {
-        pages.push(Page {
-            path: format!("data-sources/{}.md", name.trim_start_matches("chartreg_")),
-            content: render_object("data-sources", name, &schema, examples_root, "Charts"),
-        });
-    }
+    pages.extend(object_pages(
+        "resources",
+        &crate::resources::all(),
+        examples_root,
+        "Registries",
+    ));
+    pages.extend(object_pages(
+        "data-sources",
+        &crate::data_sources::all(),
+        examples_root,
+        "Charts",
+    ));
     pages
+}
+
+/// One page per object type of a list the provider serves.
+fn object_pages<T: ?Sized>(
+    kind: &str,
+    objects: &[ObjectType<T>],
+    examples_root: &Path,
+    subcategory: &str,
+) -> Vec<Page> {
+    objects
+        .iter()
+        .map(|o| Page {
+            path: format!("{kind}/{}.md", o.name),
+            content: render_object(
+                kind,
+                &o.full_name(),
+                &(o.schema)(),
+                examples_root,
+                subcategory,
+            ),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use tf_provider::map;
+
+    use super::*;
+    use crate::schema_util::{attr, block, schema_with_blocks, secret, C, T};
+
+    /// A schema shaped like `chartreg_oci_registry` with the `ecr {}` block of issue 10.
+    fn with_ecr_block() -> Schema {
+        let mut ecr = block(
+            Nesting::AtMostOne,
+            "Amazon ECR authentication.",
+            map! {
+                "region" => attr(T::String, C::Optional, "AWS region."),
+                "secret_access_key" => secret(T::String, C::Optional, "Secret key."),
+                "role_arn" => attr(T::String, C::Optional, "Role to assume."),
+                "token_expires" => attr(T::String, C::Computed, "When the token expires.")
+            },
+        );
+        if let tf_provider::schema::NestedBlock::Optional(b) = &mut ecr {
+            b.blocks.insert(
+                "tags".into(),
+                block(
+                    Nesting::List,
+                    "Session tags.",
+                    map! {
+                        "key" => attr(T::String, C::Required, "Tag key.")
+                    },
+                ),
+            );
+        }
+        schema_with_blocks(
+            "A registry.",
+            map! {
+                "name" => attr(T::String, C::Required, "Name."),
+                "charts" => attr(T::Map(Box::new(T::Object(map! { "name" => T::String }))), C::Computed, "Charts.")
+            },
+            map! {
+                "ecr" => ecr,
+                "target" => block(Nesting::Single, "Where to.", map! {
+                    "host" => attr(T::String, C::Required, "Host.")
+                })
+            },
+        )
+    }
+
+    #[test]
+    fn nested_blocks_are_rendered_registry_style() {
+        let page = render_object(
+            "resources",
+            "chartreg_x",
+            &with_ecr_block(),
+            Path::new("/nonexistent"),
+            "Registries",
+        );
+        let schema = &page[page.find("## Schema").unwrap()..];
+        let expected = "## Schema
+
+### Required
+
+- `name` (String) Name.
+- `target` (Block) Where to. (see [below for nested schema](#nestedblock--target))
+
+### Optional
+
+- `ecr` (Block List, Max: 1) Amazon ECR authentication. (see [below for nested schema](#nestedblock--ecr))
+
+### Read-Only
+
+- `charts` (Map of Object) Charts. (see [below for nested schema](#nestedatt--charts))
+
+<a id=\"nestedblock--target\"></a>
+### Nested Schema for `target`
+
+Required:
+
+- `host` (String) Host.
+
+<a id=\"nestedblock--ecr\"></a>
+### Nested Schema for `ecr`
+
+Optional:
+
+- `region` (String) AWS region.
+- `role_arn` (String) Role to assume.
+- `secret_access_key` (String, Sensitive) Secret key.
+- `tags` (Block List) Session tags. (see [below for nested schema](#nestedblock--ecr--tags))
+
+Read-Only:
+
+- `token_expires` (String) When the token expires.
+
+<a id=\"nestedblock--ecr--tags\"></a>
+### Nested Schema for `ecr.tags`
+
+Required:
+
+- `key` (String) Tag key.
+
+<a id=\"nestedatt--charts\"></a>
+### Nested Schema for `charts`
+
+Read-Only:
+
+- `name` (String)
+";
+        assert_eq!(schema, expected, "\n{schema}");
+    }
+
+    /// Every object the provider serves gets a page, named after the provider's own list.
+    #[test]
+    fn pages_follow_the_provider_lists() {
+        let pages = render_all(Path::new("/nonexistent"));
+        let paths: Vec<_> = pages.iter().map(|p| p.path.as_str()).collect();
+        let mut expected = vec!["index.md".to_string()];
+        expected.extend(
+            crate::resources::all()
+                .iter()
+                .map(|o| format!("resources/{}.md", o.name)),
+        );
+        expected.extend(
+            crate::data_sources::all()
+                .iter()
+                .map(|o| format!("data-sources/{}.md", o.name)),
+        );
+        assert_eq!(paths, expected);
+    }
 }

@@ -11,9 +11,13 @@
 //!    StopProvider into a cancellation of the registry requests in flight. Logs go to stderr as
 //!    hclog JSON ([`logging`]).
 //! 2. tf-provider decodes each gRPC call into typed values and calls the trait methods:
-//!    `ConfigureProvider` → [`provider`] stores the effective settings in a `Shared` cell that
-//!    the objects read; `ValidateResourceConfig` / `PlanResourceChange` → the object in
-//!    [`resources`] (one per file) checks attributes and plans without any network request;
+//!    `ConfigureProvider` → [`provider`] checks the provider block and stores the effective
+//!    settings ([`settings`]: every default, the `Shared` cell the objects read);
+//!    `GetProviderSchema` → the provider lists [`resources::all`] and [`data_sources::all`], the
+//!    one list of object types ([`objects`]) that `chartreg-docs` ([`docs`]) reads too;
+//!    `ValidateResourceConfig` / `PlanResourceChange` → the object in [`resources`] (one per
+//!    file, schemas built with [`schema_util`]) checks attributes and plans without any network
+//!    request;
 //!    `ApplyResourceChange` / `ReadResource` → the object builds a registry description from
 //!    its state and calls a client (`ImportResourceState` only builds a state: the read that
 //!    follows it downloads).
@@ -32,8 +36,10 @@ pub mod diagnostics;
 pub mod docs;
 pub mod error;
 pub mod logging;
+pub mod objects;
 pub mod provider;
 pub mod registry;
 pub mod resources;
 pub mod schema_util;
 pub mod serve;
+pub mod settings;

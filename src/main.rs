@@ -11,5 +11,8 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(chartreg::serve::serve("chartreg", Box::new(provider)))
+    rt.block_on(chartreg::serve::serve(
+        chartreg::objects::PROVIDER_NAME,
+        Box::new(provider),
+    ))
 }

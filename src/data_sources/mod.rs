@@ -1,6 +1,8 @@
 //! Data sources (`chartreg_helm_chart`, `chartreg_helm_charts`) land here, one file each.
 
-/// Every data source with its schema (for the docs generator and tests).
-pub fn all_schemas() -> Vec<(&'static str, tf_provider::schema::Schema)> {
+use crate::objects::DataSourceType;
+
+/// Every data source type: read by the provider (`get_data_sources`) and the docs generator.
+pub fn all() -> Vec<DataSourceType> {
     vec![]
 }

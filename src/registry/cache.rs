@@ -12,17 +12,6 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// The user's cache directory for chartreg: `$XDG_CACHE_HOME/chartreg` or `~/.cache/chartreg`.
-pub fn default_cache_dir() -> PathBuf {
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
-        return PathBuf::from(x).join("chartreg");
-    }
-    if let Some(h) = std::env::var_os("HOME").filter(|x| !x.is_empty()) {
-        return PathBuf::from(h).join(".cache").join("chartreg");
-    }
-    std::env::temp_dir().join("chartreg-cache")
-}
-
 /// Whether `s` is exactly one ordinary path component: not empty, not `.` or `..`, no `/`, `\`,
 /// NUL or control character, not absolute. What `Path::join` can never take outside its base.
 pub fn plain_component(s: &str) -> bool {

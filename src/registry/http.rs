@@ -29,7 +29,8 @@ use url::Url;
 use crate::error::{from_reqwest, redact_url, Error, Result};
 use crate::registry::scrub::{Secrets, SCAN_LIMIT};
 
-/// Provider-wide HTTP settings (from the provider block).
+/// Provider-wide HTTP settings (from the provider block). Their `Default` (the provider's
+/// defaults) is implemented in `crate::settings`, where every default is written once.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// Timeout of one attempt (request and body).
@@ -39,17 +40,6 @@ pub struct HttpSettings {
     /// Cancelled when Terraform stops the provider: every request in flight then ends at once
     /// with [`Error::Cancelled`]. The default token is never cancelled.
     pub cancel: CancellationToken,
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        HttpSettings {
-            timeout: Duration::from_secs(60),
-            max_retries: 4,
-            max_index_size: 256 * 1024 * 1024,
-            cancel: CancellationToken::new(),
-        }
-    }
 }
 
 impl HttpSettings {

@@ -51,7 +51,8 @@ pub fn validate_name(diags: &mut Diagnostics, name: &Value<String>) {
 /// Username and password go together, both non-empty: Helm sends basic credentials only when
 /// both are non-empty, and so does chartreg ([`credentials`]). One empty while the other is set
 /// would silently mean anonymous access, so it is refused on the empty one; both empty (or both
-/// null) is anonymous access.
+/// null) is anonymous access. One left out or empty is the same problem, with the same summary
+/// (`Missing Password`, `Missing Username`); the detail says which.
 pub fn validate_credentials(
     diags: &mut Diagnostics,
     username: &Value<String>,
@@ -74,12 +75,12 @@ pub fn validate_credentials(
             AttributePath::new("username"),
         ),
         (Value::Value(u), Value::Value(p)) if u.is_empty() && !p.is_empty() => diags.error(
-            "Empty Username",
+            "Missing Username",
             "username is empty but password is set: with an empty username no credentials are sent (as Helm sends none). Set both, or neither for anonymous access.",
             AttributePath::new("username"),
         ),
         (Value::Value(u), Value::Value(p)) if !u.is_empty() && p.is_empty() => diags.error(
-            "Empty Password",
+            "Missing Password",
             "password is empty but username is set: with an empty password no credentials are sent (as Helm sends none). Set both, or neither for anonymous access.",
             AttributePath::new("password"),
         ),

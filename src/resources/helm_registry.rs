@@ -11,14 +11,15 @@ use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{map, AttributePath, Diagnostics, Resource};
 
 use crate::diagnostics::{self, AttrMap};
-use crate::provider::Shared;
 use crate::registry::cache::Cache;
 use crate::registry::helm_index::{self, FetchedIndex, HelmRepo, IndexFetch, Validators};
 use crate::resources::common::{
     self, changed, helm_charts_state, now_rfc3339, validate_credentials, validate_name,
     validate_pem, validate_required, with_default, HelmChartState, RegistryPlan,
 };
-use crate::schema_util::{attr, schema, secret, C, T};
+use crate::resources::shared_schema::{shared_attributes, Wording};
+use crate::schema_util::{attr, schema, C, T};
+use crate::settings::Shared;
 
 /// State of `chartreg_helm_registry`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -75,25 +76,26 @@ pub fn resource_schema() -> Schema {
         "deprecated" => T::Bool,
         "versions" => T::List(Box::new(T::String))
     });
+    let mut attributes = shared_attributes(Wording {
+        registry: "repository",
+        registries: "repositories",
+        index: "index",
+        obtained: "downloaded",
+        resync: "downloads the index",
+        endpoint: "URL of the repository (`http://` or `https://`), under which `index.yaml` is served. A query string is kept. Changed in place and validated again.",
+        username: "Username for HTTP basic authentication.",
+        password: "Password for HTTP basic authentication (sensitive).",
+        chart,
+        charts: "The repository's charts by name: `latest_version` (newest non-pre-release version, as `helm search repo` shows it), `app_version`, `description` and `deprecated` of that version, and `versions` (all versions, newest first by semver, as Helm sorts them).",
+        chart_count: "Number of charts in the index.",
+        version_count: "Number of chart versions in the index.",
+        digest: ("index_digest", "SHA-256 (hex) of the index bytes last downloaded."),
+        last_synced: "When the index in state was last downloaded (RFC 3339). A refresh answered 304 leaves it unchanged.",
+    });
+    attributes.insert("pass_credentials".into(), attr(T::Bool, C::OptionalComputed, "Send the credentials to chart URLs on other hosts too (default `false`, like Helm's `--pass-credentials`)."));
     schema(
         "Registers a classic Helm chart repository (an HTTP server that serves `index.yaml`). The registration is validated on create (reachable, credentials accepted, TLS trusted, a valid Helm index) and the repository's chart index is kept in state: refreshed on every read with `synchronization = true` (a conditional request: an unchanged index costs one HTTP 304), downloaded once and then used offline with `synchronization = false`. Deleting the resource only forgets the registration.",
-        map! {
-            "id" => attr(T::String, C::Computed, "Identifier of the registration: the `name`."),
-            "name" => attr(T::String, C::Required, "Name of the registration: 1 to 63 lower-case letters, digits, `-`, `_` and `.`. Changing it replaces the resource."),
-            "endpoint" => attr(T::String, C::Required, "URL of the repository (`http://` or `https://`), under which `index.yaml` is served. A query string is kept. Changed in place and validated again."),
-            "synchronization" => attr(T::Bool, C::OptionalComputed, "Refresh the chart index on every read (default `true`). With `false` the index downloaded at registration (and at each `sync_trigger` change) is used and no request is made at plan time."),
-            "sync_trigger" => attr(T::String, C::Optional, "Any value; changing it downloads the index again on the next apply (a manual re-sync)."),
-            "username" => attr(T::String, C::Optional, "Username for HTTP basic authentication. Set together with `password`, both non-empty, or neither (or both empty) for anonymous access: like Helm, chartreg sends no credentials when either is empty, so one empty and the other set is refused at plan."),
-            "password" => secret(T::String, C::Optional, "Password for HTTP basic authentication (sensitive)."),
-            "ca_certificate" => attr(T::String, C::Optional, "PEM bundle of CA certificates trusted for this repository besides the system roots."),
-            "insecure_skip_tls_verify" => attr(T::Bool, C::OptionalComputed, "Skip TLS certificate verification (default `false`); for test repositories only."),
-            "pass_credentials" => attr(T::Bool, C::OptionalComputed, "Send the credentials to chart URLs on other hosts too (default `false`, like Helm's `--pass-credentials`)."),
-            "charts" => attr(T::Map(Box::new(chart)), C::Computed, "The repository's charts by name: `latest_version` (newest non-pre-release version, as `helm search repo` shows it), `app_version`, `description` and `deprecated` of that version, and `versions` (all versions, newest first by semver, as Helm sorts them)."),
-            "chart_count" => attr(T::Number, C::Computed, "Number of charts in the index."),
-            "version_count" => attr(T::Number, C::Computed, "Number of chart versions in the index."),
-            "index_digest" => attr(T::String, C::Computed, "SHA-256 (hex) of the index bytes last downloaded."),
-            "last_synced" => attr(T::String, C::Computed, "When the index in state was last downloaded (RFC 3339). A refresh answered 304 leaves it unchanged.")
-        },
+        attributes,
     )
 }
 

@@ -11,14 +11,15 @@ use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{map, AttributePath, Diagnostics, Resource};
 
 use crate::diagnostics::{self, AttrMap};
-use crate::provider::Shared;
 use crate::registry::cache::Cache;
 use crate::registry::oci::{self, OciClient, OciRegistry};
 use crate::resources::common::{
     self, catalog_from_oci_state, changed, now_rfc3339, oci_charts_state, validate_credentials,
     validate_name, validate_pem, validate_required, with_default, OciChartState, RegistryPlan,
 };
-use crate::schema_util::{attr, schema, secret, C, T};
+use crate::resources::shared_schema::{shared_attributes, Wording};
+use crate::schema_util::{attr, schema, C, T};
+use crate::settings::Shared;
 
 /// State of `chartreg_oci_registry`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -71,26 +72,27 @@ pub fn resource_schema() -> Schema {
         "description" => T::String,
         "versions" => T::List(Box::new(T::String))
     });
+    let mut attributes = shared_attributes(Wording {
+        registry: "registry",
+        registries: "registries",
+        index: "catalog",
+        obtained: "listed",
+        resync: "lists the registry",
+        endpoint: "Registry as `host[:port][/path]`. HTTPS by default; `oci://` is accepted (HTTPS) and `http://` means plain HTTP. The path, if any, is a repository prefix (or a repository) under which charts are looked up.",
+        username: "Username.",
+        password: "Password or access token (sensitive). Registry tokens obtained with it are kept in memory only.",
+        chart,
+        charts: "Chart repositories keyed by path relative to the endpoint (e.g. `library/nginx`): chart `name`, `latest_version` (newest non-pre-release), its `app_version` and `description`, and `versions` (newest first). Tags pushed by Helm with `_` for `+` are shown with `+`.",
+        chart_count: "Number of chart repositories.",
+        version_count: "Number of chart versions.",
+        digest: ("catalog_digest", "SHA-256 (hex) of the catalog in state; it changes when a chart, version or description changes."),
+        last_synced: "When the catalog in state last changed or was listed on create, update or `sync_trigger` (RFC 3339).",
+    });
+    attributes.insert("authentication_type".into(), attr(T::String, C::OptionalComputed, "`\"basic\"` (default: anonymous, or `username`/`password` answering the registry's Basic or Bearer-token challenge) or `\"ecr\"` (Amazon ECR, reserved for a later release)."));
+    attributes.insert("base_content_paths".into(), attr(T::List(Box::new(T::String)), C::Optional, "Repositories, or repository prefixes, relative to the endpoint path, that hold charts. Each is tried as a repository (`tags/list`) and as a prefix (`_catalog`). Registries that refuse `_catalog` (GHCR, Docker Hub) need the repositories named here. Without any, the endpoint path (or the whole catalog) is listed."));
     schema(
         "Registers an OCI registry that holds Helm charts (CNCF distribution, Harbor, GHCR, …), with anonymous, basic or bearer-token authentication. The registration is validated on create (`/v2/` reachable, credentials accepted, TLS trusted, every base path holds Helm charts) and the chart catalog is kept in state: refreshed on every read with `synchronization = true` (repositories whose tags did not change are not read again), listed once and then used offline with `synchronization = false`. Only Helm charts are indexed (manifests whose config media type is `application/vnd.cncf.helm.config.v1+json`); tags that are not semantic versions are ignored. Deleting the resource only forgets the registration.",
-        map! {
-            "id" => attr(T::String, C::Computed, "Identifier of the registration: the `name`."),
-            "name" => attr(T::String, C::Required, "Name of the registration: 1 to 63 lower-case letters, digits, `-`, `_` and `.`. Changing it replaces the resource."),
-            "endpoint" => attr(T::String, C::Required, "Registry as `host[:port][/path]`. HTTPS by default; `oci://` is accepted (HTTPS) and `http://` means plain HTTP. The path, if any, is a repository prefix (or a repository) under which charts are looked up."),
-            "authentication_type" => attr(T::String, C::OptionalComputed, "`\"basic\"` (default: anonymous, or `username`/`password` answering the registry's Basic or Bearer-token challenge) or `\"ecr\"` (Amazon ECR, reserved for a later release)."),
-            "base_content_paths" => attr(T::List(Box::new(T::String)), C::Optional, "Repositories, or repository prefixes, relative to the endpoint path, that hold charts. Each is tried as a repository (`tags/list`) and as a prefix (`_catalog`). Registries that refuse `_catalog` (GHCR, Docker Hub) need the repositories named here. Without any, the endpoint path (or the whole catalog) is listed."),
-            "synchronization" => attr(T::Bool, C::OptionalComputed, "Refresh the chart catalog on every read (default `true`). With `false` the catalog listed at registration (and at each `sync_trigger` change) is used and no request is made at plan time."),
-            "sync_trigger" => attr(T::String, C::Optional, "Any value; changing it lists the registry again on the next apply (a manual re-sync)."),
-            "username" => attr(T::String, C::Optional, "Username. Set together with `password`, both non-empty, or neither (or both empty) for anonymous access: like Helm, chartreg sends no credentials when either is empty, so one empty and the other set is refused at plan."),
-            "password" => secret(T::String, C::Optional, "Password or access token (sensitive). Registry tokens obtained with it are kept in memory only."),
-            "ca_certificate" => attr(T::String, C::Optional, "PEM bundle of CA certificates trusted for this registry besides the system roots."),
-            "insecure_skip_tls_verify" => attr(T::Bool, C::OptionalComputed, "Skip TLS certificate verification (default `false`); for test registries only."),
-            "charts" => attr(T::Map(Box::new(chart)), C::Computed, "Chart repositories keyed by path relative to the endpoint (e.g. `library/nginx`): chart `name`, `latest_version` (newest non-pre-release), its `app_version` and `description`, and `versions` (newest first). Tags pushed by Helm with `_` for `+` are shown with `+`."),
-            "chart_count" => attr(T::Number, C::Computed, "Number of chart repositories."),
-            "version_count" => attr(T::Number, C::Computed, "Number of chart versions."),
-            "catalog_digest" => attr(T::String, C::Computed, "SHA-256 (hex) of the catalog in state; it changes when a chart, version or description changes."),
-            "last_synced" => attr(T::String, C::Computed, "When the catalog in state last changed or was listed on create, update or `sync_trigger` (RFC 3339).")
-        },
+        attributes,
     )
 }
 
