@@ -276,15 +276,15 @@ fn connect_and_secrets(tb: &Testbed, cli: &TfCli) -> TestResult {
     );
     let cfg = format!(
         "variable \"pw\" {{\n  type      = string\n  sensitive = true\n}}\n\n{}{}{}",
-        res("public", &tb.helm_http, ""),
-        res("private_ca", &tb.helm_https_auth, &ca),
-        res("private_insecure", &tb.helm_https_auth, &insecure),
+        res("public", &tb.helm.http, ""),
+        res("private_ca", &tb.helm.https_auth, &ca),
+        res("private_insecure", &tb.helm.https_auth, &insecure),
     );
     tf.write(&cfg);
     let result = (|| {
         tf.apply()?;
-        let public = tb.http_get(&format!("{}/index.yaml", tb.helm_http), &[], false)?;
-        let private = tb.http_get(&format!("{}/index.yaml", tb.helm_https_auth), &[], true)?;
+        let public = tb.http_get(&format!("{}/index.yaml", tb.helm.http), &[], false)?;
+        let private = tb.http_get(&format!("{}/index.yaml", tb.helm.https_auth), &[], true)?;
         for name in ["public", "private_ca", "private_insecure"] {
             let index = if name == "public" { &public } else { &private };
             let a = tf.resource_attrs(&addr(name))?;
@@ -469,15 +469,15 @@ fn apply_errors(tb: &Testbed, cli: &TfCli) -> TestResult {
         "{}{}{}{}{}{}",
         res(
             "wrong_password",
-            &tb.helm_https_auth,
+            &tb.helm.https_auth,
             &format!(
                 "  username       = {}\n  password       = \"not-the-password\"\n{ca}",
                 q(&tb.user)
             )
         ),
-        res("unknown_ca", &tb.helm_https, ""),
-        res("wrong_ca", &tb.helm_https, &wrong_ca),
-        res("not_found", &format!("{}/nope", tb.helm_http), ""),
+        res("unknown_ca", &tb.helm.https, ""),
+        res("wrong_ca", &tb.helm.https, &wrong_ca),
+        res("not_found", &format!("{}/nope", tb.helm.http), ""),
         res("html_index", &html.url, ""),
         res("yaml_not_index", &yaml.url, ""),
     );
@@ -655,12 +655,12 @@ fn sync(tb: &Testbed, cli: &TfCli) -> TestResult {
 fn import_and_endpoint(tb: &Testbed, cli: &TfCli) -> TestResult {
     let repo = tb.try_spawn_helm_repo("endpoint", false, false)?;
     let tf = Tf::new(tb, cli);
-    let cfg = res("r", &tb.helm_http, "");
+    let cfg = res("r", &tb.helm.http, "");
     let plan = harness::lifecycle(
         &tf,
         &cfg,
         &addr("r"),
-        &format!("r={}", tb.helm_http),
+        &format!("r={}", tb.helm.http),
         &["last_synced"],
     )?;
     ensure(plan.contains("No changes"), || {
@@ -675,7 +675,7 @@ fn import_and_endpoint(tb: &Testbed, cli: &TfCli) -> TestResult {
         expect_versions(&before["charts"], fixture, "before the endpoint change")?;
 
         // A bad endpoint fails on `endpoint` and the registration stays as it was.
-        tf.write(&res("r", &format!("{}/missing", tb.helm_http), ""));
+        tf.write(&res("r", &format!("{}/missing", tb.helm.http), ""));
         let out = tf.apply_err()?;
         expect_error(&out, "Registry Index Not Found", "r", At::Attr("endpoint"))?;
         let after = tf.resource_attrs(&addr("r"))?;
@@ -847,14 +847,14 @@ fn helm_search_fixture(tb: &Testbed, cli: &TfCli) -> TestResult {
     let tf = Tf::new(tb, cli);
     let cfg = format!(
         "{}{}",
-        res("fixture", &tb.helm_http, ""),
+        res("fixture", &tb.helm.http, ""),
         res("traps", &repo.url, "")
     );
     tf.write(&cfg);
     let result = (|| {
         tf.apply()?;
         let fixture = charts(&tf, "fixture")?;
-        compare_with_helm(tb, &tb.helm_http, &fixture)?;
+        compare_with_helm(tb, &tb.helm.http, &fixture)?;
         let traps = charts(&tf, "traps")?;
         expect_versions(
             &traps,
@@ -881,7 +881,7 @@ fn helm_search_fixture(tb: &Testbed, cli: &TfCli) -> TestResult {
 }
 
 fn helm_search_realworld(tb: &Testbed, cli: &TfCli, which: &str) -> TestResult {
-    let url = format!("{}/{which}", tb.realworld);
+    let url = format!("{}/{which}", tb.helm.realworld);
     let tf = Tf::new(tb, cli);
     let t0 = std::time::Instant::now();
     tf.write(&res(which, &url, ""));
@@ -930,11 +930,11 @@ fn example(tb: &Testbed, cli: &TfCli) -> TestResult {
     let (id_name, _) = id
         .split_once('=')
         .ok_or_else(|| format!("import.sh: ID {id:?} is not NAME=ENDPOINT"))?;
-    let id = format!("{id_name}={}", tb.helm_http);
+    let id = format!("{id_name}={}", tb.helm.http);
 
     let tf = Tf::new(tb, cli);
     tf.write(&resource_tf);
-    let var = format!("helm_repo_url={}", tb.helm_http);
+    let var = format!("helm_repo_url={}", tb.helm.http);
     // `terraform SUBCOMMAND -var helm_repo_url=... OPTIONS... [ARGS]`
     let with_var = |args: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();

@@ -280,14 +280,14 @@ resource "chartreg_oci_registry" "token" {{
   ca_certificate     = file("${{path.module}}/ca.pem")
 }}
 "#,
-        plain = tb.oci_plain,
-        basic = tb.oci_basic,
-        token = tb.oci_token,
+        plain = tb.oci.plain,
+        basic = tb.oci.basic,
+        token = tb.oci.token,
         user = tb.user,
     );
     tf.write(&cfg);
 
-    let token_log_start = file_len(&tb.token_log);
+    let token_log_start = file_len(&tb.token.log);
     let result = (|| {
         let apply = tf.apply()?;
         let plan = tf.plan(&["-detailed-exitcode"]);
@@ -297,7 +297,7 @@ resource "chartreg_oci_registry" "token" {{
 
         // token requests made for this namespace (read before `helm show chart` below:
         // only the provider reads it between the pushes and here)
-        let log = read_from(&tb.token_log, token_log_start);
+        let log = read_from(&tb.token.log, token_log_start);
         let mine: Vec<&str> = log.lines().filter(|l| l.contains(&ns)).collect();
         ensure(!mine.is_empty(), || {
             format!("no token request for {ns} in the token server log:\n{log}")
@@ -326,7 +326,7 @@ resource "chartreg_oci_registry" "token" {{
             shown.push(helm_show_chart(
                 tb,
                 &home,
-                &format!("oci://{}/{key}", tb.oci_plain),
+                &format!("oci://{}/{key}", tb.oci.plain),
                 v,
                 RegistryAuth::None,
             )?);
@@ -829,9 +829,9 @@ resource "chartreg_oci_registry" "image_only" {{
   base_content_paths = ["{ns}"]
 }}
 "#,
-        basic = tb.oci_basic,
-        token = tb.oci_token,
-        plain = tb.oci_plain,
+        basic = tb.oci.basic,
+        token = tb.oci.token,
+        plain = tb.oci.plain,
         user = tb.user,
     );
     tf.write(&cfg);

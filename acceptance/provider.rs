@@ -144,7 +144,7 @@ fn bad_config_fails_at_plan(tb: &Testbed, cli: &TfCli) -> TestResult {
     for (line, summary, shown) in cases {
         tf.write(&format!(
             "provider \"chartreg\" {{\n  {line}\n}}\n\nresource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{}\"\n}}\n",
-            tb.helm_http
+            tb.helm.http
         ));
         let o = tf.plan(&["-input=false", "-no-color"]);
         ensure(!o.success(), || {
@@ -162,7 +162,7 @@ fn bad_config_fails_at_plan(tb: &Testbed, cli: &TfCli) -> TestResult {
     // A good value plans.
     tf.write(&format!(
         "provider \"chartreg\" {{\n  request_timeout = \"1m30s\"\n}}\n\nresource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{}\"\n}}\n",
-        tb.helm_http
+        tb.helm.http
     ));
     let o = tf.plan(&["-input=false", "-no-color"]);
     ensure(o.success(), || o.to_string())
@@ -177,7 +177,7 @@ fn logs_through_tf_log(tb: &Testbed, cli: &TfCli) -> TestResult {
         .env("TF_LOG_PATH", &log.display().to_string());
     tf.write(&format!(
         "resource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{}\"\n  username = \"{}\"\n  password = \"{}\"\n}}\n",
-        tb.helm_http_auth, tb.user, tb.password
+        tb.helm.http_auth, tb.user, tb.password
     ));
     tf.apply()?;
     let text = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
@@ -230,7 +230,7 @@ fn settings_apply(tb: &Testbed, cli: &TfCli) -> TestResult {
     let mut tf = Tf::new(tb, cli);
     tf.write(&format!(
         "provider \"chartreg\" {{\n  max_index_size = 100000\n}}\n\nresource \"chartreg_helm_registry\" \"big\" {{\n  name     = \"big\"\n  endpoint = \"{}/rancher\"\n}}\n",
-        tb.realworld
+        tb.helm.realworld
     ));
     let o = tf.apply_err()?;
     ensure(o.combined().contains("Registry Index Too Large"), || {
@@ -247,7 +247,7 @@ fn settings_apply(tb: &Testbed, cli: &TfCli) -> TestResult {
     tf.env("SSL_CERT_FILE", &tb.ca_cert.display().to_string());
     tf.write(&format!(
         "resource \"chartreg_helm_registry\" \"tls\" {{\n  name     = \"tls\"\n  endpoint = \"{}\"\n}}\n",
-        tb.helm_https
+        tb.helm.https
     ));
     tf.apply()?;
     let attrs = tf.resource_attrs("chartreg_helm_registry.tls")?;
@@ -278,11 +278,12 @@ fn honours_proxy_env(tb: &Testbed, cli: &TfCli) -> TestResult {
         .env("NO_PROXY", "");
     tf.write(&format!(
         "resource \"chartreg_helm_registry\" \"p\" {{\n  name           = \"p\"\n  endpoint       = \"{}\"\n  ca_certificate = {:?}\n}}\n",
-        tb.helm_https, tb.ca_pem
+        tb.helm.https, tb.ca_pem
     ));
     tf.apply()?;
     let https_host = tb
-        .helm_https
+        .helm
+        .https
         .trim_start_matches("https://")
         .split('/')
         .next()
@@ -314,7 +315,7 @@ fn handshake_nodelay(tb: &Testbed, cli: &TfCli) -> TestResult {
     let mut tf = Tf::new(tb, cli);
     tf.write(&format!(
         "resource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{}\"\n}}\n",
-        tb.helm_http
+        tb.helm.http
     ));
     tf.apply()?;
     tf.env("CHARTREG_PLUGIN_NODELAY", "0");
@@ -333,7 +334,7 @@ fn cache_dir_lifecycle(tb: &Testbed, cli: &TfCli) -> TestResult {
     tf.write(&format!(
         "provider \"chartreg\" {{\n  cache_dir = {:?}\n}}\n\nresource \"chartreg_helm_registry\" \"h\" {{\n  name     = \"h\"\n  endpoint = \"{}\"\n}}\n\nresource \"chartreg_oci_registry\" \"o\" {{\n  name     = \"o\"\n  endpoint = \"http://{}\"\n}}\n",
         cache.display().to_string(),
-        tb.helm_http,
+        tb.helm.http,
         reg.host
     ));
     tf.apply()?;
