@@ -147,7 +147,9 @@ fn is_dev_overrides(d: &Diagnostic) -> bool {
 pub fn parse(args: &[String], stdout: &str, stderr: &str, dir: &Path) -> Vec<Diagnostic> {
     let mut files = HashMap::new();
     let mut out = Vec::new();
-    if args.iter().any(|a| a == "-json") {
+    let sub = args.first().map(String::as_str).unwrap_or_default();
+    let ui = matches!(sub, "plan" | "apply" | "destroy" | "refresh" | "validate");
+    if ui && args.iter().any(|a| a == "-json") {
         if let Ok(v) = serde_json::from_str::<Value>(stdout) {
             // `validate -json`: one object
             for d in v["diagnostics"].as_array().into_iter().flatten() {
@@ -163,7 +165,7 @@ pub fn parse(args: &[String], stdout: &str, stderr: &str, dir: &Path) -> Vec<Dia
                 }
             }
         }
-    } else if args.first().map(String::as_str) == Some("import") {
+    } else if sub == "import" {
         let addr = args
             .iter()
             .skip(1)
@@ -269,14 +271,7 @@ impl TfOutput {
     }
 
     fn mismatch(&self, what: &str) -> String {
-        let all: Vec<String> = self.diagnostics.iter().map(|d| format!("  {d}")).collect();
-        redact(&format!(
-            "{what}; terraform {} ({}) reported {}:\n{}\n--- output ---\n{self}",
-            self.args.join(" "),
-            self.label,
-            if all.is_empty() { "no diagnostics" } else { "" },
-            all.join("\n"),
-        ))
+        redact(&format!("{what} in:\n{self}"))
     }
 
     fn machine_readable(&self) -> bool {

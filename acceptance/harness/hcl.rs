@@ -323,6 +323,11 @@ impl Scanner<'_> {
     }
 }
 
+/// An HCL string literal of `s` (JSON escaping is valid HCL).
+pub fn string(s: &str) -> String {
+    serde_json::to_string(s).expect("string to JSON")
+}
+
 /// `resource "t" "n"` → `t.n`, `data "t" "n"` → `data.t.n`, `provider "p"` → `provider.p`…
 fn object_name(labels: &[String]) -> String {
     let rest = labels[1..].join(".");

@@ -64,6 +64,15 @@ pub fn redact(s: &str) -> String {
     }
 }
 
+/// `Ok(())` when `cond` holds, else `Err(msg())`: the assertion of trial bodies.
+pub fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
+    if cond {
+        Ok(())
+    } else {
+        Err(msg())
+    }
+}
+
 /// `true` when `CHARTREG_ACC_VERBOSE` is set: the harness then prints timings to stderr.
 pub fn verbose() -> bool {
     std::env::var_os("CHARTREG_ACC_VERBOSE").is_some_and(|v| !v.is_empty() && v != "0")

@@ -458,6 +458,23 @@ impl Tf {
             .ok_or_else(|| format!("{addr} not in state; state has: {}", found.join(", ")))
     }
 
+    /// No resource in the state (`state list` and `show -json` agree).
+    pub fn expect_empty_state(&self) -> TestResult {
+        let list = self.run_ok(&["state", "list", "-no-color"])?;
+        let state = self.state_json()?;
+        let n = state["values"]["root_module"]["resources"]
+            .as_array()
+            .map_or(0, Vec::len);
+        if list.stdout.trim().is_empty() && n == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "the state should be empty; state list:\n{}\nshow -json: {state}",
+                list.stdout
+            ))
+        }
+    }
+
     /// `import -input=false -no-color ADDR ID`
     pub fn import(&self, addr: &str, id: &str) -> TestResult<TfOutput> {
         self.run_ok(&["import", "-input=false", "-no-color", addr, id])
