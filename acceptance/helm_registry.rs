@@ -279,63 +279,16 @@ fn invalid_config(tb: &Arc<Testbed>) -> Vec<Trial> {
         Has(&'static str),
         Lacks(&'static str),
     }
+    #[rustfmt::skip]
     const CHECKS: [Check; 8] = [
-        (
-            "bad_scheme",
-            "bad_scheme",
-            "Invalid Endpoint URL",
-            "endpoint",
-            Detail::Has("\"ftp\""),
-        ),
-        (
-            "no_scheme",
-            "no_scheme",
-            "Invalid Endpoint URL",
-            "endpoint",
-            Detail::Any,
-        ),
-        (
-            "userinfo_not_echoed",
-            "userinfo",
-            "Invalid Endpoint URL",
-            "endpoint",
-            Detail::Lacks("hunter2"),
-        ),
-        (
-            "username_without_password",
-            "user_only",
-            "Missing Password",
-            "username",
-            Detail::Has("password"),
-        ),
-        (
-            "password_without_username",
-            "password_only",
-            "Missing Username",
-            "password",
-            Detail::Has("username"),
-        ),
-        (
-            "bad_pem",
-            "bad_pem",
-            "Invalid CA Certificate",
-            "ca_certificate",
-            Detail::Any,
-        ),
-        (
-            "not_pem",
-            "not_pem",
-            "Invalid CA Certificate",
-            "ca_certificate",
-            Detail::Any,
-        ),
-        (
-            "bad_name",
-            "bad_name",
-            "Invalid Registry Name",
-            "name",
-            Detail::Any,
-        ),
+        ("bad_scheme", "bad_scheme", "Invalid Endpoint URL", "endpoint", Detail::Has("\"ftp\"")),
+        ("no_scheme", "no_scheme", "Invalid Endpoint URL", "endpoint", Detail::Any),
+        ("userinfo_not_echoed", "userinfo", "Invalid Endpoint URL", "endpoint", Detail::Lacks("hunter2")),
+        ("username_without_password", "user_only", "Missing Password", "username", Detail::Has("password")),
+        ("password_without_username", "password_only", "Missing Username", "password", Detail::Has("username")),
+        ("bad_pem", "bad_pem", "Invalid CA Certificate", "ca_certificate", Detail::Any),
+        ("not_pem", "not_pem", "Invalid CA Certificate", "ca_certificate", Detail::Any),
+        ("bad_name", "bad_name", "Invalid Registry Name", "name", Detail::Any),
     ];
     let mut cases = Cases::new(tb, "helm_registry::invalid_config", |tb, cli| {
         let tf = Tf::new(tb, cli);

@@ -109,9 +109,12 @@ impl Scanner<'_> {
                 self.body_item();
                 continue;
             }
-            let start = self.pos;
+            // the state before the character at the target: a range that starts at `[` is the
+            // whole list, one that starts at an element is that element
+            if self.snapshot.is_none() && self.target <= self.pos {
+                self.snapshot = Some(self.stack.clone());
+            }
             self.step();
-            self.snap_if(start);
         }
     }
 
@@ -372,36 +375,18 @@ data "chartreg_thing" "d" {
         let byte = cfg.find(needle).unwrap_or_else(|| panic!("{needle}")) + skip;
         locate(cfg, byte)
     };
+    #[rustfmt::skip]
     let cases: Vec<(&str, usize, &str, &str)> = vec![
         ("-1", 0, "provider.chartreg", "max_retries"),
         ("max_retries", 0, "provider.chartreg", "max_retries"),
         ("\"bad-path\"", 0, "chartreg_oci_registry.bad_path", "name"),
         ("{\"\n", 0, "chartreg_oci_registry.bad_path", "endpoint"),
-        (
-            "\"ok/path\"",
-            0,
-            "chartreg_oci_registry.bad_path",
-            "base_content_paths[0]",
-        ),
-        (
-            "\"Bad Path\"",
-            0,
-            "chartreg_oci_registry.bad_path",
-            "base_content_paths[1]",
-        ),
-        (
-            "\"first\"",
-            0,
-            "chartreg_oci_registry.bad_path",
-            "probe[0].x",
-        ),
+        ("[\n    \"ok", 0, "chartreg_oci_registry.bad_path", "base_content_paths"),
+        ("\"ok/path\"", 0, "chartreg_oci_registry.bad_path", "base_content_paths[0]"),
+        ("\"Bad Path\"", 0, "chartreg_oci_registry.bad_path", "base_content_paths[1]"),
+        ("\"first\"", 0, "chartreg_oci_registry.bad_path", "probe[0].x"),
         ("<<-EOT", 0, "chartreg_oci_registry.bad_path", "probe[1].x"),
-        (
-            "probe {\n    x = <<",
-            6,
-            "chartreg_oci_registry.bad_path",
-            "probe[1]",
-        ),
+        ("probe {\n    x = <<", 6, "chartreg_oci_registry.bad_path", "probe[1]"),
         ("\"s\"", 0, "chartreg_oci_registry.bad_path", "single.y"),
         ("\"bad_path\" {", 11, "chartreg_oci_registry.bad_path", ""),
         ("\"1\"", 0, "data.chartreg_thing.d", "version"),
