@@ -6,7 +6,7 @@ use std::sync::Arc;
 use libtest_mimic::Trial;
 
 use super::{at, res, unique, PASSWORD_VAR, RT};
-use crate::harness::{self, ensure, Cases, RegistryAuth, Testbed, Tf, TfOutput};
+use crate::harness::{self, ensure, Cases, RegistryAuth, TestResult, Testbed, Tf, TfOutput};
 
 // ------------------------------------------------------------------ errors
 
@@ -16,10 +16,41 @@ struct Failed {
     took: std::time::Duration,
 }
 
+/// `(resource, summary, attribute, text the detail or the quoted line shows)`
+type Check = (&'static str, &'static str, &'static str, &'static str);
+
+/// The output of `run` in `tf`, which must fail, and how long it took.
+fn failed(tf: Tf, run: impl FnOnce(&Tf) -> TfOutput) -> TestResult<Failed> {
+    let t0 = std::time::Instant::now();
+    let out = run(&tf).failed()?;
+    Ok(Failed {
+        tf,
+        out,
+        took: t0.elapsed(),
+    })
+}
+
+/// A case per check, then `nothing_else` (no other error) and `nothing_in_state`.
+fn with_checks(mut cases: Cases<Failed>, checks: &'static [Check]) -> Cases<Failed> {
+    for &(name, summary, attr, detail) in checks {
+        cases = cases.case(name, move |_, f| {
+            let d = f.out.expect_error(summary, &at(name, attr))?;
+            ensure(d.detail_has(detail) || d.code.contains(detail), || {
+                format!("neither the detail nor the quoted line has {detail:?}:\n{d}")
+            })
+        });
+    }
+    cases
+        .case("nothing_else", move |_, f| {
+            f.out.expect_error_count(checks.len())
+        })
+        .case("nothing_in_state", |_, f| f.tf.expect_empty_state())
+}
+
 /// Apply-time failures, all in one apply: each fails on the attribute at fault and nothing is
 /// left in state.
 pub(super) fn apply_errors(tb: &Arc<Testbed>) -> Vec<Trial> {
-    const CHECKS: [(&str, &str, &str, &str); 5] = [
+    const CHECKS: [Check; 5] = [
         (
             "wrong_basic",
             "Registry Credentials Rejected",
@@ -51,7 +82,7 @@ pub(super) fn apply_errors(tb: &Arc<Testbed>) -> Vec<Trial> {
             "none holds a Helm chart",
         ),
     ];
-    let mut cases = Cases::new(tb, "oci_registry::apply_errors", |tb, cli| {
+    let cases = Cases::new(tb, "oci_registry::apply_errors", |tb, cli| {
         let ns = unique(cli, "imageonly");
         let layer = std::fs::read(&tb.charts.mychart_010).map_err(|e| e.to_string())?;
         tb.oci_client(RegistryAuth::None)
@@ -73,27 +104,9 @@ pub(super) fn apply_errors(tb: &Arc<Testbed>) -> Vec<Trial> {
             res("empty_path", &format!("http://{p}"), Some(r#"["charts", "nothing/here"]"#)),
             res("image_only", &format!("http://{p}"), Some(&format!("[{ns:?}]"))),
         ));
-        let t0 = std::time::Instant::now();
-        let out = tf.apply_json(&[]).failed()?;
-        Ok(Failed {
-            tf,
-            out,
-            took: t0.elapsed(),
-        })
+        failed(tf, |tf| tf.apply_json(&[]))
     });
-    for (name, summary, attr, detail) in CHECKS {
-        cases = cases.case(name, move |_, f| {
-            let d = f.out.expect_error(summary, &at(name, attr))?;
-            ensure(d.detail_has(detail), || {
-                format!("the detail lacks {detail:?}:\n{d}")
-            })
-        });
-    }
-    cases
-        .case("nothing_else", |_, f| {
-            f.out.expect_error_count(CHECKS.len())
-        })
-        .case("nothing_in_state", |_, f| f.tf.expect_empty_state())
+    with_checks(cases, &CHECKS)
         .case("password_not_echoed", |tb, f| {
             ensure(!f.out.combined().contains(&tb.password), || {
                 "the password shows in the error output".into()
@@ -105,7 +118,7 @@ pub(super) fn apply_errors(tb: &Arc<Testbed>) -> Vec<Trial> {
 /// Plan-time checks of endpoint, base paths and authentication_type: no request is made (the
 /// endpoints name a closed port).
 pub(super) fn plan_errors(tb: &Arc<Testbed>) -> Vec<Trial> {
-    const CHECKS: [(&str, &str, &str, &str); 4] = [
+    const CHECKS: [Check; 4] = [
         (
             "bad_endpoint",
             "Invalid Endpoint",
@@ -131,7 +144,7 @@ pub(super) fn plan_errors(tb: &Arc<Testbed>) -> Vec<Trial> {
             "ecr",
         ),
     ];
-    let mut cases = Cases::new(tb, "oci_registry::plan_errors", |tb, cli| {
+    let cases = Cases::new(tb, "oci_registry::plan_errors", |tb, cli| {
         let closed = format!("127.0.0.1:{}", harness::servers::free_port());
         let tf = Tf::new(tb, cli);
         let with = |name: &str, endpoint: &str, line: &str| {
@@ -153,26 +166,9 @@ pub(super) fn plan_errors(tb: &Arc<Testbed>) -> Vec<Trial> {
             ]
             .concat(),
         );
-        let t0 = std::time::Instant::now();
-        let out = tf.plan_json(&[]).failed()?;
-        Ok(Failed {
-            tf,
-            out,
-            took: t0.elapsed(),
-        })
+        failed(tf, |tf| tf.plan_json(&[]))
     });
-    for (name, summary, attr, detail) in CHECKS {
-        cases = cases.case(name, move |_, f| {
-            let d = f.out.expect_error(summary, &at(name, attr))?;
-            ensure(d.detail_has(detail) || d.code.contains(detail), || {
-                format!("neither the detail nor the quoted line has {detail:?}:\n{d}")
-            })
-        });
-    }
-    cases
-        .case("nothing_else", |_, f| {
-            f.out.expect_error_count(CHECKS.len())
-        })
+    with_checks(cases, &CHECKS)
         .case("no_request", |_, f| {
             ensure(
                 f.out
@@ -183,6 +179,5 @@ pub(super) fn plan_errors(tb: &Arc<Testbed>) -> Vec<Trial> {
                 || format!("plan-time checks made requests ({:?}):\n{}", f.took, f.out),
             )
         })
-        .case("nothing_in_state", |_, f| f.tf.expect_empty_state())
         .trials()
 }
