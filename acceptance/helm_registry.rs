@@ -281,9 +281,9 @@ fn invalid_config(tb: &Arc<Testbed>) -> Vec<Trial> {
     }
     #[rustfmt::skip]
     const CHECKS: [Check; 8] = [
-        ("bad_scheme", "bad_scheme", "Invalid Endpoint URL", "endpoint", Detail::Has("\"ftp\"")),
-        ("no_scheme", "no_scheme", "Invalid Endpoint URL", "endpoint", Detail::Any),
-        ("userinfo_not_echoed", "userinfo", "Invalid Endpoint URL", "endpoint", Detail::Lacks("hunter2")),
+        ("bad_scheme", "bad_scheme", "Invalid Endpoint", "endpoint", Detail::Has("\"ftp\"")),
+        ("no_scheme", "no_scheme", "Invalid Endpoint", "endpoint", Detail::Any),
+        ("userinfo_not_echoed", "userinfo", "Invalid Endpoint", "endpoint", Detail::Lacks("hunter2")),
         ("username_without_password", "user_only", "Missing Password", "username", Detail::Has("password")),
         ("password_without_username", "password_only", "Missing Username", "password", Detail::Has("username")),
         ("bad_pem", "bad_pem", "Invalid CA Certificate", "ca_certificate", Detail::Any),

@@ -30,10 +30,11 @@ impl AttrMap {
 /// Title-case summary for an error.
 pub fn summary(err: &Error) -> &'static str {
     match err {
-        Error::InvalidUrl { .. } => "Invalid Endpoint URL",
+        Error::InvalidUrl { .. } => "Invalid Endpoint",
         Error::Dns { .. } => "Registry Host Not Found",
         Error::Connect { .. } => "Registry Unreachable",
         Error::Tls { .. } => "Registry TLS Certificate Not Trusted",
+        Error::TlsName { .. } => "Registry TLS Certificate Name Mismatch",
         Error::Timeout { .. } => "Registry Request Timed Out",
         Error::Unauthorized { .. } => "Registry Credentials Rejected",
         Error::NotFound { .. } => "Registry Index Not Found",
@@ -59,6 +60,9 @@ pub fn hint(err: &Error, have_credentials: bool) -> &'static str {
         }
         Error::Tls { .. } => {
             "Trust the registry's CA with `ca_certificate` (PEM), or, for a test registry only, set `insecure_skip_tls_verify = true`. SSL_CERT_FILE is honoured for the system roots."
+        }
+        Error::TlsName { .. } => {
+            "The certificate is trusted but issued for other names than the host in `endpoint`: write the host as the certificate names it (see above), or have the registry's certificate reissued for this name."
         }
         Error::Timeout { .. } => "The registry did not answer in time: check it, or raise the provider's `request_timeout`.",
         Error::Unauthorized { .. } if have_credentials => "Check `username` and `password`: the registry refused them.",
@@ -134,6 +138,19 @@ mod tests {
         assert_eq!(d.summary, "Registry TLS Certificate Not Trusted");
         assert!(d.detail.contains("ca_certificate"));
         assert_eq!(d.attribute, AttributePath::new("ca_certificate"));
+    }
+
+    #[test]
+    fn tls_name_mismatch_points_at_endpoint() {
+        let e = Error::TlsName {
+            url: "https://127.0.0.1:1/index.yaml".into(),
+            detail: "certificate not valid for name \"127.0.0.1\"".into(),
+        };
+        let d = to_diagnostic(&e, &A, false, "Validating registry \"x\"");
+        assert_eq!(d.summary, "Registry TLS Certificate Name Mismatch");
+        assert_eq!(d.attribute, AttributePath::new("endpoint"));
+        assert!(d.detail.contains("for another name"));
+        assert!(!d.detail.contains("ca_certificate"));
     }
 
     #[test]

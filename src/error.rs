@@ -18,7 +18,8 @@ pub enum Culprit {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("invalid URL {url:?}: {reason}")]
+    /// `url` is redacted again when shown: a caller's slip cannot echo a secret.
+    #[error("invalid URL {:?}: {reason}", redact_url(url))]
     InvalidUrl { url: String, reason: String },
 
     #[error("cannot resolve the host of {url}: {detail}")]
@@ -29,6 +30,10 @@ pub enum Error {
 
     #[error("the TLS certificate of {url} is not trusted: {detail}")]
     Tls { url: String, detail: String },
+
+    /// A certificate the client trusts, but issued for other names than the host connected to.
+    #[error("the TLS certificate of {url} is for another name: {detail}")]
+    TlsName { url: String, detail: String },
 
     #[error("request to {url} timed out after {after:?}")]
     Timeout { url: String, after: Duration },
@@ -97,6 +102,7 @@ impl Error {
             | Error::Protocol { .. }
             | Error::HttpStatus { .. }
             | Error::Transport { .. }
+            | Error::TlsName { .. }
             | Error::CatalogUnsupported { .. } => Culprit::Endpoint,
             Error::Tls { .. } => Culprit::Tls,
             Error::Unauthorized { .. } => Culprit::Credentials,
@@ -116,10 +122,13 @@ impl Error {
     }
 }
 
-/// A URL fit for error text and logs: no userinfo, no query string, no fragment.
+/// A URL fit for error text and logs: no userinfo, no query string, no fragment. Input that does
+/// not parse as a URL with a host (`"robot:S3cret@h:5000"`, `"https://ci:pw@[::1/x"`) is redacted
+/// as text: everything up to the last `@` and from the first `?` or `#` is dropped, and where the
+/// two overlap (an `@` after a `?`) only the scheme is kept.
 pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) => {
+    if let Ok(mut u) = url::Url::parse(raw) {
+        if u.has_host() && !u.cannot_be_a_base() {
             let _ = u.set_username("");
             let _ = u.set_password(None);
             let had_query = u.query().is_some();
@@ -129,17 +138,41 @@ pub fn redact_url(raw: &str) -> String {
             if had_query {
                 s.push_str("?…");
             }
-            s
+            return s;
         }
-        Err(_) => {
-            let no_query = raw.split(['?', '#']).next().unwrap_or(raw);
-            match no_query.rsplit_once('@') {
-                Some((head, tail)) if head.contains("://") => {
-                    format!("{}://{}", head.split("://").next().unwrap_or(""), tail)
-                }
-                _ => no_query.to_string(),
+    }
+    redact_text(raw)
+}
+
+/// [`redact_url`] for text that is not a URL with a host.
+fn redact_text(raw: &str) -> String {
+    let scheme = raw.split_once("://").map(|(s, _)| s).filter(|s| {
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    let rest = match scheme {
+        Some(s) => &raw[s.len() + 3..],
+        None => raw,
+    };
+    let cut = rest.find(['?', '#']);
+    let at = rest.rfind('@');
+    let kept = match (at, cut) {
+        // An `@` after a `?`: a password holding `?` or a query holding `@`; keep neither side.
+        (Some(a), Some(c)) if a > c => "…".to_string(),
+        _ => {
+            let start = at.map_or(0, |a| a + 1);
+            let end = cut.unwrap_or(rest.len());
+            let mut k = rest[start..end].to_string();
+            if cut.is_some_and(|c| rest[c..].starts_with('?')) {
+                k.push_str("?…");
             }
+            k
         }
+    };
+    match scheme {
+        Some(s) => format!("{s}://{kept}"),
+        None => kept,
     }
 }
 
@@ -171,6 +204,9 @@ pub fn from_reqwest(url: &str, err: &reqwest::Error, timeout: Duration) -> Error
             url,
             after: timeout,
         }
+    } else if lower.contains("not valid for name") || lower.contains("notvalidforname") {
+        // Checked after the chain: the CA is trusted, the host in the URL is not a certificate name.
+        Error::TlsName { url, detail }
     } else if lower.contains("certificate")
         || lower.contains("invalidcertificate")
         || lower.contains("unknownissuer")
@@ -200,6 +236,43 @@ mod tests {
             "https://example.com/x/index.yaml?…"
         );
         assert_eq!(redact_url("http://h:8080/a"), "http://h:8080/a");
+    }
+
+    #[test]
+    fn redacts_what_does_not_parse() {
+        let cases = [
+            ("https://ci:pw@[::1/x", "https://[::1/x"),
+            ("robot:S3cret@127.0.0.1:5000", "127.0.0.1:5000"),
+            (
+                "robot:S3/cret@127.0.0.1:5000/charts",
+                "127.0.0.1:5000/charts",
+            ),
+            ("https://[::1/x?token=T0k", "https://[::1/x?…"),
+            ("127.0.0.1:5000/c?token=T0k#f", "127.0.0.1:5000/c?…"),
+            ("https://u:p?w@[::1/x", "https://…"),
+            ("https://[::1/x?t=a@b", "https://…"),
+            ("robot:S3cret@h://x", "h://x"),
+            ("", ""),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(redact_url(raw), want, "{raw}");
+        }
+        // Parses, but as a URL without a host ("robot" is the scheme): redacted as text.
+        assert_eq!(redact_url("robot:S3cret@h:5000"), "h:5000");
+        // Idempotent.
+        for raw in ["https://u:p@h/x?t=1", "https://ci:pw@[::1/x"] {
+            assert_eq!(redact_url(&redact_url(raw)), redact_url(raw));
+        }
+    }
+
+    #[test]
+    fn invalid_url_display_never_echoes_secrets() {
+        let e = Error::InvalidUrl {
+            url: "robot:S3cret@127.0.0.1:5000?token=T0k".into(),
+            reason: "r".into(),
+        };
+        let s = e.to_string();
+        assert!(!s.contains("S3cret") && !s.contains("T0k"), "{s}");
     }
 
     #[test]

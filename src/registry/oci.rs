@@ -124,7 +124,9 @@ fn invalid(url: &str, reason: impl Into<String>) -> Error {
 
 /// Parse `host[:port][/path]`, optionally prefixed by `https://` (the default), `oci://` (same as
 /// https) or `http://` (plain HTTP). Pure: fit for plan-time validation. Errors are
-/// [`Error::InvalidUrl`] with a message that says what to write instead.
+/// [`Error::InvalidUrl`] with a message that says what to write instead. No message quotes the
+/// endpoint before it is known to hold neither userinfo nor a query string (a password or a
+/// token): `@`, `?` and `#` are refused first, and none of them is valid in an OCI endpoint.
 pub fn parse_endpoint(s: &str) -> Result<OciEndpoint> {
     let raw = s.trim();
     if raw.is_empty() {
@@ -133,35 +135,50 @@ pub fn parse_endpoint(s: &str) -> Result<OciEndpoint> {
             "the endpoint is empty; expected host[:port][/path]",
         ));
     }
+    if raw.contains('@') {
+        return Err(invalid(
+            &redact_url(raw),
+            "credentials do not belong in the endpoint: set username and password instead",
+        ));
+    }
+    if raw.contains(['?', '#']) {
+        return Err(invalid(
+            &redact_url(raw),
+            "an OCI endpoint has no query string or fragment: write host[:port][/path]",
+        ));
+    }
     let (scheme, rest) = match raw.split_once("://") {
         Some((sch, rest)) => match sch.to_ascii_lowercase().as_str() {
             "https" | "oci" => ("https", rest),
             "http" => ("http", rest),
             other => {
+                // Quote it only if it is a scheme, not a mistyped `user:password://…`.
+                let is_scheme = other.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && other
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+                let (url, named) = if is_scheme {
+                    (raw, format!("unsupported scheme {other:?}"))
+                } else {
+                    (rest, "unsupported scheme".to_string())
+                };
                 return Err(invalid(
-                    &redact_url(raw),
-                    format!("unsupported scheme {other:?}: write host[:port][/path], optionally prefixed by oci://, https:// or http:// (plain HTTP)"),
-                ))
+                    url,
+                    format!("{named}: write host[:port][/path], optionally prefixed by oci://, https:// or http:// (plain HTTP)"),
+                ));
             }
         },
         None => ("https", raw),
     };
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    if let Some((_, host_part)) = authority.rsplit_once('@') {
-        // Never echo the userinfo: it may hold a password.
-        return Err(invalid(
-            &format!("{scheme}://{host_part}/{path}"),
-            "credentials do not belong in the endpoint: set username and password instead",
-        ));
-    }
     let shown = format!("{scheme}://{authority}/{path}");
-    if raw.contains(['?', '#']) {
+    if raw.chars().any(char::is_control) {
         return Err(invalid(
-            &redact_url(&shown),
-            "an OCI endpoint has no query string or fragment: write host[:port][/path]",
+            &shown,
+            "the endpoint contains a tab, newline or other control character",
         ));
     }
-    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if raw.chars().any(char::is_whitespace) {
         return Err(invalid(&shown, "the endpoint contains white space"));
     }
     if authority.is_empty() {
@@ -176,6 +193,12 @@ pub fn parse_endpoint(s: &str) -> Result<OciEndpoint> {
         .host_str()
         .filter(|h| !h.is_empty())
         .ok_or_else(|| invalid(&shown, "the endpoint has no host"))?;
+    if u.port() == Some(0) {
+        return Err(invalid(
+            &shown,
+            "port 0 is not a port a registry can listen on (use 1 to 65535, or omit it)",
+        ));
+    }
     let host = match u.port() {
         Some(p) => format!("{host}:{p}"),
         None => host.to_string(),
@@ -1629,6 +1652,34 @@ mod tests {
             .to_string();
         assert!(!err.contains("s3cret") && !err.contains("bob"), "{err}");
         assert!(err.contains("username and password"), "{err}");
+        for bad in [
+            "robot:S3cret@127.0.0.1:5000",
+            "https://ci:S3cret@[::1/x",
+            "robot:S3cret/x@127.0.0.1:5000",
+            "127.0.0.1:5000/charts?token=S3cret",
+            "https://[::1/x?token=S3cret",
+            "robot:S3cret://h",
+            "h:5000/x#S3cret",
+        ] {
+            let Err(Error::InvalidUrl { url, reason }) = parse_endpoint(bad) else {
+                panic!("{bad:?} should be rejected");
+            };
+            assert!(
+                !url.contains("S3cret") && !reason.contains("S3cret"),
+                "{bad}: {url} {reason}"
+            );
+        }
+        for (bad, says) in [
+            ("127.0.0.1:0", "port 0"),
+            ("http://h:0/charts", "port 0"),
+            ("h/a\tb", "control character"),
+            ("h\n/a", "control character"),
+        ] {
+            let err = parse_endpoint(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad:?}: {err}");
+        }
+        // Surrounding white space is trimmed.
+        assert_eq!(parse_endpoint(" h/a\n").unwrap().path, "a");
     }
 
     #[test]
@@ -1832,7 +1883,7 @@ mod tests {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::new(dir.path());
+        let cache = Cache::registry(dir.path(), "oci", "t").unwrap();
         let c = client(&format!("http://{host}"), None, None, Some(cache.clone()));
         c.ping().await.unwrap();
         let t = Instant::now();

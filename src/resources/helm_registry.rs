@@ -12,10 +12,11 @@ use tf_provider::{map, AttributePath, Diagnostics, Resource};
 
 use crate::diagnostics::{self, AttrMap};
 use crate::provider::Shared;
+use crate::registry::cache::Cache;
 use crate::registry::helm_index::{self, FetchedIndex, HelmRepo, IndexFetch, Validators};
 use crate::resources::common::{
     self, changed, helm_charts_state, now_rfc3339, validate_credentials, validate_name,
-    validate_pem, with_default, HelmChartState, RegistryPlan,
+    validate_pem, validate_required, with_default, HelmChartState, RegistryPlan,
 };
 use crate::schema_util::{attr, schema, secret, C, T};
 
@@ -53,6 +54,9 @@ const ATTRS: AttrMap = AttrMap {
     base_paths: None,
 };
 
+/// Directory of the Helm repositories' cached indexes under `cache_dir` (`helm/<name>/`).
+const CACHE_CLASS: &str = "helm";
+
 pub struct HelmRegistryResource {
     shared: Shared,
 }
@@ -79,7 +83,7 @@ pub fn resource_schema() -> Schema {
             "endpoint" => attr(T::String, C::Required, "URL of the repository (`http://` or `https://`), under which `index.yaml` is served. A query string is kept. Changed in place and validated again."),
             "synchronization" => attr(T::Bool, C::OptionalComputed, "Refresh the chart index on every read (default `true`). With `false` the index downloaded at registration (and at each `sync_trigger` change) is used and no request is made at plan time."),
             "sync_trigger" => attr(T::String, C::Optional, "Any value; changing it downloads the index again on the next apply (a manual re-sync)."),
-            "username" => attr(T::String, C::Optional, "Username for HTTP basic authentication. Set together with `password`, or neither for anonymous access."),
+            "username" => attr(T::String, C::Optional, "Username for HTTP basic authentication. Set together with `password`, both non-empty, or neither (or both empty) for anonymous access: like Helm, chartreg sends no credentials when either is empty, so one empty and the other set is refused at plan."),
             "password" => secret(T::String, C::Optional, "Password for HTTP basic authentication (sensitive)."),
             "ca_certificate" => attr(T::String, C::Optional, "PEM bundle of CA certificates trusted for this repository besides the system roots."),
             "insecure_skip_tls_verify" => attr(T::Bool, C::OptionalComputed, "Skip TLS certificate verification (default `false`); for test repositories only."),
@@ -93,16 +97,47 @@ pub fn resource_schema() -> Schema {
     )
 }
 
-/// Plan-time check of the endpoint URL.
+/// Plan-time check of the endpoint URL. Messages never quote the endpoint: it may carry a
+/// password (userinfo) or a token (query string), and may come from a sensitive variable.
 pub fn check_endpoint(e: &str) -> Result<(), String> {
+    // Surrounding white space is trimmed when the index is fetched (e.g. a newline from file()).
+    let e = e.trim();
+    if e.chars().any(char::is_control) {
+        // The url crate would silently strip tabs and newlines.
+        return Err("the URL contains a tab, newline or other control character".into());
+    }
+    if e.chars().any(char::is_whitespace) {
+        return Err("the URL contains white space (write a space in a path as %20)".into());
+    }
     let u = url::Url::parse(e).map_err(|err| {
-        format!("{e:?} is not a URL ({err}); expected e.g. \"https://charts.example.com/stable\"")
+        format!(
+            "it is not a valid URL ({err}); expected e.g. \"https://charts.example.com/stable\""
+        )
     })?;
     if u.scheme() != "http" && u.scheme() != "https" {
-        return Err(format!("scheme {:?} is not supported: use http:// or https:// (OCI registries are chartreg_oci_registry)", u.scheme()));
+        // Name the scheme only when it is really written as one (`robot:pw@host` parses with
+        // the scheme "robot").
+        let written = format!("{}://", u.scheme());
+        let named = if e
+            .as_bytes()
+            .get(..written.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(written.as_bytes()))
+        {
+            format!("scheme {:?} is not supported", u.scheme())
+        } else {
+            "the URL does not start with http:// or https://".to_string()
+        };
+        return Err(format!(
+            "{named}: use http:// or https:// (OCI registries are chartreg_oci_registry)"
+        ));
     }
     if u.host_str().unwrap_or("").is_empty() {
-        return Err(format!("{e:?} has no host"));
+        return Err("the URL has no host".into());
+    }
+    if u.port() == Some(0) {
+        return Err(
+            "port 0 is not a port a registry can listen on (use 1 to 65535, or omit it)".into(),
+        );
     }
     if !u.username().is_empty() || u.password().is_some() {
         return Err("the URL must not carry credentials: use username and password".into());
@@ -186,9 +221,10 @@ impl HelmRegistryResource {
                 ),
             );
         }
-        let cache = self.shared.get().cache();
-        let kind = format!("helm/{name}");
-        if let Err(e) = cache.put(&kind, &format!("sha256-{}", f.digest), &f.bytes) {
+        let cache_dir = self.shared.get().cache_dir;
+        let stored = Cache::registry(&cache_dir, CACHE_CLASS, &name)
+            .and_then(|c| c.put("", &format!("sha256-{}", f.digest), &f.bytes));
+        if let Err(e) = stored {
             diags.root_warning(
                 "Chart Cache Not Writable",
                 format!("{e}. The index is kept in state only."),
@@ -258,10 +294,11 @@ impl Resource for HelmRegistryResource {
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
         let Some(c) = config else { return Some(()) };
         validate_name(diags, &c.name);
+        validate_required(diags, &c.endpoint, "endpoint", "Missing Endpoint");
         if let Value::Value(e) = &c.endpoint {
             if let Err(msg) = check_endpoint(e) {
                 diags.error(
-                    "Invalid Endpoint URL",
+                    "Invalid Endpoint",
                     format!("endpoint: {msg}."),
                     AttributePath::new("endpoint"),
                 );
@@ -378,14 +415,19 @@ impl Resource for HelmRegistryResource {
 
     async fn destroy<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         prior: Self::State<'a>,
         _private: Self::PrivateState<'a>,
         _meta: ValueEmpty,
     ) -> Option<()> {
         if let Some(Value::Value(name)) = prior.map(|p| p.name) {
-            let dir = self.shared.get().cache_dir.join("helm").join(&name);
-            let _ = std::fs::remove_dir_all(&dir);
+            let cache_dir = self.shared.get().cache_dir;
+            if let Err(e) = Cache::remove_registry(&cache_dir, CACHE_CLASS, &name) {
+                diags.root_warning(
+                    "Chart Cache Not Removed",
+                    format!("{e}. The registration is forgotten; its cached files, if any, are left in place."),
+                );
+            }
             tracing::info!(registry = %name, "Helm repository forgotten");
         }
         Some(())
@@ -399,28 +441,29 @@ impl Resource for HelmRegistryResource {
         let Some((name, endpoint)) = common::split_import_id(&id) else {
             diags.root_error(
                 "Invalid Import ID",
-                format!("{id:?} is not NAME=ENDPOINT, e.g. `terraform import chartreg_helm_registry.stable 'stable=https://charts.example.com/stable'`."),
+                "The import ID is not NAME=ENDPOINT (it is not quoted here: it may hold a secret), e.g. `terraform import chartreg_helm_registry.stable 'stable=https://charts.example.com/stable'`.",
             );
             return None;
         };
-        if let Err(msg) = check_endpoint(&endpoint) {
-            diags.root_error("Invalid Import ID", format!("endpoint: {msg}."));
-            return None;
-        }
-        let s = HelmRegistryState {
-            id: Value::Value(name.clone()),
+        // Checked exactly as a configuration, with the defaults a plan gives.
+        let mut s = HelmRegistryState {
             name: Value::Value(name),
             endpoint: Value::Value(endpoint),
-            synchronization: Value::Value(true),
-            insecure_skip_tls_verify: Value::Value(false),
-            pass_credentials: Value::Value(false),
-            charts: Value::Value(BTreeMap::new()),
-            chart_count: Value::Value(0),
-            version_count: Value::Value(0),
-            index_digest: Value::Value(String::new()),
-            last_synced: Value::Value(String::new()),
             ..Default::default()
         };
+        let mut checked = Diagnostics::default();
+        self.validate(&mut checked, Some(s.clone())).await;
+        if !common::import_checks(diags, checked) {
+            return None;
+        }
+        let config = s.clone();
+        s.apply_defaults(&config);
+        s.id = s.name.clone();
+        s.charts = Value::Value(BTreeMap::new());
+        s.chart_count = Value::Value(0);
+        s.version_count = Value::Value(0);
+        s.index_digest = Value::Value(String::new());
+        s.last_synced = Value::Value(String::new());
         // The read that follows an import downloads the index.
         Some((Some(s), None))
     }
@@ -441,6 +484,85 @@ mod tests {
             .unwrap_err()
             .contains("credentials"));
         assert!(check_endpoint("charts.example.com").is_err());
+        assert!(check_endpoint(" http://h/x\n").is_ok());
+        for bad in [
+            "http://h:0/x",
+            "http://h/a\tb",
+            "http://h/a\nb",
+            "http://h/a b",
+            "ftp://h/x",
+        ] {
+            assert!(check_endpoint(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn endpoint_errors_never_quote_the_endpoint() {
+        for bad in [
+            "https://ci:S3cret@[::1/x",
+            "https://[::1/x?token=S3cret",
+            "robot:S3cret@127.0.0.1:5000",
+            "S3cret:x@127.0.0.1:5000",
+            "127.0.0.1:5000/charts?token=S3cret",
+            "https://ci:S3cret@127.0.0.1:99999/x",
+            "https://ci:S3cret@h/x?t=S3cret",
+            "https://h:0/x?t=S3cret",
+            "https://h/x?t=S3cret#S3cret",
+        ] {
+            let msg = check_endpoint(bad).unwrap_err();
+            assert!(!msg.contains("S3cret"), "{bad}: {msg}");
+        }
+    }
+
+    async fn import(id: &str) -> (Option<HelmRegistryState>, Diagnostics) {
+        let r = HelmRegistryResource::new(Shared::default());
+        let mut d = Diagnostics::default();
+        let s = r.import(&mut d, id.to_string()).await.and_then(|(s, _)| s);
+        (s, d)
+    }
+
+    /// Import IDs are checked as configuration: a name that is not a registry name (a path that
+    /// would name a directory outside the cache) or a bad endpoint is an error, nothing imported.
+    #[tokio::test]
+    async fn import_checks_the_id_as_configuration() {
+        for id in [
+            "../..=http://127.0.0.1/ok",
+            "/=http://127.0.0.1/ok",
+            "/tmp/x=http://127.0.0.1/ok",
+            ".=http://127.0.0.1/ok",
+            "a/b=http://127.0.0.1/ok",
+            "Upper=http://127.0.0.1/ok",
+            "ok=ftp://127.0.0.1/ok",
+            "ok=not a url",
+        ] {
+            let (s, d) = import(id).await;
+            assert!(s.is_none(), "{id} was imported");
+            assert!(!d.errors.is_empty(), "{id}");
+            assert!(
+                d.errors.iter().all(|e| e.summary == "Invalid Import ID"),
+                "{id}: {d:?}"
+            );
+        }
+        // An ID that is not NAME=ENDPOINT at all is never quoted back: it may hold a secret.
+        for id in ["https://ci:S3cretPw@h/x", "https://h/x?token=S3cretPw"] {
+            let (s, d) = import(id).await;
+            assert!(s.is_none(), "{id} was imported");
+            assert!(!format!("{d:?}").contains("S3cretPw"), "{d:?}");
+        }
+        let (s, d) = import("ok=http://127.0.0.1/ok").await;
+        assert!(d.errors.is_empty(), "{d:?}");
+        let s = s.unwrap();
+        // The defaults a plan gives.
+        let mut planned = HelmRegistryState {
+            name: s.name.clone(),
+            endpoint: s.endpoint.clone(),
+            ..Default::default()
+        };
+        planned.apply_defaults(&HelmRegistryState::default());
+        assert_eq!(s.id, Value::Value("ok".into()));
+        assert_eq!(s.synchronization, planned.synchronization);
+        assert_eq!(s.insecure_skip_tls_verify, planned.insecure_skip_tls_verify);
+        assert_eq!(s.pass_credentials, planned.pass_credentials);
     }
 
     fn st() -> HelmRegistryState {

@@ -16,7 +16,7 @@ use crate::registry::cache::Cache;
 use crate::registry::oci::{self, OciClient, OciRegistry};
 use crate::resources::common::{
     self, catalog_from_oci_state, changed, now_rfc3339, oci_charts_state, validate_credentials,
-    validate_name, validate_pem, with_default, OciChartState, RegistryPlan,
+    validate_name, validate_pem, validate_required, with_default, OciChartState, RegistryPlan,
 };
 use crate::schema_util::{attr, schema, secret, C, T};
 
@@ -50,6 +50,9 @@ const ATTRS: AttrMap = AttrMap {
 
 pub const AUTH_TYPES: [&str; 2] = ["basic", "ecr"];
 
+/// Directory of the OCI registries' cached blobs under `cache_dir` (`oci/<name>/blobs/`).
+const CACHE_CLASS: &str = "oci";
+
 pub struct OciRegistryResource {
     shared: Shared,
 }
@@ -78,7 +81,7 @@ pub fn resource_schema() -> Schema {
             "base_content_paths" => attr(T::List(Box::new(T::String)), C::Optional, "Repositories, or repository prefixes, relative to the endpoint path, that hold charts. Each is tried as a repository (`tags/list`) and as a prefix (`_catalog`). Registries that refuse `_catalog` (GHCR, Docker Hub) need the repositories named here. Without any, the endpoint path (or the whole catalog) is listed."),
             "synchronization" => attr(T::Bool, C::OptionalComputed, "Refresh the chart catalog on every read (default `true`). With `false` the catalog listed at registration (and at each `sync_trigger` change) is used and no request is made at plan time."),
             "sync_trigger" => attr(T::String, C::Optional, "Any value; changing it lists the registry again on the next apply (a manual re-sync)."),
-            "username" => attr(T::String, C::Optional, "Username. Set together with `password`, or neither for anonymous access."),
+            "username" => attr(T::String, C::Optional, "Username. Set together with `password`, both non-empty, or neither (or both empty) for anonymous access: like Helm, chartreg sends no credentials when either is empty, so one empty and the other set is refused at plan."),
             "password" => secret(T::String, C::Optional, "Password or access token (sensitive). Registry tokens obtained with it are kept in memory only."),
             "ca_certificate" => attr(T::String, C::Optional, "PEM bundle of CA certificates trusted for this registry besides the system roots."),
             "insecure_skip_tls_verify" => attr(T::Bool, C::OptionalComputed, "Skip TLS certificate verification (default `false`); for test registries only."),
@@ -155,8 +158,10 @@ impl RegistryPlan for OciRegistryState {
 }
 
 impl OciRegistryResource {
-    fn cache_dir(&self, name: &str) -> std::path::PathBuf {
-        self.shared.get().cache_dir.join("oci").join(name)
+    /// The registry's blob cache (`cache_dir/oci/<name>`), refused for a name that is not a plain
+    /// directory name (see [`Cache`]).
+    fn cache(&self, name: &str) -> Result<Cache, crate::error::Error> {
+        Cache::registry(&self.shared.get().cache_dir, CACHE_CLASS, name)
     }
 
     /// List the registry into `s`. `previous` lets unchanged repositories be reused.
@@ -184,9 +189,17 @@ impl OciRegistryResource {
             }
         };
         let settings = self.shared.get();
-        let client = match registry_of(s).and_then(|r| {
-            OciClient::new(&r, &settings.http, Some(Cache::new(self.cache_dir(&name))))
-        }) {
+        let cache = match self.cache(&name) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                diags.root_warning(
+                    "Chart Cache Not Writable",
+                    format!("{e}. Config blobs are not cached."),
+                );
+                None
+            }
+        };
+        let client = match registry_of(s).and_then(|r| OciClient::new(&r, &settings.http, cache)) {
             Ok(c) => c,
             Err(e) => {
                 report_err(diags, &e);
@@ -257,15 +270,18 @@ impl Resource for OciRegistryResource {
     async fn validate<'a>(&self, diags: &mut Diagnostics, config: Self::State<'a>) -> Option<()> {
         let Some(c) = config else { return Some(()) };
         validate_name(diags, &c.name);
+        validate_required(diags, &c.endpoint, "endpoint", "Missing Endpoint");
         if let Value::Value(e) = &c.endpoint {
             if let Err(err) = oci::parse_endpoint(e) {
+                // The reason only: the endpoint may hold a secret (Terraform quotes the line,
+                // or hides it when the value is sensitive).
                 let msg = match &err {
                     crate::error::Error::InvalidUrl { reason, .. } => reason.clone(),
                     other => other.to_string(),
                 };
                 diags.error(
                     "Invalid Endpoint",
-                    format!("endpoint {e:?}: {msg}."),
+                    format!("endpoint: {msg}."),
                     AttributePath::new("endpoint"),
                 );
             }
@@ -285,8 +301,15 @@ impl Resource for OciRegistryResource {
         }
         if let Value::Value(paths) = &c.base_content_paths {
             for (i, p) in paths.iter().enumerate() {
+                let at = AttributePath::new("base_content_paths").index(i as i64);
+                if p.is_null() {
+                    diags.error(
+                        "Invalid Base Content Path",
+                        "base_content_paths entries must not be null: omit the entry, or the attribute to list the whole endpoint.",
+                        at.clone(),
+                    );
+                }
                 if let Value::Value(p) = p {
-                    let at = AttributePath::new("base_content_paths").index(i as i64);
                     match oci::normalize_base_path(p) {
                         Ok(n) if n.is_empty() => diags.error(
                             "Invalid Base Content Path",
@@ -405,13 +428,19 @@ impl Resource for OciRegistryResource {
 
     async fn destroy<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         prior: Self::State<'a>,
         _private: ValueEmpty,
         _meta: ValueEmpty,
     ) -> Option<()> {
         if let Some(Value::Value(name)) = prior.map(|p| p.name) {
-            let _ = std::fs::remove_dir_all(self.cache_dir(&name));
+            let cache_dir = self.shared.get().cache_dir;
+            if let Err(e) = Cache::remove_registry(&cache_dir, CACHE_CLASS, &name) {
+                diags.root_warning(
+                    "Chart Cache Not Removed",
+                    format!("{e}. The registration is forgotten; its cached files, if any, are left in place."),
+                );
+            }
             tracing::info!(registry = %name, "OCI registry forgotten");
         }
         Some(())
@@ -426,39 +455,39 @@ impl Resource for OciRegistryResource {
         let Some((name, rest)) = parsed else {
             diags.root_error(
                 "Invalid Import ID",
-                format!("{id:?} is not NAME=ENDPOINT[,BASE_PATH...], e.g. `terraform import chartreg_oci_registry.harbor 'harbor=registry.example.com,library,team-a/charts'`."),
+                "The import ID is not NAME=ENDPOINT[,BASE_PATH...] (it is not quoted here: it may hold a secret), e.g. `terraform import chartreg_oci_registry.harbor 'harbor=registry.example.com,library,team-a/charts'`.",
             );
             return None;
         };
         let mut parts = rest.split(',').map(str::trim);
         let endpoint = parts.next().unwrap_or_default().to_string();
-        if let Err(e) = oci::parse_endpoint(&endpoint) {
-            diags.root_error("Invalid Import ID", format!("endpoint: {e}."));
-            return None;
-        }
-        let paths: Vec<Value<String>> = parts
-            .filter(|p| !p.is_empty())
-            .map(|p| Value::Value(p.to_string()))
-            .collect();
-        let s = OciRegistryState {
-            id: Value::Value(name.clone()),
+        // Every listed base path is checked, empty ones included (`a,,b` is refused as
+        // `base_content_paths = ["a", "", "b"]` would be).
+        let paths: Vec<Value<String>> = parts.map(|p| Value::Value(p.to_string())).collect();
+        // Checked exactly as a configuration, with the defaults a plan gives.
+        let mut s = OciRegistryState {
             name: Value::Value(name),
             endpoint: Value::Value(endpoint),
-            authentication_type: Value::Value("basic".into()),
             base_content_paths: if paths.is_empty() {
                 Value::Null
             } else {
                 Value::Value(paths)
             },
-            synchronization: Value::Value(true),
-            insecure_skip_tls_verify: Value::Value(false),
-            charts: Value::Value(BTreeMap::new()),
-            chart_count: Value::Value(0),
-            version_count: Value::Value(0),
-            catalog_digest: Value::Value(String::new()),
-            last_synced: Value::Value(String::new()),
             ..Default::default()
         };
+        let mut checked = Diagnostics::default();
+        self.validate(&mut checked, Some(s.clone())).await;
+        if !common::import_checks(diags, checked) {
+            return None;
+        }
+        let config = s.clone();
+        s.apply_defaults(&config);
+        s.id = s.name.clone();
+        s.charts = Value::Value(BTreeMap::new());
+        s.chart_count = Value::Value(0);
+        s.version_count = Value::Value(0);
+        s.catalog_digest = Value::Value(String::new());
+        s.last_synced = Value::Value(String::new());
         // The read that follows an import lists the registry.
         Some((Some(s), Value::Null))
     }
@@ -500,6 +529,75 @@ mod tests {
         assert!(at.contains(&AttributePath::new("authentication_type")));
         assert!(at.contains(&AttributePath::new("base_content_paths").index(1)));
         assert!(at.contains(&AttributePath::new("endpoint")));
+    }
+
+    #[tokio::test]
+    async fn null_entries_and_required_attributes() {
+        let r = OciRegistryResource::new(Shared::default());
+        let mut d = Diagnostics::default();
+        let mut c = st();
+        c.base_content_paths = Value::Value(vec![Value::Value("charts".into()), Value::Null]);
+        r.validate(&mut d, Some(c)).await;
+        assert_eq!(d.errors.len(), 1, "{d:?}");
+        assert_eq!(
+            d.errors[0].attribute,
+            AttributePath::new("base_content_paths").index(1)
+        );
+        let mut d = Diagnostics::default();
+        let mut c = st();
+        c.name = Value::Null;
+        c.endpoint = Value::Null;
+        r.validate(&mut d, Some(c)).await;
+        let at: Vec<_> = d.errors.iter().map(|e| e.attribute.clone()).collect();
+        assert_eq!(
+            at,
+            vec![AttributePath::new("name"), AttributePath::new("endpoint")]
+        );
+    }
+
+    /// Import IDs are checked as configuration: name, endpoint and every base path.
+    #[tokio::test]
+    async fn import_checks_the_id_as_configuration() {
+        let r = OciRegistryResource::new(Shared::default());
+        for id in [
+            "../..=127.0.0.1:5000",
+            "/=127.0.0.1:5000",
+            "/tmp/x=127.0.0.1:5000,charts",
+            "a/b=127.0.0.1:5000",
+            "ok=127.0.0.1:5000,../charts",
+            "ok=127.0.0.1:5000,Charts",
+            "ok=127.0.0.1:5000,charts,,other",
+            "ok=127.0.0.1:5000,",
+            "ok=ftp://127.0.0.1",
+            "robot:S3cretPw@127.0.0.1:5000",
+        ] {
+            let mut d = Diagnostics::default();
+            let s = r.import(&mut d, id.to_string()).await;
+            assert!(s.is_none(), "{id} was imported");
+            assert!(!d.errors.is_empty(), "{id}");
+            assert!(
+                d.errors.iter().all(|e| e.summary == "Invalid Import ID"),
+                "{id}: {d:?}"
+            );
+            assert!(!format!("{d:?}").contains("S3cretPw"), "{id}: {d:?}");
+        }
+        let mut d = Diagnostics::default();
+        let (s, _) = r
+            .import(&mut d, "ok=http://127.0.0.1:5000/x, charts ,other".into())
+            .await
+            .unwrap();
+        assert!(d.errors.is_empty(), "{d:?}");
+        let s = s.unwrap();
+        assert_eq!(s.id, Value::Value("ok".into()));
+        assert_eq!(s.authentication_type, Value::Value("basic".into()));
+        assert_eq!(s.synchronization, Value::Value(true));
+        assert_eq!(
+            s.base_content_paths,
+            Value::Value(vec![
+                Value::Value("charts".into()),
+                Value::Value("other".into())
+            ])
+        );
     }
 
     #[test]
