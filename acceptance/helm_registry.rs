@@ -12,7 +12,8 @@
 //! - `sync::*`: an unchanged index costs one conditional request answered 304; a new version is
 //!   seen at refresh with synchronization on and not with it off; server down → warning, index
 //!   kept, plans from state; `sync_trigger` re-downloads.
-//! - `import_round_trip`, `endpoint_change`: the step runner (import, empty plan after it);
+//! - `import_round_trip`, `import_invalid_id`, `endpoint_change`: the step runner (import, empty
+//!   plan after it); an import ID that is not `NAME=ENDPOINT`;
 //!   an endpoint change is validated again (bad → error and state kept; good → charts follow).
 //! - `helm_search_{fixture,traps,rancher,bitnami}`: `charts` equals what `helm search repo`
 //!   reports (fixture repositories, semver traps, real-world indexes).
@@ -25,7 +26,7 @@ use libtest_mimic::Trial;
 use serde_json::Value;
 
 use crate::harness::hcl::string as q;
-use crate::harness::{self, ensure, run_cmd, Cases, HelmRepoServer, TestResult, Testbed};
+use crate::harness::{self, ensure, run_cmd, Body, Cases, HelmRepoServer, TestResult, Testbed};
 use crate::harness::{Tf, TfCli, TfOutput};
 
 const RT: &str = "chartreg_helm_registry";
@@ -36,7 +37,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     v.extend(invalid_config(tb));
     v.extend(apply_errors(tb));
     v.extend(unreachable(tb));
-    let scenarios: [(&str, fn(&Testbed, &TfCli) -> TestResult); 10] = [
+    let list: [(&str, Body); 12] = [
         ("sync::unchanged_index_is_304", sync_unchanged_index_is_304),
         ("sync::new_version_at_refresh", sync_new_version_at_refresh),
         (
@@ -48,6 +49,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
             sync_trigger_downloads_again,
         ),
         ("import_round_trip", import_round_trip),
+        ("import_invalid_id", import_invalid_id),
         ("endpoint_change", endpoint_change),
         ("helm_search_fixture", helm_search_fixture),
         ("helm_search_traps", helm_search_traps),
@@ -58,11 +60,9 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         ("helm_search_bitnami", |tb, cli| {
             helm_search_realworld(tb, cli, "bitnami")
         }),
+        ("example", example),
     ];
-    for (name, f) in scenarios {
-        v.extend(harness::both_tf(tb, &format!("helm_registry::{name}"), f));
-    }
-    v.extend(harness::both_tf(tb, "helm_registry::example", example));
+    v.extend(harness::scenarios(tb, "helm_registry", &list));
     v
 }
 
@@ -266,13 +266,8 @@ fn connected(c: &Connected, name: &str) -> TestResult {
 /// any network use would hang or fail differently.
 fn invalid_config(tb: &Arc<Testbed>) -> Vec<Trial> {
     // (case, resource, summary, attribute, what the detail must (not) say)
-    type Check = (
-        &'static str,
-        &'static str,
-        &'static str,
-        &'static str,
-        Detail,
-    );
+    type S = &'static str;
+    type Check = (S, S, S, S, Detail);
     #[derive(Clone, Copy)]
     enum Detail {
         Any,
@@ -620,6 +615,22 @@ fn import_round_trip(tb: &Testbed, cli: &TfCli) -> TestResult {
         &id,
         &["last_synced"],
     )?;
+    tf.expect_empty_state()
+}
+
+/// An import ID that is not `NAME=ENDPOINT` fails on the imported address (read from import's
+/// human output: it has no `-json`; the detail is wrapped there), and nothing is imported.
+fn import_invalid_id(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let tf = Tf::new(tb, cli);
+    tf.write(&res("r", &tb.helm.http, ""));
+    let out = tf.import_err(&addr("r"), "noequals")?;
+    let d = out.expect_error("Invalid Import ID", &addr("r"))?;
+    ensure(
+        d.detail_has("NAME=ENDPOINT")
+            && d.detail_has("e.g. `terraform import chartreg_helm_registry.stable"),
+        || format!("unexpected detail:\n{d}"),
+    )?;
+    out.expect_error_count(1)?;
     tf.expect_empty_state()
 }
 

@@ -7,26 +7,23 @@ use std::sync::Arc;
 
 use libtest_mimic::Trial;
 
-use crate::harness::{self, ensure, Cases, RegistryAuth, TestResult, Testbed, Tf, TfCli, TfOutput};
-
-type Body = fn(&Testbed, &TfCli) -> TestResult;
+use crate::harness::{
+    self, ensure, Body, Cases, RegistryAuth, TestResult, Testbed, Tf, TfCli, TfOutput,
+};
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     let cases: [(&str, Body); 9] = [
-        ("provider::init_validate_schema", init_validate_schema),
-        ("provider::good_config_plans", good_config_plans),
-        ("provider::logs_through_tf_log", logs_through_tf_log),
-        ("provider::quickstart_example", quickstart_example),
-        ("provider::max_index_size_refuses", max_index_size_refuses),
-        ("provider::ssl_cert_file_trusted", ssl_cert_file_trusted),
-        ("provider::honours_proxy_env", honours_proxy_env),
-        ("provider::handshake_nodelay", handshake_nodelay),
-        ("provider::cache_dir_lifecycle", cache_dir_lifecycle),
+        ("init_validate_schema", init_validate_schema),
+        ("good_config_plans", good_config_plans),
+        ("logs_through_tf_log", logs_through_tf_log),
+        ("quickstart_example", quickstart_example),
+        ("max_index_size_refuses", max_index_size_refuses),
+        ("ssl_cert_file_trusted", ssl_cert_file_trusted),
+        ("honours_proxy_env", honours_proxy_env),
+        ("handshake_nodelay", handshake_nodelay),
+        ("cache_dir_lifecycle", cache_dir_lifecycle),
     ];
-    let mut v: Vec<Trial> = cases
-        .into_iter()
-        .flat_map(|(name, body)| harness::both_tf(tb, name, body))
-        .collect();
+    let mut v = harness::scenarios(tb, "provider", &cases);
     v.extend(bad_config(tb));
     v
 }

@@ -169,8 +169,7 @@ pub fn parse(args: &[String], stdout: &str, stderr: &str, dir: &Path) -> Vec<Dia
         let addr = args
             .iter()
             .skip(1)
-            .filter(|a| !a.starts_with('-'))
-            .nth(0)
+            .find(|a| !a.starts_with('-'))
             .cloned()
             .unwrap_or_default();
         out = parse_human(&format!("{stdout}\n{stderr}"), &addr);

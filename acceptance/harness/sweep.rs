@@ -110,7 +110,7 @@ fn base64_cores(data: &[u8]) -> Vec<String> {
         buf.extend_from_slice(data);
         for engine in [&STANDARD_NO_PAD, &URL_SAFE_NO_PAD] {
             let enc = engine.encode(&buf);
-            let (start, end) = ((8 * k + 5) / 6, (8 * (k + data.len())) / 6);
+            let (start, end) = ((8 * k).div_ceil(6), (8 * (k + data.len())) / 6);
             if end > start + 8 {
                 out.push(enc[start..end].to_string());
             }
@@ -300,9 +300,8 @@ pub fn run_and_report(tb: &Testbed) -> TestResult {
 pub fn self_check() -> TestResult {
     let basic = base64::engine::general_purpose::STANDARD.encode("chartreg:s3cr3t-value!");
     let header = format!("Authorization: Basic {basic}");
-    let inner = base64::engine::general_purpose::STANDARD.encode(format!(
-        "{{\"auths\":{{\"x\":\"chartreg:s3cr3t-value!\"}}}}"
-    ));
+    let inner = base64::engine::general_purpose::STANDARD
+        .encode("{\"auths\":{\"x\":\"chartreg:s3cr3t-value!\"}}");
     let forms = forms("pw", "chartreg", "s3cr3t-value!");
     let ac = AhoCorasick::new(forms.iter().map(|(_, p)| p.as_str())).map_err(|e| e.to_string())?;
     for (what, text) in [

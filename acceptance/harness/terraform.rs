@@ -593,6 +593,16 @@ pub fn compare_attrs(applied: &Value, imported: &Value, ignore: &[&str]) -> Vec<
         .collect()
 }
 
+/// A trial body run once per Terraform version.
+pub type Body = fn(&Testbed, &TfCli) -> TestResult;
+
+/// [`both_tf`] for each `(name, body)`: trials `PREFIX::name::tf1.0`, `…::tf1.15`.
+pub fn scenarios(tb: &Arc<Testbed>, prefix: &str, list: &[(&str, Body)]) -> Vec<Trial> {
+    list.iter()
+        .flat_map(|(name, body)| both_tf(tb, &format!("{prefix}::{name}"), *body))
+        .collect()
+}
+
 /// One trial per Terraform version: `NAME::tf1.0`, `NAME::tf1.15` (with `CHARTREG_ACC_VERBOSE`,
 /// each prints its time).
 pub fn both_tf<F>(tb: &Arc<Testbed>, name: &str, f: F) -> Vec<Trial>

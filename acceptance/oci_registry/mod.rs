@@ -26,8 +26,8 @@ use libtest_mimic::Trial;
 use serde_json::Value;
 
 use crate::harness::{
-    self, ensure, fixtures::random_hex, Cases, RegistryAuth, RegistryServer, TestResult, Testbed,
-    Tf, TfCli,
+    self, ensure, fixtures::random_hex, Body, Cases, RegistryAuth, RegistryServer, TestResult,
+    Testbed, Tf, TfCli,
 };
 
 pub(super) const RT: &str = "chartreg_oci_registry";
@@ -39,7 +39,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     v.extend(sync::registry_down(tb));
     v.extend(errors::apply_errors(tb));
     v.extend(errors::plan_errors(tb));
-    let scenarios: [(&str, fn(&Testbed, &TfCli) -> TestResult); 6] = [
+    let list: [(&str, Body); 6] = [
         ("import_round_trip", import_round_trip),
         ("sync::on_sees_new_version", sync::on_sees_new_version),
         ("sync::off_keeps_catalog", sync::off_keeps_catalog),
@@ -53,9 +53,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         ),
         ("example", example),
     ];
-    for (name, f) in scenarios {
-        v.extend(harness::both_tf(tb, &format!("oci_registry::{name}"), f));
-    }
+    v.extend(harness::scenarios(tb, "oci_registry", &list));
     v
 }
 
