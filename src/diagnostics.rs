@@ -48,6 +48,8 @@ pub fn summary(err: &Error) -> &'static str {
         Error::Cache { .. } => "Chart Cache Not Writable",
         Error::Config(_) => "Invalid Configuration",
         Error::Transport { .. } => "Registry Request Failed",
+        Error::RetryLater { .. } => "Registry Busy",
+        Error::Cancelled { .. } => "Operation Cancelled",
     }
 }
 
@@ -75,7 +77,8 @@ pub fn hint(err: &Error, have_credentials: bool) -> &'static str {
         Error::CatalogUnsupported { .. } => "Name the chart repositories themselves in `base_content_paths`.",
         Error::Cache { .. } => "Set the provider's `cache_dir` to a writable directory.",
         Error::HttpStatus { .. } | Error::Protocol { .. } => "Check `endpoint` and the registry's health.",
-        Error::InvalidUrl { .. } | Error::Config(_) => "",
+        Error::RetryLater { .. } => "The registry asked to be retried later than chartreg waits: try again later, or raise the provider's `request_timeout` to wait that long.",
+        Error::InvalidUrl { .. } | Error::Config(_) | Error::Cancelled { .. } => "",
     }
 }
 

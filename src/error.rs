@@ -84,6 +84,19 @@ pub enum Error {
 
     #[error("{url}: {detail}")]
     Transport { url: String, detail: String },
+
+    #[error("{url} answered HTTP {status} and asked to be retried in {} s, longer than chartreg waits ({} s)", after.as_secs(), limit.as_secs_f64().ceil() as u64)]
+    RetryLater {
+        url: String,
+        status: u16,
+        /// What the registry's `Retry-After` asked for.
+        after: Duration,
+        /// The longest wait allowed (`request_timeout`, or what is left of the request's budget).
+        limit: Duration,
+    },
+
+    #[error("the request to {url} was cancelled: Terraform is stopping")]
+    Cancelled { url: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -103,21 +116,23 @@ impl Error {
             | Error::HttpStatus { .. }
             | Error::Transport { .. }
             | Error::TlsName { .. }
+            | Error::RetryLater { .. }
             | Error::CatalogUnsupported { .. } => Culprit::Endpoint,
             Error::Tls { .. } => Culprit::Tls,
             Error::Unauthorized { .. } => Culprit::Credentials,
             Error::EmptyBasePath { .. } => Culprit::BasePaths,
             Error::TooLarge { .. } | Error::Cache { .. } => Culprit::Provider,
-            Error::Config(_) => Culprit::None,
+            Error::Config(_) | Error::Cancelled { .. } => Culprit::None,
         }
     }
 
-    /// Whether a retry may help (connection trouble, timeouts, 5xx, 429).
+    /// Whether a retry may help (connection trouble, timeouts, bodies that broke off, HTTP 408,
+    /// 429 and 5xx except 501 and 505): the policy of `registry::http`.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Connect { .. } | Error::Timeout { .. } | Error::Transport { .. } => true,
-            Error::HttpStatus { status, .. } => *status >= 500 || *status == 429,
-            _ => false,
+            Error::HttpStatus { status, .. } => reqwest::StatusCode::from_u16(*status)
+                .is_ok_and(crate::registry::http::retryable_status),
+            e => crate::registry::http::retryable_error(e),
         }
     }
 }

@@ -114,6 +114,15 @@ impl<S: Subscriber, W: Write + Send + 'static> Layer<S> for HclogLayer<W> {
 /// at the chosen level rather than TRACE, and removed from the environment so that tf-provider
 /// does not install a second subscriber.
 pub fn init() {
+    init_with(tracing_subscriber::layer::Identity::new());
+}
+
+/// [`init`] with one more layer beside the log writer (the plugin adds the one that watches for
+/// Terraform's StopProvider, `serve::stop_layer`); it should carry its own filter.
+pub fn init_with<L>(extra: L)
+where
+    L: Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+{
     let level = level_from_env(|k| std::env::var(k).ok());
     let file = std::env::var_os("PLUGIN_LOG_FILE");
     std::env::remove_var("PLUGIN_LOG_FILE");
@@ -126,6 +135,7 @@ pub fn init() {
         None => Box::new(std::io::stderr()),
     };
     let _ = tracing_subscriber::registry()
+        .with(extra)
         .with(
             HclogLayer {
                 out: Mutex::new(writer),

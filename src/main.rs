@@ -4,12 +4,12 @@ fn main() -> anyhow::Result<()> {
     // tf-provider appends a backtrace to every diagnostic when RUST_BACKTRACE is set.
     std::env::remove_var("RUST_BACKTRACE");
     std::env::remove_var("RUST_LIB_BACKTRACE");
-    chartreg::logging::init();
+    // Ctrl-C reaches the plugin too: Terraform drives the shutdown (see serve.rs).
+    chartreg::serve::ignore_interrupts();
+    let provider = chartreg::provider::ChartregProvider::default();
+    chartreg::logging::init_with(chartreg::serve::stop_layer(provider.stop_token()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(chartreg::serve::serve(
-        "chartreg",
-        Box::new(chartreg::provider::ChartregProvider::default()),
-    ))
+    rt.block_on(chartreg::serve::serve("chartreg", Box::new(provider)))
 }

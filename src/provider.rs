@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tf_provider::schema::Schema;
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{map, AttributePath, Diagnostics, DynamicDataSource, DynamicResource, Provider};
+use tokio_util::sync::CancellationToken;
 
 use crate::registry::cache::default_cache_dir;
 use crate::registry::http::HttpSettings;
@@ -136,18 +137,29 @@ impl Default for Settings {
     }
 }
 
-/// Settings shared between the provider and its resources.
+/// Settings shared between the provider and its resources, and the stop token: cancelled when
+/// Terraform stops the provider (see `serve.rs`), it ends every HTTP request in flight.
 #[derive(Debug, Clone, Default)]
-pub struct Shared(Arc<RwLock<Settings>>);
+pub struct Shared {
+    settings: Arc<RwLock<Settings>>,
+    stop: CancellationToken,
+}
 
 impl Shared {
+    /// The settings, with the stop token in `http.cancel`.
     pub fn get(&self) -> Settings {
-        self.0.read().map(|s| s.clone()).unwrap_or_default()
+        let mut s = self.settings.read().map(|s| s.clone()).unwrap_or_default();
+        s.http.cancel = self.stop.clone();
+        s
     }
     pub fn set(&self, s: Settings) {
-        if let Ok(mut w) = self.0.write() {
+        if let Ok(mut w) = self.settings.write() {
             *w = s;
         }
+    }
+    /// The token that cancels every request of this provider.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
     }
 }
 
@@ -300,6 +312,7 @@ pub fn settings_from(c: &ProviderConfig) -> Settings {
                 .as_ref_option()
                 .and_then(Number::as_i64)
                 .map_or(d.http.max_index_size, |n| n.max(1024) as u64),
+            ..d.http
         },
         cache_dir: c
             .cache_dir
@@ -317,14 +330,18 @@ impl ChartregProvider {
     pub fn shared(&self) -> Shared {
         self.shared.clone()
     }
+    /// Cancel it when Terraform stops the provider: every request in flight ends at once.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.shared.stop_token()
+    }
 }
 
 pub fn provider_schema() -> Schema {
     schema(
         "The chartreg provider manages Helm chart registries (classic Helm repositories and OCI registries) as code: registrations are validated on create and their chart index is kept in state.",
         map! {
-            "request_timeout" => attr(T::String, C::Optional, "Timeout of each HTTP request to a registry, as a duration string (`\"60s\"`, `\"1m30s\"`, `\"500ms\"`), from `\"100ms\"` to `\"24h\"`. Default `\"60s\"`."),
-            "max_retries" => attr(T::Number, C::Optional, "How many times a request that failed for a transient reason (connection error, timeout, HTTP 5xx or 429) is retried, with exponential back-off: a whole number from 0 to 20. Default `4`."),
+            "request_timeout" => attr(T::String, C::Optional, "Timeout of each attempt of an HTTP request to a registry (connecting, sending and reading the whole answer), as a duration string (`\"60s\"`, `\"1m30s\"`, `\"500ms\"`). One request, all its retries and the waits between them included, ends within `(max_retries + 1) × request_timeout`; a `Retry-After` longer than `request_timeout` is not waited for. From `\"100ms\"` to `\"24h\"`. Default `\"60s\"`."),
+            "max_retries" => attr(T::Number, C::Optional, "How many times a request that failed for a transient reason (connection error or reset, timeout, answer cut short while it downloads, HTTP 408, 429 or 5xx except 501 and 505) is retried, after the wait the registry's `Retry-After` asks for, else an exponential back-off with jitter (0.1-0.2 s, doubling up to 10 s). Other failures (other 4xx, DNS, TLS trust, redirects to a scheme other than http and https) are not retried. A whole number from 0 to 20. Default `4`."),
             "max_index_size" => attr(T::Number, C::Optional, "Largest registry index accepted, in bytes (a whole number, at least 1024); a larger index is refused while it downloads. Default `268435456` (256 MiB)."),
             "cache_dir" => attr(T::String, C::Optional, "Directory where downloaded indexes and blobs are cached by digest. Default: `$XDG_CACHE_HOME/chartreg`, else `~/.cache/chartreg`.")
         },

@@ -1,13 +1,95 @@
-//! Serving the provider. tf-provider binds its listening socket without TCP_NODELAY, and Linux
-//! copies that option from a listening socket to the sockets it accepts, so every gRPC answer
-//! waits on Nagle + delayed ACK (~40 ms per RPC). We set TCP_NODELAY on the listener before
-//! Terraform can connect: stdout is routed through a pipe, and the handshake line (which names
-//! the listening port) is held back until the option is set.
+//! Serving the provider.
+//!
+//! - TCP_NODELAY: tf-provider binds its listening socket without it, and Linux copies that option
+//!   from a listening socket to the sockets it accepts, so every gRPC answer would wait on Nagle +
+//!   delayed ACK (~40 ms per RPC). We set TCP_NODELAY on the listener before Terraform can
+//!   connect: stdout is routed through a pipe, and the handshake line (which names the listening
+//!   port) is held back until the option is set.
+//! - Shutdown is Terraform's to drive. Ctrl-C in a terminal sends SIGINT to the whole process
+//!   group, the plugin included: [`ignore_interrupts`] ignores it, as HashiCorp's go-plugin
+//!   servers do, so the plugin lives on to answer Terraform (which then stops the operation).
+//!   Terraform stops a provider with the StopProvider RPC; tf-provider 0.2.2 answers it itself
+//!   (it only starts a graceful shutdown of its gRPC server, which waits for the RPCs in flight)
+//!   and tells the provider nothing. The only place the call is visible is the `request` span
+//!   tower-http opens for every RPC, whose `uri` names the method: [`stop_layer`] watches those
+//!   spans and cancels the provider's stop token on `StopProvider` (and on go-plugin's
+//!   `GRPCController/Shutdown`), which ends every registry request in flight at once.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{FromRawFd, RawFd};
 
 use tf_provider::DynamicProvider;
+use tokio_util::sync::CancellationToken;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing::{Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::{filter, Registry};
+
+/// gRPC methods after which no registry request is worth finishing.
+const STOP_METHODS: [&str; 2] = [
+    "/tfplugin6.Provider/StopProvider",
+    "/plugin.GRPCController/Shutdown",
+];
+
+/// Ignore SIGINT for the life of the process: Terraform, which gets the same Ctrl-C, decides
+/// how the provider stops (StopProvider, then the controller's Shutdown, then a kill).
+pub fn ignore_interrupts() {
+    // SAFETY: installing SIG_IGN for SIGINT, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+    }
+}
+
+/// Cancels `token` when a stop RPC arrives (see the module docs).
+pub struct StopOnRpc {
+    token: CancellationToken,
+}
+
+/// The tracing layer that turns Terraform's StopProvider into a cancelled `token`. It only sees
+/// tower-http's spans (its own filter), so it neither logs nor enables anything else.
+pub fn stop_layer(
+    token: CancellationToken,
+) -> filter::Filtered<StopOnRpc, filter::Targets, Registry> {
+    StopOnRpc { token }.with_filter(filter::Targets::new().with_target("tower_http", Level::DEBUG))
+}
+
+/// The stop RPC a request span's `uri` names, if any.
+pub fn stop_method(uri: &str) -> Option<&'static str> {
+    STOP_METHODS.into_iter().find(|m| uri.ends_with(m))
+}
+
+struct UriVisitor(Option<&'static str>);
+
+impl Visit for UriVisitor {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "uri" {
+            self.0 = self.0.or(stop_method(&format!("{value:?}")));
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "uri" {
+            self.0 = self.0.or(stop_method(value));
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for StopOnRpc {
+    fn on_new_span(&self, attrs: &Attributes<'_>, _id: &Id, _ctx: Context<'_, S>) {
+        if attrs.metadata().name() != "request" || self.token.is_cancelled() {
+            return;
+        }
+        let mut v = UriVisitor(None);
+        attrs.record(&mut v);
+        if let Some(method) = v.0 {
+            tracing::debug!(
+                method,
+                "Terraform is stopping the provider: cancelling the registry requests in flight"
+            );
+            self.token.cancel();
+        }
+    }
+}
 
 /// Set TCP_NODELAY on every listening TCP socket of this process bound to `port`.
 fn set_nodelay_on_listener(port: u16) -> usize {
@@ -147,6 +229,32 @@ mod tests {
             0,
             "accepted socket inherits TCP_NODELAY"
         );
+    }
+
+    #[test]
+    fn stop_rpcs_cancel_the_token() {
+        use tracing_subscriber::layer::SubscriberExt;
+        assert_eq!(
+            super::stop_method("http://127.0.0.1:1234/tfplugin6.Provider/StopProvider"),
+            Some("/tfplugin6.Provider/StopProvider")
+        );
+        assert_eq!(
+            super::stop_method("/tfplugin6.Provider/ApplyResourceChange"),
+            None
+        );
+        let token = tokio_util::sync::CancellationToken::new();
+        let sub = tracing_subscriber::registry().with(super::stop_layer(token.clone()));
+        tracing::subscriber::with_default(sub, || {
+            // tower-http's span for other RPCs, and a look-alike from another crate: no effect.
+            let _a = tracing::span!(target: "tower_http::trace::make_span", tracing::Level::DEBUG, "request",
+                method = %"POST", uri = %"http://127.0.0.1:1/tfplugin6.Provider/ReadResource");
+            let _b = tracing::span!(target: "chartreg::x", tracing::Level::DEBUG, "request",
+                uri = %"http://127.0.0.1:1/tfplugin6.Provider/StopProvider");
+            assert!(!token.is_cancelled());
+            let _c = tracing::span!(target: "tower_http::trace::make_span", tracing::Level::DEBUG, "request",
+                method = %"POST", uri = %"http://127.0.0.1:1/tfplugin6.Provider/StopProvider");
+        });
+        assert!(token.is_cancelled());
     }
 
     #[test]

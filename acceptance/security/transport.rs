@@ -1,11 +1,496 @@
-//! Security cases: see acceptance/security/mod.rs.
+//! Transport cases of issue 7 (points 10 and 11), each under Terraform 1.0 and 1.15, against a
+//! [`FaultServer`] playing a flaky or hostile Helm repository:
+//!
+//! - `retry_after`: `503` + `Retry-After` (seconds, then an HTTP-date) is retried no earlier than
+//!   the registry asked; a `Retry-After` beyond `request_timeout` is not waited for (one request,
+//!   the error says when the registry asked to be retried).
+//! - `body_failures_retried`: a reset and a truncation while the body streams are retried (the
+//!   retry covers request and body): the second attempt succeeds.
+//! - `hopeless_not_retried`: a redirect to `ftp://`, a 400 and a 404 are answered after exactly one
+//!   request, with the error on `endpoint`.
+//! - `ctrl_c_during_apply`: Ctrl-C (SIGINT to the whole process group, as a terminal sends it)
+//!   while a request stalls: Terraform exits within seconds, without "Plugin did not respond",
+//!   and nothing lands in state.
+//! - `stop_cancels_requests`: SIGINT to the terraform process only (as CI runners send it):
+//!   Terraform's StopProvider cancels the stalled request instead of waiting for its timeout.
 
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use libtest_mimic::Trial;
 
-use crate::harness::Testbed;
+use crate::harness::{self, Fault, FaultServer, TestResult, Testbed, Tf, TfCli, TfOutput};
 
-pub fn tests(_tb: &Arc<Testbed>) -> Vec<Trial> {
-    Vec::new()
+const RT: &str = "chartreg_helm_registry";
+
+/// A small valid index (one chart, one version).
+const INDEX: &str = "apiVersion: v1\nentries:\n  demo:\n    - name: demo\n      version: 1.0.0\n      description: a demo chart with a description long enough to be cut short\n      urls:\n        - demo-1.0.0.tgz\n";
+
+pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
+    let mut v = Vec::new();
+    v.extend(harness::both_tf(
+        tb,
+        "security::transport::retry_after",
+        retry_after,
+    ));
+    v.extend(harness::both_tf(
+        tb,
+        "security::transport::body_failures_retried",
+        body_failures_retried,
+    ));
+    v.extend(harness::both_tf(
+        tb,
+        "security::transport::hopeless_not_retried",
+        hopeless_not_retried,
+    ));
+    v.extend(harness::both_tf(
+        tb,
+        "security::transport::ctrl_c_during_apply",
+        |tb, cli| interrupted_apply(tb, cli, Signal::ProcessGroup),
+    ));
+    v.extend(harness::both_tf(
+        tb,
+        "security::transport::stop_cancels_requests",
+        |tb, cli| interrupted_apply(tb, cli, Signal::TerraformOnly),
+    ));
+    v
+}
+
+// ------------------------------------------------------------------ helpers
+
+fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
+    if cond {
+        Ok(())
+    } else {
+        Err(msg())
+    }
+}
+
+/// `resource "chartreg_helm_registry" "<name>" { name = "<name>" endpoint = "<endpoint>" }`
+fn res(name: &str, endpoint: &str) -> String {
+    format!("resource {RT:?} {name:?} {{\n  name     = {name:?}\n  endpoint = {endpoint:?}\n}}\n\n")
+}
+
+fn provider(timeout: &str, retries: u32) -> String {
+    format!("provider \"chartreg\" {{\n  request_timeout = {timeout:?}\n  max_retries     = {retries}\n}}\n\n")
+}
+
+/// The error diagnostic `summary` about resource `name`, which must quote the `endpoint` line.
+fn endpoint_error(out: &TfOutput, summary: &str, name: &str) -> TestResult<String> {
+    let text = out.combined();
+    let mut blocks: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let l = line.trim_start_matches(['│', '╷', '╵', ' ']);
+        if l.starts_with("Error: ") || l.starts_with("Warning: ") {
+            blocks.push(String::new());
+        }
+        if let Some(b) = blocks.last_mut() {
+            b.push_str(l);
+            b.push('\n');
+        }
+    }
+    let marker = format!("in resource {RT:?} {name:?}:");
+    let block = blocks
+        .into_iter()
+        .find(|b| b.starts_with(&format!("Error: {summary}")) && b.contains(&marker))
+        .ok_or_else(|| format!("no \"Error: {summary}\" diagnostic for {RT}.{name} in:\n{out}"))?;
+    let quoted = block
+        .lines()
+        .skip_while(|l| !l.contains(&marker))
+        .nth(1)
+        .unwrap_or_default();
+    ensure(
+        quoted
+            .split_once(':')
+            .is_some_and(|(_, src)| src.trim_start().starts_with("endpoint")),
+        || format!("\"{summary}\" on {name} should quote the endpoint line:\n{block}"),
+    )?;
+    Ok(block)
+}
+
+/// No resource in state (`state list` empty).
+fn expect_empty_state(tf: &Tf) -> TestResult {
+    let list = tf.run_ok(&["state", "list", "-no-color"])?;
+    ensure(list.stdout.trim().is_empty(), || {
+        format!("state should be empty, has:\n{}", list.stdout)
+    })
+}
+
+/// Gaps between consecutive requests to `path`, in seconds.
+fn gaps(fs: &FaultServer, path: &str) -> Vec<f64> {
+    let reqs = fs.requests_to(path);
+    reqs.windows(2)
+        .map(|w| w[1].at.duration_since(w[0].at).as_secs_f64())
+        .collect()
+}
+
+/// `t` as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+fn http_date(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let dt = time::OffsetDateTime::from_unix_timestamp(secs as i64).expect("timestamp");
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    dt.format(&fmt).expect("format date")
+}
+
+// ------------------------------------------------------------------ retry_after
+
+fn retry_after(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let fs = FaultServer::start();
+    fs.route(
+        "/secs/index.yaml",
+        vec![
+            Fault::status(503).header("Retry-After", "2"),
+            Fault::ok(INDEX),
+        ],
+    );
+    // An HTTP-date 7 to 8 s ahead, on a whole second (the form has no fractions).
+    let now = SystemTime::now();
+    let anchor = Instant::now();
+    let whole = SystemTime::UNIX_EPOCH
+        + Duration::from_secs(
+            now.duration_since(SystemTime::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_secs()
+                + 8,
+        );
+    let date_at = anchor + whole.duration_since(now).unwrap_or_default();
+    fs.route(
+        "/date/index.yaml",
+        vec![
+            Fault::status(429).header("Retry-After", &http_date(whole)),
+            Fault::ok(INDEX),
+        ],
+    );
+    fs.route(
+        "/far/index.yaml",
+        vec![Fault::status(503).header("Retry-After", "3600")],
+    );
+
+    let tf = Tf::new(tb, cli);
+    tf.write(&format!(
+        "{}{}{}",
+        provider("10s", 3),
+        res("secs", &fs.url("/secs")),
+        res("date", &fs.url("/date"))
+    ));
+    tf.apply()?;
+    let secs = fs.requests_to("/secs/index.yaml");
+    ensure(secs.len() == 2, || {
+        format!(
+            "Retry-After: 2: expected 2 requests, saw {} (gaps {:?})",
+            secs.len(),
+            gaps(&fs, "/secs/index.yaml")
+        )
+    })?;
+    let g = gaps(&fs, "/secs/index.yaml")[0];
+    ensure(g >= 2.0, || {
+        format!("Retry-After: 2 was not honoured: the retry came after {g:.2} s")
+    })?;
+    ensure(g < 6.0, || {
+        format!("Retry-After: 2: the retry came after {g:.2} s")
+    })?;
+    let date = fs.requests_to("/date/index.yaml");
+    ensure(date.len() == 2, || {
+        format!(
+            "Retry-After: <date>: expected 2 requests, saw {}",
+            date.len()
+        )
+    })?;
+    ensure(date[1].at + Duration::from_millis(50) >= date_at, || {
+        format!(
+            "Retry-After: <date> was not honoured: the retry came {:.2} s before the date",
+            date_at.duration_since(date[1].at).as_secs_f64()
+        )
+    })?;
+    eprintln!(
+        "{}: Retry-After: 2 → retry after {g:.2} s; Retry-After: <date> → retry {:.2} s after the first request",
+        cli.label,
+        date[1].at.duration_since(date[0].at).as_secs_f64()
+    );
+
+    // Far beyond request_timeout: not waited for, not retried, and the error says why.
+    let tf = Tf::new(tb, cli);
+    tf.write(&format!(
+        "{}{}",
+        provider("10s", 3),
+        res("far", &fs.url("/far"))
+    ));
+    let t0 = Instant::now();
+    let out = tf.apply_err()?;
+    let took = t0.elapsed().as_secs_f64();
+    let far = fs.requests_to("/far/index.yaml");
+    ensure(far.len() == 1, || {
+        format!(
+            "Retry-After: 3600: expected exactly 1 request, saw {} (gaps {:?})",
+            far.len(),
+            gaps(&fs, "/far/index.yaml")
+        )
+    })?;
+    let block = endpoint_error(&out, "Registry Busy", "far")?;
+    ensure(block.contains("3600"), || {
+        format!("the error should say when the registry asked to be retried:\n{block}")
+    })?;
+    ensure(took < 30.0, || format!("apply took {took:.1} s"))?;
+    expect_empty_state(&tf)
+}
+
+// ------------------------------------------------------------------ body_failures_retried
+
+fn body_failures_retried(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let fs = FaultServer::start();
+    let half = INDEX.as_bytes()[..INDEX.len() / 2].to_vec();
+    fs.route(
+        "/reset/index.yaml",
+        vec![
+            Fault::ResetMidBody {
+                status: 200,
+                headers: Vec::new(),
+                body: half.clone(),
+                declared: INDEX.len(),
+            },
+            Fault::ok(INDEX),
+        ],
+    );
+    fs.route(
+        "/truncated/index.yaml",
+        vec![
+            Fault::Truncate {
+                status: 200,
+                headers: Vec::new(),
+                body: half,
+                declared: INDEX.len(),
+            },
+            Fault::ok(INDEX),
+        ],
+    );
+    let tf = Tf::new(tb, cli);
+    tf.write(&format!(
+        "{}{}{}",
+        provider("10s", 2),
+        res("reset", &fs.url("/reset")),
+        res("truncated", &fs.url("/truncated"))
+    ));
+    tf.apply()?;
+    for name in ["reset", "truncated"] {
+        let n = fs.requests_to(&format!("/{name}/index.yaml")).len();
+        ensure(n == 2, || {
+            format!("{name}: expected 2 requests (a failed body, then a good one), saw {n}")
+        })?;
+        let attrs = tf.resource_attrs(&format!("{RT}.{name}"))?;
+        ensure(attrs["charts"]["demo"]["versions"][0] == "1.0.0", || {
+            format!("{name}: the index of the second attempt is not in state: {attrs}")
+        })?;
+    }
+    tf.destroy()?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------ hopeless_not_retried
+
+fn hopeless_not_retried(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let fs = FaultServer::start();
+    fs.route(
+        "/ftp/index.yaml",
+        vec![Fault::redirect(302, "ftp://127.0.0.1/pub/index.yaml")],
+    );
+    fs.route("/bad/index.yaml", vec![Fault::respond(400, "bad request")]);
+    fs.route("/gone/index.yaml", vec![Fault::status(404)]);
+    let tf = Tf::new(tb, cli);
+    tf.write(&format!(
+        "{}{}{}{}",
+        provider("10s", 4),
+        res("ftp", &fs.url("/ftp")),
+        res("bad", &fs.url("/bad")),
+        res("gone", &fs.url("/gone"))
+    ));
+    let out = tf.apply_err()?;
+    for name in ["ftp", "bad", "gone"] {
+        let n = fs.requests_to(&format!("/{name}/index.yaml")).len();
+        ensure(n == 1, || {
+            format!(
+                "{name}: expected exactly 1 request, saw {n} (gaps {:?})",
+                gaps(&fs, &format!("/{name}/index.yaml"))
+            )
+        })?;
+    }
+    let block = endpoint_error(&out, "Registry Redirect Refused", "ftp")?;
+    ensure(block.contains("ftp"), || {
+        format!("the redirect error should name the scheme:\n{block}")
+    })?;
+    endpoint_error(&out, "Unexpected Registry Response", "bad")?;
+    endpoint_error(&out, "Registry Index Not Found", "gone")?;
+    expect_empty_state(&tf)
+}
+
+// ------------------------------------------------------------------ interrupted applies
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// SIGINT to terraform's whole process group (the plugin included), as a terminal's Ctrl-C.
+    ProcessGroup,
+    /// SIGINT to the terraform process alone: Terraform then sends StopProvider.
+    TerraformOnly,
+}
+
+/// The terraform process that runs the operation: Terraform 1.0 wraps itself (panicwrap) and its
+/// outer process ignores SIGINT, leaving it to the inner one (a terminal signals both).
+fn terraform_worker(pid: i32) -> i32 {
+    let exe = |p: i32| std::fs::read_link(format!("/proc/{p}/exe")).ok();
+    let me = exe(pid);
+    // Children of every thread: Go forks from whichever OS thread runs the goroutine, so
+    // `task/<pid>/children` alone misses the worker at random (seen under load).
+    let mut children = String::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        children += &std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+        children.push(' ');
+    }
+    children
+        .split_whitespace()
+        .filter_map(|c| c.parse::<i32>().ok())
+        .find(|c| me.is_some() && exe(*c) == me)
+        .unwrap_or(pid)
+}
+
+/// How long Terraform may take to exit after the signal.
+const EXIT_WITHIN: Duration = Duration::from_secs(10);
+
+fn interrupted_apply(tb: &Testbed, cli: &TfCli, signal: Signal) -> TestResult {
+    let fs = FaultServer::start();
+    fs.route(
+        "/stall/index.yaml",
+        vec![Fault::Stall(Duration::from_secs(90))],
+    );
+    let tf = Tf::new(tb, cli);
+    // Default request_timeout (60 s) and max_retries (4): without cancellation a stop waits
+    // minutes.
+    tf.write(&res("stall", &fs.url("/stall")));
+    let mut cmd = tf.command(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start terraform: {e}"))?;
+    let pgid = child.id() as i32;
+    let mut out_pipe = child.stdout.take().expect("piped stdout");
+    let mut err_pipe = child.stderr.take().expect("piped stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out_pipe.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err_pipe.read_to_string(&mut s);
+        s
+    });
+    let kill_group = || {
+        // SAFETY: signalling our own child's process group.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    };
+
+    // Wait until the provider's request is in flight, then a moment more.
+    let t0 = Instant::now();
+    while fs.requests_to("/stall/index.yaml").is_empty() {
+        if t0.elapsed() > Duration::from_secs(60) || child.try_wait().ok().flatten().is_some() {
+            kill_group();
+            let _ = child.wait();
+            return Err(format!(
+                "the provider never requested the index:\n{}{}",
+                out_t.join().unwrap_or_default(),
+                err_t.join().unwrap_or_default()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+
+    let target = match signal {
+        Signal::ProcessGroup => -pgid,
+        Signal::TerraformOnly => terraform_worker(pgid),
+    };
+    let sent = Instant::now();
+    // SAFETY: signalling our own child (or its process group).
+    unsafe { libc::kill(target, libc::SIGINT) };
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            break Some(s);
+        }
+        if sent.elapsed() > EXIT_WITHIN {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let exit_after = sent.elapsed();
+    if status.is_none() {
+        kill_group();
+        let _ = child.wait();
+    }
+    let out = TfOutput {
+        args: vec!["apply".into(), "(interrupted)".into()],
+        label: cli.label.clone(),
+        code: status.and_then(|s| s.code()).unwrap_or(-1),
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+    };
+    ensure(status.is_some(), || {
+        format!(
+            "terraform did not exit within {} s of SIGINT (killed):\n{out}",
+            EXIT_WITHIN.as_secs()
+        )
+    })?;
+    eprintln!(
+        "{}: terraform exited {:.2} s after SIGINT ({})",
+        cli.label,
+        exit_after.as_secs_f64(),
+        match signal {
+            Signal::ProcessGroup => "process group",
+            Signal::TerraformOnly => "terraform only",
+        }
+    );
+    for bad in [
+        "Plugin did not respond",
+        "panic",
+        "plugin exited",
+        "transport is closing",
+    ] {
+        ensure(!out.combined().contains(bad), || {
+            format!("the interrupted apply says {bad:?}:\n{out}")
+        })?;
+    }
+    ensure(!out.success(), || {
+        format!("an interrupted apply must not report success:\n{out}")
+    })?;
+    // No provider process of the group outlives terraform for long.
+    let t1 = Instant::now();
+    // SAFETY: probing (signal 0) our own child's process group.
+    while unsafe { libc::kill(-pgid, 0) } == 0 {
+        if t1.elapsed() > Duration::from_secs(5) {
+            kill_group();
+            return Err("a process of terraform's group (the provider) outlived it by 5 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Nothing half-created; the next apply creates the registration from scratch.
+    expect_empty_state(&tf)?;
+    fs.route("/stall/index.yaml", vec![Fault::ok(INDEX)]);
+    tf.apply()?;
+    let attrs = tf.resource_attrs(&format!("{RT}.stall"))?;
+    ensure(attrs["charts"]["demo"]["versions"][0] == "1.0.0", || {
+        format!("after the interrupted apply, a new apply should create the registration: {attrs}")
+    })?;
+    tf.destroy()?;
+    Ok(())
 }

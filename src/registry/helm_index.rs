@@ -556,6 +556,12 @@ fn header_string(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Opti
         .map(str::to_string)
 }
 
+/// What the index request came to: a body read in full, or a status answered without one.
+enum Answer {
+    Body(StatusCode, Validators, Vec<u8>),
+    Status(StatusCode, reqwest::Response),
+}
+
 /// Download the index; with `validators`, a conditional request that may answer `NotModified`.
 pub async fn fetch_index(
     repo: &HelmRepo,
@@ -590,30 +596,48 @@ pub async fn fetch_index(
 
     let started = Instant::now();
     tracing::debug!(url = %shown, conditional = validators.is_some(), authenticated = auth.is_some(), "fetching Helm repository index");
-    let resp = fetcher
-        .send(Method::GET, &url, &headers, auth.as_ref())
-        .await?;
-    let status = resp.status();
-    if status == StatusCode::NOT_MODIFIED {
-        if validators.is_none() {
-            return Err(Error::Protocol {
-                url: shown,
-                detail: "answered 304 Not Modified to an unconditional request".into(),
-            });
-        }
-        tracing::debug!(url = %shown, elapsed_ms = started.elapsed().as_millis() as u64, "index not modified");
-        return Ok(IndexFetch::NotModified);
-    }
-    if !status.is_success() {
-        let err = status_error(&url, resp).await;
-        tracing::debug!(url = %shown, status = status.as_u16(), error = %err, "index request failed");
-        return Err(err);
-    }
-    let new_validators = Validators {
-        etag: header_string(resp.headers(), ETAG),
-        last_modified: header_string(resp.headers(), LAST_MODIFIED),
+    // Request and body are one exchange: a body that breaks off is retried like a failed request.
+    let answer = {
+        let (url, limit, timeout) = (&url, settings.max_index_size, settings.timeout);
+        fetcher
+            .fetch(
+                Method::GET,
+                url,
+                &headers,
+                auth.as_ref(),
+                |resp| async move {
+                    let status = resp.status();
+                    if status == StatusCode::NOT_MODIFIED || !status.is_success() {
+                        return Ok(Answer::Status(status, resp));
+                    }
+                    let validators = Validators {
+                        etag: header_string(resp.headers(), ETAG),
+                        last_modified: header_string(resp.headers(), LAST_MODIFIED),
+                    };
+                    let bytes = read_body_limited(url, resp, limit, timeout).await?;
+                    Ok(Answer::Body(status, validators, bytes))
+                },
+            )
+            .await?
     };
-    let bytes = read_body_limited(&url, resp, settings.max_index_size, settings.timeout).await?;
+    let (status, new_validators, bytes) = match answer {
+        Answer::Body(status, validators, bytes) => (status, validators, bytes),
+        Answer::Status(status, _) if status == StatusCode::NOT_MODIFIED => {
+            if validators.is_none() {
+                return Err(Error::Protocol {
+                    url: shown,
+                    detail: "answered 304 Not Modified to an unconditional request".into(),
+                });
+            }
+            tracing::debug!(url = %shown, elapsed_ms = started.elapsed().as_millis() as u64, "index not modified");
+            return Ok(IndexFetch::NotModified);
+        }
+        Answer::Status(status, resp) => {
+            let err = status_error(&url, resp).await;
+            tracing::debug!(url = %shown, status = status.as_u16(), error = %err, "index request failed");
+            return Err(err);
+        }
+    };
     let downloaded_ms = started.elapsed().as_millis() as u64;
 
     // Hashing and parsing a multi-megabyte index is CPU work: keep it off the async workers.
@@ -980,6 +1004,7 @@ entries:
             timeout: Duration::from_secs(10),
             max_retries: 0,
             max_index_size: 1 << 20,
+            ..HttpSettings::default()
         }
     }
 

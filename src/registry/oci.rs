@@ -723,7 +723,8 @@ impl OciClient {
     }
 
     /// Send one request and read the whole body (`limit` for successes; error bodies are cut
-    /// short). Holds one of the [`CONCURRENCY`] permits meanwhile.
+    /// short), retrying request and body together. Holds one of the [`CONCURRENCY`] permits
+    /// meanwhile.
     async fn send_raw(
         &self,
         fetcher: &Fetcher,
@@ -737,22 +738,28 @@ impl OciClient {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        let resp = fetcher.send(Method::GET, url, headers, auth).await?;
-        let status = resp.status();
-        let resp_headers = resp.headers().clone();
-        let body = if status.is_success() {
-            read_body_limited(url, resp, limit, self.settings.timeout).await?
-        } else {
-            read_body_limited(url, resp, ERROR_BODY_LIMIT, self.settings.timeout)
-                .await
-                .unwrap_or_default()
-        };
-        Ok(Reply {
-            url: url.clone(),
-            status,
-            headers: resp_headers,
-            body,
-        })
+        // Request and body are one exchange: a body that breaks off is retried like a failed
+        // request (error bodies are best effort and never retried).
+        let timeout = self.settings.timeout;
+        fetcher
+            .fetch(Method::GET, url, headers, auth, |resp| async move {
+                let status = resp.status();
+                let resp_headers = resp.headers().clone();
+                let body = if status.is_success() {
+                    read_body_limited(url, resp, limit, timeout).await?
+                } else {
+                    read_body_limited(url, resp, ERROR_BODY_LIMIT, timeout)
+                        .await
+                        .unwrap_or_default()
+                };
+                Ok(Reply {
+                    url: url.clone(),
+                    status,
+                    headers: resp_headers,
+                    body,
+                })
+            })
+            .await
     }
 
     /// The Authorization header for `scope` under the scheme learned so far, and whether it is a
@@ -2144,6 +2151,24 @@ mod tests {
         }))
         .await;
         (srv.addr, srv.requests)
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_is_retried_with_its_request() {
+        use crate::registry::testserver::{response, serve, Request};
+        let n = Arc::new(AtomicUsize::new(0));
+        let count = n.clone();
+        let srv = serve(Arc::new(move |_: &Request| {
+            if count.fetch_add(1, Ordering::SeqCst) == 0 {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{".to_vec()
+            } else {
+                response("200 OK", &[], b"{}")
+            }
+        }))
+        .await;
+        let c = client(&format!("http://{}", srv.addr), None, None, None);
+        c.ping().await.unwrap();
+        assert_eq!(n.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
