@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use crate::harness::hcl::string as q;
 use crate::harness::{self, ensure, run_cmd, Body, Cases, HelmRepoServer, TestResult, Testbed};
-use crate::harness::{Tf, TfCli, TfOutput};
+use crate::harness::{Tf, TfCli, TfOutput, TfReport};
 
 const RT: &str = "chartreg_helm_registry";
 
@@ -330,7 +330,7 @@ fn invalid_config(tb: &Arc<Testbed>) -> Vec<Trial> {
 
 struct Failed {
     tf: Tf,
-    out: TfOutput,
+    out: TfReport,
     _servers: Vec<HelmRepoServer>,
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use libtest_mimic::Trial;
 
 use crate::harness::{
-    self, ensure, Body, Cases, RegistryAuth, TestResult, Testbed, Tf, TfCli, TfOutput,
+    self, ensure, Body, Cases, RegistryAuth, TestResult, Testbed, Tf, TfCli, TfReport,
 };
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
@@ -129,7 +129,7 @@ fn bad_config(tb: &Arc<Testbed>) -> Vec<Trial> {
         tf.plan_json(&[]).failed()
     });
     for (attr, summary) in CHECKS {
-        cases = cases.case(attr, move |_, out: &TfOutput| {
+        cases = cases.case(attr, move |_, out: &TfReport| {
             out.expect_error(summary, &format!("provider.chartreg.{attr}"))
                 .map(drop)
         });

@@ -1,7 +1,8 @@
 //! Terraform diagnostics as data: the one parser of what Terraform reports, and the one way to
-//! assert on it ([`TfOutput::expect_error`] / [`TfOutput::expect_warning`]).
+//! assert on it ([`TfReport::expect_error`] / [`TfReport::expect_warning`]).
 //!
-//! Source: the machine-readable UI of `plan -json` / `apply -json` (Terraform 1.0.3 and 1.15
+//! [`super::Tf::report`] (and `plan_json`, `apply_json`, `validate_json`, `import_err`) reads
+//! them into a [`TfReport`]. Source: the machine-readable UI of `plan -json` / `apply -json` (Terraform 1.0.3 and 1.15
 //! alike: one JSON object per line, `{"type":"diagnostic","diagnostic":{"severity","summary",
 //! "detail","address","range","snippet"}}`) and the single object of `validate -json`
 //! (`{"diagnostics":[…]}`, no `address`). Each diagnostic is placed as `object` + `attribute`:
@@ -26,7 +27,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::hcl;
-use super::terraform::TfOutput;
+use super::terraform::TfReport;
 use super::{redact, TestResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,12 +80,12 @@ impl Diagnostic {
         squash(&self.detail).contains(&squash(needle))
     }
 
-    fn from_json(d: &Value, dir: &Path, files: &mut HashMap<String, String>) -> Diagnostic {
+    fn from_json(d: &Value, dir: Option<&Path>, files: &mut HashMap<String, String>) -> Diagnostic {
         let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
         let range = &d["range"];
         let file = s(&range["filename"]);
-        let loc = match range["start"]["byte"].as_u64() {
-            Some(byte) if !file.is_empty() => {
+        let loc = match (range["start"]["byte"].as_u64(), dir) {
+            (Some(byte), Some(dir)) if !file.is_empty() => {
                 let src = files.entry(file.clone()).or_insert_with(|| {
                     std::fs::read_to_string(dir.join(&file)).unwrap_or_default()
                 });
@@ -144,7 +145,8 @@ fn is_dev_overrides(d: &Diagnostic) -> bool {
 
 /// The diagnostics in the output of `terraform <args>` run in workspace `dir`: the JSON stream
 /// (or `validate -json` object) when `args` has `-json`, the human form for `import`, else none.
-pub fn parse(args: &[String], stdout: &str, stderr: &str, dir: &Path) -> Vec<Diagnostic> {
+/// Without `dir` (the configuration is not read), diagnostics carry Terraform's address only.
+pub fn parse(args: &[String], stdout: &str, stderr: &str, dir: Option<&Path>) -> Vec<Diagnostic> {
     let mut files = HashMap::new();
     let mut out = Vec::new();
     let sub = args.first().map(String::as_str).unwrap_or_default();
@@ -213,7 +215,7 @@ fn parse_human(text: &str, object: &str) -> Vec<Diagnostic> {
     out
 }
 
-impl TfOutput {
+impl TfReport {
     /// Error diagnostics.
     pub fn errors(&self) -> Vec<&Diagnostic> {
         self.with_severity(Severity::Error)
@@ -237,7 +239,7 @@ impl TfOutput {
         self.expect(Severity::Error, summary, at)
     }
 
-    /// The warning `summary` placed `at` (see [`TfOutput::expect_error`]).
+    /// The warning `summary` placed `at` (see [`TfReport::expect_error`]).
     pub fn expect_warning(&self, summary: &str, at: &str) -> TestResult<Diagnostic> {
         self.expect(Severity::Warning, summary, at)
     }
@@ -263,7 +265,7 @@ impl TfOutput {
             return Err(format!(
                 "{} has no machine-readable diagnostics: run it with -json (plan_json, \
                  apply_json, validate_json)\n{self}",
-                self.args.join(" ")
+                self.output.args.join(" ")
             ));
         }
         Err(self.mismatch(&format!("no {severity:?} {summary:?} at {at:?}")))
@@ -274,6 +276,7 @@ impl TfOutput {
     }
 
     fn machine_readable(&self) -> bool {
-        self.args.iter().any(|a| a == "-json") || self.args.first().is_some_and(|a| a == "import")
+        let args = &self.output.args;
+        args.iter().any(|a| a == "-json") || args.first().is_some_and(|a| a == "import")
     }
 }

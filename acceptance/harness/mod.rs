@@ -47,7 +47,7 @@ pub use procs::{ServerProc, LOOPBACK, LOOPBACK2};
 #[allow(unused_imports)]
 pub use registry::{OciRegistries, Pushed, RegistryAuth, RegistryServer};
 #[allow(unused_imports)]
-pub use terraform::{both_tf, lifecycle, scenarios, Body, Tf, TfCli, TfOutput};
+pub use terraform::{both_tf, lifecycle, scenarios, Body, Tf, TfCli, TfOutput, TfReport};
 #[allow(unused_imports)]
 pub use tokenserver::TokenServer;
 

@@ -2,8 +2,9 @@
 //! for the provider built by cargo, plus the [`lifecycle`] step runner and [`both_tf`].
 //!
 //! Diagnostics are asserted on the machine-readable output: run the command with `-json`
-//! ([`Tf::plan_json`], [`Tf::apply_json`], [`Tf::validate_json`]) and use
-//! [`TfOutput::expect_error`] (see [`super::diagnostics`]). The human-output methods (`plan`,
+//! ([`Tf::plan_json`], [`Tf::apply_json`], [`Tf::validate_json`]; each gives a [`TfReport`]: the
+//! output and its placed diagnostics) and use [`TfReport::expect_error`] (see
+//! [`super::diagnostics`]). The human-output methods (`plan`,
 //! `apply`, `apply_err`…) stay for the rest. Every command's output is also written to
 //! `<workspace>/.tf-runs/NNN-<command>.log` (except `show -json` / `output -json`, which print
 //! state values: the state file itself is what the secret sweep reads).
@@ -66,8 +67,47 @@ pub struct TfOutput {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
-    /// What Terraform reported (from `-json` output; `import`: from its human output; else empty).
+}
+
+/// A command's output and the diagnostics read from it, placed on their attributes (from `-json`
+/// output; `import`: from its human output). Derefs to the [`TfOutput`].
+#[derive(Debug, Clone)]
+pub struct TfReport {
+    pub output: TfOutput,
     pub diagnostics: Vec<Diagnostic>,
+}
+
+impl std::ops::Deref for TfReport {
+    type Target = TfOutput;
+    fn deref(&self) -> &TfOutput {
+        &self.output
+    }
+}
+
+impl TfReport {
+    /// `Ok(self)` when the command succeeded, else the whole report as the error.
+    pub fn ok(self) -> TestResult<TfReport> {
+        if self.success() {
+            Ok(self)
+        } else {
+            Err(self.to_string())
+        }
+    }
+
+    /// `Ok(self)` when the command failed (check its diagnostics), else an error.
+    pub fn failed(self) -> TestResult<TfReport> {
+        if self.success() {
+            Err(format!("expected a failure, but it succeeded:\n{self}"))
+        } else {
+            Ok(self)
+        }
+    }
+}
+
+impl fmt::Display for TfReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.output.render(&self.diagnostics))
+    }
 }
 
 /// Resource changes of a plan (`change_summary` of `-json` output).
@@ -141,21 +181,27 @@ impl TfOutput {
             .filter(|v| v.is_object())
     }
 
-    /// The output as a person reads it: for `-json` output the messages and the diagnostics.
-    fn readable_stdout(&self) -> String {
-        if !self.args.iter().any(|a| a == "-json") {
-            return self.stdout.trim_end().to_string();
+    /// The output as a person reads it (redacted): for `-json` output the messages, then `diags`.
+    fn render(&self, diags: &[Diagnostic]) -> String {
+        let mut stdout = self.stdout.trim_end().to_string();
+        if self.args.iter().any(|a| a == "-json") {
+            let mut lines: Vec<String> = self
+                .json_lines()
+                .filter(|v| v["type"] != "diagnostic" && v["@message"].is_string())
+                .map(|v| v["@message"].as_str().unwrap_or_default().to_string())
+                .collect();
+            lines.extend(diags.iter().map(|d| d.to_string()));
+            if !lines.is_empty() {
+                stdout = lines.join("\n");
+            }
         }
-        let mut lines: Vec<String> = self
-            .json_lines()
-            .filter(|v| v["type"] != "diagnostic" && v["@message"].is_string())
-            .map(|v| v["@message"].as_str().unwrap_or_default().to_string())
-            .collect();
-        lines.extend(self.diagnostics.iter().map(|d| d.to_string()));
-        if lines.is_empty() {
-            return self.stdout.trim_end().to_string();
-        }
-        lines.join("\n")
+        redact(&format!(
+            "terraform {} ({}) exited with {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
+            self.args.join(" "),
+            self.label,
+            self.code,
+            self.stderr.trim_end()
+        ))
     }
     /// stdout + stderr
     pub fn combined(&self) -> String {
@@ -168,18 +214,9 @@ impl TfOutput {
 
 impl fmt::Display for TfOutput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}",
-            redact(&format!(
-                "terraform {} ({}) exited with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-                self.args.join(" "),
-                self.label,
-                self.code,
-                self.readable_stdout(),
-                self.stderr.trim_end()
-            ))
-        )
+        // (without the workspace, diagnostics are shown with Terraform's address only)
+        let diags = diagnostics::parse(&self.args, &self.stdout, &self.stderr, None);
+        write!(f, "{}", self.render(&diags))
     }
 }
 
@@ -305,15 +342,12 @@ impl Tf {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         );
-        // read now: the configuration the ranges point into may be rewritten later
-        let diagnostics = diagnostics::parse(&args, &stdout, &stderr, &self.dir);
         let o = TfOutput {
             args,
             label: self.cli.label.clone(),
             code: out.status.code().unwrap_or(-1),
             stdout,
             stderr,
-            diagnostics,
         };
         self.keep_transcript(&o);
         o
@@ -384,23 +418,39 @@ impl Tf {
         self.run(&a)
     }
 
+    /// [`Tf::run`] and the diagnostics of its output, placed on the configuration as it is now
+    /// (read at once: the configuration may be rewritten later).
+    pub fn report(&self, args: &[&str]) -> TfReport {
+        let output = self.run(args);
+        let diagnostics = diagnostics::parse(
+            &output.args,
+            &output.stdout,
+            &output.stderr,
+            Some(&self.dir),
+        );
+        TfReport {
+            output,
+            diagnostics,
+        }
+    }
+
     /// `plan -input=false -json <args>` (not judged): check `diagnostics`, `changes()`.
-    pub fn plan_json(&self, args: &[&str]) -> TfOutput {
+    pub fn plan_json(&self, args: &[&str]) -> TfReport {
         let mut a = vec!["plan", "-input=false", "-json"];
         a.extend_from_slice(args);
-        self.run(&a)
+        self.report(&a)
     }
 
     /// `apply -auto-approve -input=false -json <args>` (not judged; `.ok()?` / `.failed()?`).
-    pub fn apply_json(&self, args: &[&str]) -> TfOutput {
+    pub fn apply_json(&self, args: &[&str]) -> TfReport {
         let mut a = vec!["apply", "-auto-approve", "-input=false", "-json"];
         a.extend_from_slice(args);
-        self.run(&a)
+        self.report(&a)
     }
 
     /// `validate -json` (not judged).
-    pub fn validate_json(&self) -> TfOutput {
-        self.run(&["validate", "-json"])
+    pub fn validate_json(&self) -> TfReport {
+        self.report(&["validate", "-json"])
     }
 
     /// `plan -detailed-exitcode`: Ok when there are no changes; Err with the plan otherwise.
@@ -485,8 +535,8 @@ impl Tf {
 
     /// An import that must fail; its diagnostics are read from the human output (import has no
     /// `-json`) and placed on `addr`.
-    pub fn import_err(&self, addr: &str, id: &str) -> TestResult<TfOutput> {
-        self.run(&["import", "-input=false", "-no-color", addr, id])
+    pub fn import_err(&self, addr: &str, id: &str) -> TestResult<TfReport> {
+        self.report(&["import", "-input=false", "-no-color", addr, id])
             .failed()
     }
 

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use libtest_mimic::Trial;
 
 use super::{at, res, unique, PASSWORD_VAR, RT};
-use crate::harness::{self, ensure, Cases, RegistryAuth, TestResult, Testbed, Tf, TfOutput};
+use crate::harness::{self, ensure, Cases, RegistryAuth, TestResult, Testbed, Tf, TfReport};
 
 // ------------------------------------------------------------------ errors
 
 struct Failed {
     tf: Tf,
-    out: TfOutput,
+    out: TfReport,
     took: std::time::Duration,
 }
 
@@ -20,7 +20,7 @@ struct Failed {
 type Check = (&'static str, &'static str, &'static str, &'static str);
 
 /// The output of `run` in `tf`, which must fail, and how long it took.
-fn failed(tf: Tf, run: impl FnOnce(&Tf) -> TfOutput) -> TestResult<Failed> {
+fn failed(tf: Tf, run: impl FnOnce(&Tf) -> TfReport) -> TestResult<Failed> {
     let t0 = std::time::Instant::now();
     let out = run(&tf).failed()?;
     Ok(Failed {
