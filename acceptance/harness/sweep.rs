@@ -8,12 +8,14 @@
 //! server issued — in plain form, URL-encoded, and in base64 (standard and URL-safe, at all
 //! three byte alignments, so a secret inside a longer base64 text is found too), alone and as
 //! `user:secret` (Basic auth). Searched: Terraform logs, the transcripts of every command
-//! (`.tf-runs/`), state files (with the values Terraform itself marks sensitive removed: a
-//! `password` attribute is meant to be there), server logs, caches. Not searched: the
+//! (`.tf-runs/`), state files (without the values the provider's schema declares sensitive, read
+//! from `terraform providers schema -json`, and those Terraform marks sensitive: a `password`
+//! attribute is meant to be there), server logs, caches. Not searched: the
 //! credential stores of the test clients and servers (`pki/`, `htpasswd`, Helm's registry and
 //! repository configs), the configurations the tests wrote (`*.tf`: inputs, not outputs) and
 //! binary files. Any hit fails the run, listed as `file:line` with the secret redacted.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -21,7 +23,7 @@ use aho_corasick::AhoCorasick;
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::{TestResult, Testbed};
+use super::{TestResult, Testbed, Tf};
 
 /// The per-workspace TRACE log in sweep mode.
 pub const TRACE_LOG: &str = "terraform-trace.log";
@@ -125,7 +127,10 @@ fn skipped(rel: &Path) -> bool {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let under = |dir: &str| rel.components().any(|c| c.as_os_str() == dir);
+    let under = |dir: &str| {
+        rel.components()
+            .any(|c| c.as_os_str().to_string_lossy().starts_with(dir))
+    };
     under("pki")
         || name == "htpasswd"
         || (under("helm-home") || name.starts_with("helm-registry"))
@@ -145,6 +150,7 @@ pub fn sweep(tb: &Testbed) -> TestResult<Report> {
     }
     let ac = AhoCorasick::new(patterns.iter().map(|(_, p)| p.as_str()))
         .map_err(|e| format!("sweep patterns: {e}"))?;
+    let schema = sensitive_schema(tb)?;
     let mut report = Report::default();
     let mut files = Vec::new();
     walk(&tb.root, &mut files);
@@ -165,7 +171,7 @@ pub fn sweep(tb: &Testbed) -> TestResult<Report> {
         report.bytes += bytes.len() as u64;
         let text = String::from_utf8_lossy(&bytes);
         let text = if is_state(&rel) {
-            scrub_state(&text)
+            scrub_state(&text, &schema)
         } else {
             text.into_owned()
         };
@@ -226,30 +232,103 @@ fn is_state(rel: &Path) -> bool {
     n.ends_with(".tfstate") || n.ends_with(".tfstate.backup")
 }
 
-/// A state file without the values Terraform marks sensitive (`sensitive_attributes`), pretty
-/// printed (line numbers then refer to that text).
-fn scrub_state(text: &str) -> String {
+/// Attribute paths the provider's schema declares sensitive, by `(mode, type)` of the object
+/// (`("managed", "chartreg_helm_registry")` → `[["password"]]`; inside nested blocks
+/// `[["ecr", "secret"]]`).
+pub type SensitiveSchema = HashMap<(String, String), Vec<Vec<String>>>;
+
+/// [`SensitiveSchema`] from `terraform providers schema -json` (a scratch workspace).
+pub fn sensitive_schema(tb: &Testbed) -> TestResult<SensitiveSchema> {
+    let cli = Testbed::terraform_versions()
+        .pop()
+        .ok_or("no Terraform CLI")?;
+    let tf = Tf::new(tb, &cli);
+    tf.write("");
+    let o = tf.run_ok(&["providers", "schema", "-json"])?;
+    let v: Value = serde_json::from_str(&o.stdout).map_err(|e| format!("schema JSON: {e}"))?;
+    let mut out = SensitiveSchema::new();
+    for p in v["provider_schemas"].as_object().into_iter().flatten() {
+        for (mode, key) in [
+            ("managed", "resource_schemas"),
+            ("data", "data_source_schemas"),
+        ] {
+            for (ty, schema) in p.1[key].as_object().into_iter().flatten() {
+                let mut paths = Vec::new();
+                sensitive_paths(&schema["block"], &mut Vec::new(), &mut paths);
+                out.insert((mode.to_string(), ty.clone()), paths);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn sensitive_paths(block: &Value, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    for (name, a) in block["attributes"].as_object().into_iter().flatten() {
+        if a["sensitive"] == true {
+            out.push([prefix.as_slice(), std::slice::from_ref(name)].concat());
+        }
+    }
+    for (name, b) in block["block_types"].as_object().into_iter().flatten() {
+        prefix.push(name.clone());
+        sensitive_paths(&b["block"], prefix, out);
+        prefix.pop();
+    }
+}
+
+/// Replaces the value at `keys` (through lists of nested blocks) with a marker.
+fn blank(v: &mut Value, keys: &[String]) {
+    match (v, keys.split_first()) {
+        (Value::Array(items), Some(_)) => items.iter_mut().for_each(|i| blank(i, keys)),
+        (Value::Object(m), Some((k, rest))) => {
+            if let Some(next) = m.get_mut(k) {
+                if rest.is_empty() {
+                    *next = Value::String("(sensitive, not swept)".into());
+                } else {
+                    blank(next, rest);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A state file without the values the schema declares sensitive nor those Terraform marks
+/// sensitive (`sensitive_attributes`: values from sensitive variables), pretty printed (line
+/// numbers then refer to that text).
+fn scrub_state(text: &str, schema: &SensitiveSchema) -> String {
     let Ok(mut state) = serde_json::from_str::<Value>(text) else {
         return text.to_string();
     };
     for r in state["resources"].as_array_mut().into_iter().flatten() {
+        let key = (
+            r["mode"].as_str().unwrap_or_default().to_string(),
+            r["type"].as_str().unwrap_or_default().to_string(),
+        );
+        let declared = schema.get(&key).cloned().unwrap_or_default();
         for inst in r["instances"].as_array_mut().into_iter().flatten() {
-            let paths = inst["sensitive_attributes"].clone();
-            for path in paths.as_array().into_iter().flatten() {
-                // 1.0: [[{"type":"get_attr","value":"password"}]]; a bare step list is accepted too
-                let steps: Vec<Value> = match path {
-                    Value::Array(s) => s.clone(),
-                    other => vec![other.clone()],
-                };
-                let mut v = &mut inst["attributes"];
-                for step in &steps {
-                    v = match &step["value"] {
-                        Value::String(k) => &mut v[k.as_str()],
-                        Value::Number(n) => &mut v[n.as_u64().unwrap_or(0) as usize],
-                        _ => break,
-                    };
-                }
-                *v = Value::String("(sensitive, not swept)".into());
+            let mut paths = declared.clone();
+            // [[{"type":"get_attr","value":"password"}, {"type":"index","value":{…}}]]
+            for path in inst["sensitive_attributes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let steps = path
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_else(|| vec![path.clone()]);
+                paths.push(
+                    steps
+                        .iter()
+                        .map(|st| match &st["value"] {
+                            Value::String(k) => k.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                );
+            }
+            for p in &paths {
+                blank(&mut inst["attributes"], p);
             }
         }
     }
@@ -316,8 +395,23 @@ pub fn self_check() -> TestResult {
     }
     let state = r#"{"resources":[{"instances":[{"attributes":{"password":"s3cr3t-value!","name":"n"},
         "sensitive_attributes":[[{"type":"get_attr","value":"password"}]]}]}]}"#;
-    if ac.is_match(&scrub_state(state)) {
-        return Err("a sensitive state attribute is not scrubbed".into());
+    let none = SensitiveSchema::new();
+    if ac.is_match(&scrub_state(state, &none)) {
+        return Err("a value marked sensitive in the state is not scrubbed".into());
+    }
+    let literal = r#"{"resources":[{"mode":"managed","type":"t","instances":[{"attributes":
+        {"password":"s3cr3t-value!","blk":[{"k":"s3cr3t-value!"}]},"sensitive_attributes":[]}]}]}"#;
+    let declared: SensitiveSchema = [(
+        ("managed".to_string(), "t".to_string()),
+        vec![
+            vec!["password".to_string()],
+            vec!["blk".to_string(), "k".to_string()],
+        ],
+    )]
+    .into_iter()
+    .collect();
+    if ac.is_match(&scrub_state(literal, &declared)) {
+        return Err("a value the schema declares sensitive is not scrubbed".into());
     }
     Ok(())
 }
