@@ -1,6 +1,11 @@
 //! Acceptance-test harness: one shared [`Testbed`] of loopback servers per run, plus helpers to
 //! spawn dedicated servers, make fixture charts with the real Helm CLI and drive Terraform.
 //!
+//! One file per server ([`nginx`], [`registry`], [`tokenserver`], [`moto`], all in the process
+//! table of [`procs`]; [`servers`] starts the shared ones), Terraform in [`terraform`] with its
+//! diagnostics read by [`diagnostics`] (placed on attributes by [`hcl`]), named cases on shared
+//! fixtures in [`cases`], the secret sweep in [`sweep`], hostile servers in [`faults`].
+//!
 //! Everything returns `Result<_, String>` ([`TestResult`]) so trials can use `?`; the few helpers
 //! documented as panicking are meant for test bodies (libtest-mimic turns a panic into a failure).
 //! Error texts never contain the test password (see [`redact`]).
@@ -126,7 +131,7 @@ pub struct Testbed {
     /// PEM file of the test CA that signed every TLS server certificate.
     pub ca_cert: PathBuf,
     pub ca_pem: String,
-    /// Server certificate/key (SAN: 127.0.0.1, localhost, `hostname`) for dedicated TLS servers.
+    /// Server certificate/key (SAN: 127.0.0.1, 127.0.0.2, localhost, `hostname`) for TLS servers.
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
     /// bcrypt htpasswd file with `user`/`password`.

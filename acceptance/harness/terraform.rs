@@ -129,24 +129,6 @@ impl TfOutput {
         self.code == 0
     }
 
-    /// `Ok(self)` when the command succeeded, else the whole output as the error.
-    pub fn ok(self) -> TestResult<TfOutput> {
-        if self.success() {
-            Ok(self)
-        } else {
-            Err(self.to_string())
-        }
-    }
-
-    /// `Ok(self)` when the command failed (check its diagnostics), else an error.
-    pub fn failed(self) -> TestResult<TfOutput> {
-        if self.success() {
-            Err(format!("expected a failure, but it succeeded:\n{self}"))
-        } else {
-            Ok(self)
-        }
-    }
-
     /// The resource changes of a `-json` plan or apply (`None` without a `change_summary`).
     pub fn changes(&self) -> Option<Changes> {
         self.json_lines()
