@@ -1,6 +1,7 @@
 //! The one error type of chartreg. Every variant carries the URL (redacted: no userinfo, no query)
 //! or the registry it is about. Secrets never go into an error: URLs are redacted on the way in and
-//! response bodies are cut short and only kept for non-auth failures.
+//! response bodies are only kept for non-auth failures, as a short excerpt scrubbed of every
+//! credential the request carried (`registry::scrub`).
 
 use std::time::Duration;
 
@@ -57,6 +58,9 @@ pub enum Error {
     #[error("{url} is larger than max_index_size ({limit} bytes)")]
     TooLarge { url: String, limit: u64 },
 
+    #[error("reading the index {url} took longer than request_timeout ({after:?})")]
+    ParseTimeout { url: String, after: Duration },
+
     #[error("{url}: {detail}")]
     Redirect { url: String, detail: String },
 
@@ -111,6 +115,7 @@ impl Error {
             | Error::Timeout { .. }
             | Error::NotFound { .. }
             | Error::NotAnIndex { .. }
+            | Error::ParseTimeout { .. }
             | Error::Redirect { .. }
             | Error::Protocol { .. }
             | Error::HttpStatus { .. }

@@ -8,9 +8,20 @@
 //!   repository.
 //! - Null entries are dropped; entries failing validation are skipped and counted
 //!   ([`ParsedIndex::skipped`]). An entry without `apiVersion` defaults to `v1` as in Helm.
-//! - Name, description and appVersion are sanitised like Helm's `sanitizeString` (white space
+//! - Description and appVersion are sanitised like Helm's `sanitizeString` (white space
 //!   becomes a space, non-printable characters are removed; "non-printable" is approximated as
 //!   control, format and private-use characters).
+//! - A chart name (the entry's `name` or its key in `entries`) that `sanitizeString` would
+//!   change (a control character such as an ANSI escape, a format or non-printable character,
+//!   white space other than a space) makes the entry invalid: it is skipped and counted. Helm
+//!   instead strips those characters from `name`, keeps the entry, and keeps the key raw; but the
+//!   key is what the chart is referenced by and what reaches Terraform's output, so an entry
+//!   whose name must be altered to be shown cannot be one we list.
+//! - Reading is bounded: [`yaml_guard`] refuses flow nesting deeper than 64 levels and alias
+//!   expansion beyond 10× the document (Helm has no nesting limit; go-yaml has a similar alias
+//!   limit), and [`fetch_index`] gives the parse the rest of `request_timeout` (see there).
+//! - Malformed documents are explained in plain words with the chart, entry and line at fault
+//!   ([`index_doc`]), not in serde's terms.
 //! - Scalars keep their literal text: an unquoted `appVersion: 1.10` stays `1.10` (Helm v4.1.4
 //!   refuses the whole index instead: "cannot unmarshal number into … appVersion of type string").
 //! - Versions of a chart are sorted newest first with a stable sort; versions of equal precedence
@@ -20,14 +31,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{
     HeaderMap, HeaderValue, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
 };
 use reqwest::{Method, StatusCode};
-use serde::de::{self, Deserializer, IgnoredAny, Visitor};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -37,6 +46,9 @@ use crate::registry::http::{
     build_client, origin, read_body_limited, status_error, Credentials, Fetcher, HttpSettings,
     TlsOptions,
 };
+use crate::registry::index_doc::{self, RawEntry, RawIndex, Reading};
+use crate::registry::scrub::Secrets;
+use crate::registry::yaml_guard::{self, Refusal};
 
 /// A classic Helm repository as configured.
 #[derive(Debug, Clone)]
@@ -218,140 +230,6 @@ pub fn resolve_chart_url(index_url: &Url, chart_url: &str) -> Result<Url> {
 // Parsing
 // ---------------------------------------------------------------------------------------------
 
-/// A string field as Go's decoders fill it: null → "", scalars keep their literal text.
-struct Str(String);
-
-impl<'de> Deserialize<'de> for Str {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Str;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Str, E> {
-                Ok(Str(v.to_string()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> std::result::Result<Str, E> {
-                Ok(Str(v))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<Str, E> {
-                Ok(Str(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Str, E> {
-                Ok(Str(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Str, E> {
-                Ok(Str(v.to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Str, E> {
-                Ok(Str(v.to_string()))
-            }
-            fn visit_unit<E: de::Error>(self) -> std::result::Result<Str, E> {
-                Ok(Str(String::new()))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
-    Ok(Option::<Str>::deserialize(d)?
-        .map(|s| s.0)
-        .unwrap_or_default())
-}
-
-fn lenient_strings<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
-    Ok(Option::<Vec<Option<Str>>>::deserialize(d)?
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| s.map(|s| s.0).unwrap_or_default())
-        .collect())
-}
-
-/// A boolean as YAML 1.1 (go-yaml, so Helm) reads it: `true`, `yes`, `on`… and null → false.
-fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<bool, D::Error> {
-    struct V;
-    impl Visitor<'_> for V {
-        type Value = bool;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a boolean")
-        }
-        fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<bool, E> {
-            Ok(v)
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<bool, E> {
-            match v {
-                "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y"
-                | "Y" => Ok(true),
-                "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "n"
-                | "N" | "" => Ok(false),
-                _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
-            }
-        }
-        fn visit_unit<E: de::Error>(self) -> std::result::Result<bool, E> {
-            Ok(false)
-        }
-        fn visit_none<E: de::Error>(self) -> std::result::Result<bool, E> {
-            Ok(false)
-        }
-    }
-    d.deserialize_any(V)
-}
-
-/// `Some(None)` for an explicit null, `None` (through `default`) for a missing key.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> std::result::Result<Option<Option<T>>, D::Error> {
-    Ok(Some(Option::<T>::deserialize(d)?))
-}
-
-type RawEntries = BTreeMap<String, Option<Vec<Option<RawEntry>>>>;
-
-#[derive(Deserialize)]
-struct RawIndex {
-    #[serde(rename = "apiVersion", default, deserialize_with = "lenient_string")]
-    api_version: String,
-    #[serde(default, deserialize_with = "present")]
-    entries: Option<Option<RawEntries>>,
-}
-
-#[derive(Deserialize)]
-struct RawEntry {
-    #[serde(rename = "apiVersion", default, deserialize_with = "lenient_string")]
-    api_version: String,
-    #[serde(default, deserialize_with = "lenient_string")]
-    name: String,
-    #[serde(default, deserialize_with = "lenient_string")]
-    version: String,
-    #[serde(rename = "appVersion", default, deserialize_with = "lenient_string")]
-    app_version: String,
-    #[serde(default, deserialize_with = "lenient_string")]
-    description: String,
-    #[serde(default, deserialize_with = "lenient_bool")]
-    deprecated: bool,
-    #[serde(default, deserialize_with = "lenient_string")]
-    digest: String,
-    #[serde(default, deserialize_with = "lenient_strings")]
-    urls: Vec<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    created: String,
-    #[serde(rename = "type", default, deserialize_with = "lenient_string")]
-    chart_type: String,
-    #[serde(default)]
-    maintainers: Option<Vec<Option<IgnoredAny>>>,
-    #[serde(default)]
-    dependencies: Option<Vec<Option<RawDependency>>>,
-}
-
-#[derive(Deserialize)]
-struct RawDependency {
-    #[serde(default, deserialize_with = "lenient_string")]
-    name: String,
-    #[serde(default, deserialize_with = "lenient_string")]
-    alias: String,
-}
-
 /// Go's `unicode.IsPrint` for what is not white space: letters, marks, numbers, punctuation and
 /// symbols. Approximated as "not a control, format, private-use or non-character code point".
 fn is_go_printable(c: char) -> bool {
@@ -390,13 +268,35 @@ fn is_alias_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// `chart.Metadata.Validate` as `loadIndex` applies it (the "more than one dependency with name or
-/// alias" error is ignored there, so it is not checked).
-fn validate(e: &RawEntry) -> std::result::Result<(), String> {
+/// Whether Helm's `sanitizeString` would change `s`: a character that is not printable, or white
+/// space other than a plain space.
+fn needs_sanitizing(s: &str) -> bool {
+    s.chars().any(|c| {
+        if c.is_whitespace() {
+            c != ' '
+        } else {
+            !is_go_printable(c)
+        }
+    })
+}
+
+/// `chart.Metadata.Validate` as `loadIndex` applies it to the entry listed under `chart` (the
+/// "more than one dependency with name or alias" error is ignored there, so it is not checked),
+/// plus the name rule of the module docs (names Helm would have to alter are refused).
+fn validate(chart: &str, e: &RawEntry) -> std::result::Result<(), String> {
     // loadIndex defaults an empty apiVersion to v1, so that check never fails.
     let _ = &e.api_version;
     if e.name.is_empty() {
         return Err("chart.metadata.name is required".into());
+    }
+    if needs_sanitizing(&e.name) {
+        return Err("chart.metadata.name contains control or non-printable characters".into());
+    }
+    if needs_sanitizing(chart) {
+        return Err(
+            "the chart name (its key in entries) contains control or non-printable characters"
+                .into(),
+        );
     }
     if e.name == "." || e.name == ".." {
         return Err(format!("chart.metadata.name {:?} is not allowed", e.name));
@@ -454,8 +354,36 @@ fn short_reason(prefix: &str, err: &dyn fmt::Display) -> String {
     out
 }
 
-fn deserialize_raw(bytes: &[u8], url: &str) -> Result<RawIndex> {
+/// When a parse must be done: `at`, which is `timeout` (the provider's `request_timeout`) after
+/// the request's response arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct ParseDeadline {
+    pub at: Instant,
+    pub timeout: Duration,
+}
+
+impl ParseDeadline {
+    /// `timeout` from now (a timeout too large to add means no deadline in practice: a year).
+    pub fn after(timeout: Duration) -> ParseDeadline {
+        let now = Instant::now();
+        let at = now
+            .checked_add(timeout)
+            .or_else(|| now.checked_add(Duration::from_secs(365 * 86_400)))
+            .unwrap_or(now);
+        ParseDeadline { at, timeout }
+    }
+}
+
+fn parse_timeout(url: &str, deadline: Option<ParseDeadline>) -> Error {
+    Error::ParseTimeout {
+        url: redact_url(url),
+        after: deadline.map_or(Duration::ZERO, |d| d.timeout),
+    }
+}
+
+fn deserialize_raw(bytes: &[u8], url: &str, deadline: Option<ParseDeadline>) -> Result<RawIndex> {
     let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
+    let reading = Reading::start(deadline.map(|d| d.at));
     match first {
         None => return Err(not_an_index(url, "the document is empty")),
         Some(b'<') => return Err(not_an_index(
@@ -463,16 +391,37 @@ fn deserialize_raw(bytes: &[u8], url: &str) -> Result<RawIndex> {
             "got an HTML or XML page instead of index.yaml (is the endpoint the repository URL?)",
         )),
         Some(b'{') => {
-            // JSON is YAML, but serde_json is much faster; anything it refuses goes to YAML.
+            // JSON is YAML, but serde_json is much faster (and linear: no aliases, nesting
+            // limited to 128); anything it refuses goes to YAML.
             if let Ok(raw) = serde_json::from_slice::<RawIndex>(bytes) {
                 return Ok(raw);
             }
+            if reading.timed_out() {
+                return Err(parse_timeout(url, deadline));
+            }
+            reading.restart();
         }
         _ => {}
     }
+    if let Err(refusal) = yaml_guard::check(bytes, deadline.map(|d| d.at)) {
+        return Err(match refusal {
+            Refusal::Deadline => parse_timeout(url, deadline),
+            r => not_an_index(url, r.to_string()),
+        });
+    }
     serde_yaml::from_slice::<RawIndex>(bytes).map_err(|e| {
-        let reason = if e.to_string().contains("expected struct RawIndex") {
+        if reading.timed_out() {
+            return parse_timeout(url, deadline);
+        }
+        let msg = e.to_string();
+        let reason = if msg.contains("expected struct RawIndex") {
             "the document is not a YAML mapping".to_string()
+        } else if let Some(plain) = index_doc::plain_reason(&msg, &reading.position()) {
+            let at = e
+                .location()
+                .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+                .unwrap_or_default();
+            short_reason("invalid YAML", &format!("{plain}{at}"))
         } else {
             short_reason("invalid YAML", &e)
         };
@@ -482,8 +431,17 @@ fn deserialize_raw(bytes: &[u8], url: &str) -> Result<RawIndex> {
 
 /// Parse index bytes (YAML or JSON). `url` is only used (redacted) in errors.
 pub fn parse_index(bytes: &[u8], url: &str) -> Result<ParsedIndex> {
+    parse(bytes, url, None)
+}
+
+/// [`parse_index`] that gives up with [`Error::ParseTimeout`] once `deadline` has passed.
+pub fn parse_index_until(bytes: &[u8], url: &str, deadline: ParseDeadline) -> Result<ParsedIndex> {
+    parse(bytes, url, Some(deadline))
+}
+
+fn parse(bytes: &[u8], url: &str, deadline: Option<ParseDeadline>) -> Result<ParsedIndex> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let raw = deserialize_raw(bytes, url)?;
+    let raw = deserialize_raw(bytes, url, deadline)?;
     if raw.api_version.is_empty() {
         let reason = if raw.entries.is_none() {
             "no apiVersion and no entries (not a Helm repository index)"
@@ -501,20 +459,19 @@ pub fn parse_index(bytes: &[u8], url: &str) -> Result<ParsedIndex> {
 
     let mut out = ParsedIndex::default();
     let mut nulls = 0usize;
-    for (chart, list) in raw_entries.unwrap_or_default() {
+    for (chart, list) in raw_entries.map(|e| e.0).unwrap_or_default() {
         let mut valid = Vec::with_capacity(list.as_ref().map_or(0, Vec::len));
         for raw in list.unwrap_or_default() {
-            let Some(mut raw) = raw else {
+            let Some(raw) = raw else {
                 nulls += 1;
                 continue;
             };
-            raw.name = sanitize(std::mem::take(&mut raw.name));
-            if let Err(reason) = validate(&raw) {
+            if let Err(reason) = validate(&chart, &raw) {
                 out.skipped += 1;
                 if out.skipped_examples.len() < MAX_SKIPPED_EXAMPLES {
                     out.skipped_examples.push(format!(
-                        "chart {:?} version {:?}: {reason}",
-                        sanitize(chart.clone()),
+                        "chart {} version {:?}: {reason}",
+                        index_doc::chart_label(&chart),
                         raw.version
                     ));
                 }
@@ -556,9 +513,26 @@ fn header_string(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Opti
         .map(str::to_string)
 }
 
+/// What an error body must not show: the credentials and the query string's values (a token in
+/// `?token=…`).
+fn request_secrets(repo: &HelmRepo, url: &Url) -> Secrets {
+    let mut secrets = Secrets::new();
+    if let Some(c) = &repo.credentials {
+        secrets.add_credentials(c);
+    }
+    if let Some(q) = url.query() {
+        secrets.add_token(q);
+        for (_, v) in url.query_pairs() {
+            secrets.add(&v);
+        }
+    }
+    secrets
+}
+
 /// What the index request came to: a body read in full, or a status answered without one.
 enum Answer {
-    Body(StatusCode, Validators, Vec<u8>),
+    /// With the deadline of the parse (see `fetch_index`).
+    Body(StatusCode, Validators, Vec<u8>, ParseDeadline),
     Status(StatusCode, reqwest::Response),
 }
 
@@ -574,6 +548,7 @@ pub async fn fetch_index(
     let mut fetcher = Fetcher::new(client, settings.clone(), origin(&url));
     fetcher.pass_credentials = repo.pass_credentials;
     let auth = repo.credentials.as_ref().map(Credentials::basic_header);
+    let secrets = request_secrets(repo, &url);
 
     let validators = validators.filter(|v| !v.is_empty());
     let mut headers = HeaderMap::new();
@@ -606,6 +581,10 @@ pub async fn fetch_index(
                 &headers,
                 auth.as_ref(),
                 |resp| async move {
+                    // request_timeout bounds the request (reqwest: connect to end of body) and,
+                    // counted from the response, the body and its parse together: a document
+                    // that is slow to read gives up then.
+                    let deadline = ParseDeadline::after(timeout);
                     let status = resp.status();
                     if status == StatusCode::NOT_MODIFIED || !status.is_success() {
                         return Ok(Answer::Status(status, resp));
@@ -615,13 +594,13 @@ pub async fn fetch_index(
                         last_modified: header_string(resp.headers(), LAST_MODIFIED),
                     };
                     let bytes = read_body_limited(url, resp, limit, timeout).await?;
-                    Ok(Answer::Body(status, validators, bytes))
+                    Ok(Answer::Body(status, validators, bytes, deadline))
                 },
             )
             .await?
     };
-    let (status, new_validators, bytes) = match answer {
-        Answer::Body(status, validators, bytes) => (status, validators, bytes),
+    let (status, new_validators, bytes, deadline) = match answer {
+        Answer::Body(status, validators, bytes, deadline) => (status, validators, bytes, deadline),
         Answer::Status(status, _) if status == StatusCode::NOT_MODIFIED => {
             if validators.is_none() {
                 return Err(Error::Protocol {
@@ -633,26 +612,49 @@ pub async fn fetch_index(
             return Ok(IndexFetch::NotModified);
         }
         Answer::Status(status, resp) => {
-            let err = status_error(&url, resp).await;
+            let err = status_error(&url, resp, &secrets).await;
             tracing::debug!(url = %shown, status = status.as_u16(), error = %err, "index request failed");
             return Err(err);
         }
     };
     let downloaded_ms = started.elapsed().as_millis() as u64;
 
-    // Hashing and parsing a multi-megabyte index is CPU work: keep it off the async workers.
+    // Hashing and parsing a multi-megabyte index is CPU work: keep it off the async workers. At
+    // the deadline the answer is a timeout even if the parse is still running; the parse itself
+    // stops soon after (yaml_guard and the entry visitors check the deadline) or, in serde_yaml's
+    // load that cannot be interrupted, after linear work (yaml_guard bounds it).
     let parse_url = url.to_string();
-    let (bytes, digest, parsed) = tokio::task::spawn_blocking(move || {
+    let task = tokio::task::spawn_blocking(move || {
         let digest = hex::encode(Sha256::digest(&bytes));
-        let parsed = parse_index(&bytes, &parse_url);
+        let parsed = parse_index_until(&bytes, &parse_url, deadline);
         (bytes, digest, parsed)
-    })
-    .await
-    .map_err(|e| Error::Protocol {
-        url: shown.clone(),
-        detail: format!("index parsing was aborted: {e}"),
-    })?;
-    let index = parsed?;
+    });
+    let waited = tokio::select! {
+        biased;
+        _ = settings.cancel.cancelled() => {
+            tracing::debug!(url = %shown, "index parse abandoned: Terraform is stopping");
+            return Err(Error::Cancelled { url: shown });
+        }
+        w = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline.at), task) => w,
+    };
+    let (bytes, digest, parsed) = match waited {
+        Err(_) => {
+            tracing::debug!(url = %shown, timeout = ?settings.timeout, "index parse timed out");
+            return Err(Error::ParseTimeout {
+                url: shown,
+                after: settings.timeout,
+            });
+        }
+        Ok(joined) => joined.map_err(|e| Error::Protocol {
+            url: shown.clone(),
+            detail: format!("index parsing was aborted: {e}"),
+        })?,
+    };
+    // Parser messages and skipped-entry examples quote the document, which may echo the request.
+    let mut index = parsed.map_err(|e| secrets.scrub_error(e))?;
+    for ex in &mut index.skipped_examples {
+        *ex = secrets.scrub(ex);
+    }
     tracing::debug!(
         url = %shown,
         status = status.as_u16(),
@@ -1206,5 +1208,192 @@ entries:
         )
         .await;
         assert!(matches!(ok, Ok(IndexFetch::Fetched(_))));
+    }
+
+    // --- issue 7: hostile documents (points 5, 13, 14) ------------------------------------
+
+    fn reason(doc: &str) -> String {
+        match parse_index(doc.as_bytes(), "https://h/index.yaml") {
+            Err(Error::NotAnIndex { reason, .. }) => reason,
+            other => panic!("{doc:.80?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_nesting_that_costs_quadratic_time() {
+        // The issue's document: 42 s of CPU in serde_yaml before the guard.
+        let brackets = format!(
+            "apiVersion: v1\nentries: {}{}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let r = reason(&brackets);
+        assert!(
+            r.contains("nested deeper than 64 levels at line 2, column 74"),
+            "{r}"
+        );
+        let maps = format!(
+            "apiVersion: v1\nentries: {}x{}\n",
+            "{a: ".repeat(50_000),
+            "}".repeat(50_000)
+        );
+        assert!(reason(&maps).contains("nested deeper than 64"));
+        // As JSON too (serde_json refuses it at depth 128, then YAML is asked).
+        let json = format!(
+            "{{\"apiVersion\":\"v1\",\"entries\":{}{}}}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(reason(&json).contains("nested deeper than 64"));
+    }
+
+    #[test]
+    fn refuses_alias_bombs() {
+        let mut doc = String::from(
+            "apiVersion: v1\nentries:\n  c:\n    - &v {name: c, version: 1.0.0, junk: [",
+        );
+        doc.push_str(&"0,".repeat(60_000));
+        doc.push_str("0]}\n");
+        for _ in 0..40_000 {
+            doc.push_str("    - *v\n");
+        }
+        assert!(reason(&doc).contains("aliases"), "{}", reason(&doc));
+        // Modest aliasing is read as Helm reads it.
+        let shared =
+            "apiVersion: v1\nentries:\n  c:\n    - &v {name: c, version: 1.0.0}\n    - *v\n";
+        assert_eq!(
+            parse_index(shared.as_bytes(), "u").unwrap().version_count(),
+            2
+        );
+    }
+
+    #[test]
+    fn gives_up_at_the_deadline() {
+        let mut doc = String::from("apiVersion: v1\nentries:\n  c:\n");
+        for i in 0..5000 {
+            doc.push_str(&format!("  - {{name: c, version: 1.0.{i}}}\n"));
+        }
+        let past = ParseDeadline {
+            at: Instant::now(),
+            timeout: Duration::from_secs(2),
+        };
+        // Through the guard (flow style: the event pass runs) and through the entry visitors.
+        let block = doc
+            .replace("{name: c, version: ", "name: c\n    version: ")
+            .replace('}', "");
+        for d in [&doc, &block] {
+            let err =
+                parse_index_until(d.as_bytes(), "https://u:p@h/index.yaml", past).unwrap_err();
+            assert!(matches!(err, Error::ParseTimeout { .. }), "{err:?}");
+            assert_eq!(
+                err.to_string(),
+                "reading the index https://h/index.yaml took longer than request_timeout (2s)"
+            );
+        }
+        let later = ParseDeadline {
+            at: Instant::now() + Duration::from_secs(600),
+            ..past
+        };
+        assert_eq!(
+            parse_index_until(doc.as_bytes(), "u", later)
+                .unwrap()
+                .version_count(),
+            5000
+        );
+    }
+
+    #[test]
+    fn explains_malformed_entries() {
+        let r = reason("apiVersion: v1\nentries:\n  mychart:\n    - {name: mychart, version: 0.1.0}\n    - 42\n");
+        assert_eq!(r, "invalid YAML: chart \"mychart\", entry 2 must be a mapping (name, version, urls, …), not a number (line 5, column 7)");
+        let r =
+            reason("apiVersion: v1\nentries:\n  other:\n    - name: [x]\n      version: 1.0.0\n");
+        assert_eq!(r, "invalid YAML: chart \"other\", entry 1: `name` must be text, not a list (line 4, column 13)");
+        let r = reason("apiVersion: v1\nentries:\n  - mychart\n");
+        assert_eq!(r, "invalid YAML: `entries` must be a mapping of chart names to lists of versions, not a list (line 3, column 3)");
+        let r = reason("apiVersion: v1\nentries:\n  c:\n    name: c\n");
+        assert_eq!(r, "invalid YAML: the versions of chart \"c\" must be a list of chart versions, not a mapping (line 4, column 5)");
+        let r = reason("apiVersion: v1\nentries:\n  c:\n  - {name: c, version: 1.0.0, urls: x}\n");
+        assert!(
+            r.contains("entry 1: `urls` must be a list, not text"),
+            "{r}"
+        );
+        let r = reason("apiVersion: v1\nentries:\n  c:\n  - {name: c, deprecated: maybe}\n");
+        assert!(
+            r.contains("entry 1: `deprecated` must be true or false, not text"),
+            "{r}"
+        );
+        let r = reason("apiVersion: v1\nentries:\n  c:\n  - {name: c}\n  - {name: c, dependencies: [{name: [d]}]}\n");
+        assert!(
+            r.contains("chart \"c\", entry 2: `dependencies[0].name` must be text, not a list"),
+            "{r}"
+        );
+        let r = reason("apiVersion: v1\nentries:\n  ok: []\n  [a, b]: []\n");
+        assert!(
+            r.contains("a chart name (a key of `entries`) must be text, not a list (line 4"),
+            "{r}"
+        );
+        let r = reason("apiVersion: v1\nentries:\n  c:\n  - {name: c, name: d}\n");
+        assert!(
+            r.starts_with("invalid YAML: chart \"c\", entry 1: `name` is given twice"),
+            "{r}"
+        );
+        // Syntax errors keep libyaml's words, with the line.
+        assert!(reason("apiVersion: v1\nentries: {a: [\n").contains("line 3"));
+        // No serde internals anywhere.
+        for doc in [
+            "apiVersion: v1\nentries: {a: [1]}\n",
+            "apiVersion: v1\nentries: {a: [{dependencies: [1]}]}\n",
+            "apiVersion: v1\nentries: {a: [{maintainers: {x: 1}}]}\n",
+        ] {
+            let r = reason(doc);
+            assert!(
+                !r.contains("Raw") && !r.contains("struct") && !r.contains("expected"),
+                "{r}"
+            );
+        }
+    }
+
+    #[test]
+    fn skips_names_with_control_characters() {
+        let doc = "apiVersion: v1\nentries:\n  \"\\e[31mevil\\e[0m\":\n    - {name: \"\\e[31mevil\\e[0m\", version: 1.0.0}\n  sneaky:\n    - {name: \"sneaky\\e]0;t\\a\", version: 1.0.0}\n  \"key\\u009b2J\":\n    - {name: key, version: 1.0.0}\n  tab:\n    - {name: \"t\\tab\", version: 1.0.0}\n  zw:\n    - {name: \"z\\u200bw\", version: 1.0.0}\n  ok:\n    - {name: \"o k\", version: 1.0.0}\n";
+        let idx = parse_index(doc.as_bytes(), "u").unwrap();
+        assert_eq!(idx.entries.keys().collect::<Vec<_>>(), ["ok"]);
+        assert_eq!(idx.skipped, 5);
+        let ex = idx.skipped_examples.join("\n");
+        assert!(ex.contains("chart \"\\u{1b}[31mevil\\u{1b}[0m\" version \"1.0.0\": chart.metadata.name contains control"), "{ex}");
+        assert!(ex.contains("chart \"key\\u{9b}2J\" version \"1.0.0\": the chart name (its key in entries) contains control"), "{ex}");
+        assert!(!ex.contains('\u{1b}') && !ex.contains('\u{9b}'), "{ex}");
+        // The same in JSON.
+        let json = r#"{"apiVersion":"v1","entries":{"\u001b[2Jx":[{"name":"\u001b[2Jx","version":"1.0.0"}],"y":[{"name":"y","version":"1.0.0"}]}}"#;
+        let idx = parse_index(json.as_bytes(), "u").unwrap();
+        assert_eq!((idx.chart_count(), idx.skipped), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn fetch_gives_up_at_request_timeout() {
+        // 600k flow versions (15 MB, 3.6M events): reading them takes ~5 s here (~1 s in a
+        // release build), more than the 1 s request_timeout; the download takes milliseconds.
+        let mut doc = String::from("apiVersion: v1\nentries:\n  c:\n");
+        for _ in 0..600_000 {
+            doc.push_str("  - {name: c, version: x}\n");
+        }
+        let srv = serve(Arc::new(move |_: &Request| {
+            response("200 OK", &[], doc.as_bytes())
+        }))
+        .await;
+        let s = HttpSettings {
+            timeout: Duration::from_secs(1),
+            max_index_size: 64 << 20,
+            ..settings()
+        };
+        let t0 = Instant::now();
+        let err = fetch_index(&repo(&srv.base, false), &s, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::ParseTimeout { .. }), "{err:?}");
+        // The answer does not wait for the parse (generous bound: loaded machines).
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        assert!(!err.is_transient());
     }
 }

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::error::{from_reqwest, redact_url, Error, Result};
+use crate::registry::scrub::{Secrets, SCAN_LIMIT};
 
 /// Provider-wide HTTP settings (from the provider block).
 #[derive(Debug, Clone)]
@@ -190,9 +191,14 @@ impl Credentials {
 pub const USER_AGENT: &str = concat!("chartreg/", env!("CARGO_PKG_VERSION"));
 
 /// Build a client. Redirects are not followed by reqwest: see [`Fetcher::send`].
+///
+/// Like Go's transport (and so Helm), requests ask for `Accept-Encoding: gzip` and a gzip
+/// `Content-Encoding` is decoded transparently; the length reqwest then reports is unknown, so
+/// [`read_body_limited`] counts decoded bytes against its cap (a gzip bomb stops at the cap).
 pub fn build_client(settings: &HttpSettings, tls: &TlsOptions) -> Result<Client> {
     let mut b = Client::builder()
         .user_agent(USER_AGENT)
+        .gzip(true)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(settings.timeout.min(Duration::from_secs(30)))
         .timeout(settings.timeout)
@@ -452,7 +458,9 @@ impl Fetcher {
     }
 }
 
-/// Read a body, refusing more than `limit` bytes while streaming.
+/// Read a body, refusing more than `limit` bytes while streaming. The bytes counted are the
+/// decoded ones: with a `Content-Encoding`, `content_length()` is unknown and only the stream
+/// decides.
 pub async fn read_body_limited(
     url: &Url,
     resp: Response,
@@ -482,8 +490,29 @@ pub async fn read_body_limited(
     Ok(out)
 }
 
-/// Map a non-success status to an error. Bodies of auth failures are not kept.
-pub async fn status_error(url: &Url, resp: Response) -> Error {
+/// The start of an error body, for [`Secrets::excerpt`]: at most [`SCAN_LIMIT`] bytes are read
+/// (never the whole of a hostile body), and whether that was all of it. A body failing midway
+/// gives what arrived.
+pub async fn read_error_start(resp: Response) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            return (out, false);
+        };
+        let room = SCAN_LIMIT - out.len();
+        if chunk.len() >= room {
+            out.extend_from_slice(&chunk[..room]);
+            return (out, false);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    (out, true)
+}
+
+/// Map a non-success status to an error. Bodies of auth failures are not kept; other bodies
+/// are shown as a short excerpt scrubbed of `secrets` (the credentials the request carried).
+pub async fn status_error(url: &Url, resp: Response, secrets: &Secrets) -> Error {
     let status = resp.status();
     let url_s = redact_url(url.as_str());
     match status.as_u16() {
@@ -493,15 +522,11 @@ pub async fn status_error(url: &Url, resp: Response) -> Error {
         },
         404 => Error::NotFound { url: url_s },
         s => {
-            let body = resp.text().await.unwrap_or_default();
-            let mut body: String = body.chars().filter(|c| !c.is_control()).take(200).collect();
-            if body.trim().is_empty() {
-                body.clear();
-            }
+            let (body, complete) = read_error_start(resp).await;
             Error::HttpStatus {
                 url: url_s,
                 status: s,
-                body,
+                body: secrets.excerpt(&body, complete),
             }
         }
     }
@@ -511,6 +536,7 @@ pub async fn status_error(url: &Url, resp: Response) -> Error {
 mod tests {
     use super::*;
     use crate::registry::testserver::{response, serve, Request};
+    use std::io::Write;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
@@ -603,7 +629,7 @@ mod tests {
         let u = &url;
         f.fetch(Method::GET, u, &HeaderMap::new(), None, |resp| async move {
             if !resp.status().is_success() {
-                return Err(status_error(u, resp).await);
+                return Err(status_error(u, resp, &Secrets::new()).await);
             }
             read_body_limited(u, resp, 1 << 20, Duration::from_secs(5)).await
         })
@@ -755,5 +781,57 @@ mod tests {
         let took = t0.elapsed();
         assert!(took <= Duration::from_millis(1000), "{took:?}");
         assert!(took >= Duration::from_millis(600), "{took:?}");
+    }
+
+    fn gzip_zeros(n: usize) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let block = vec![0u8; 1 << 20];
+        for _ in 0..n >> 20 {
+            e.write_all(&block).unwrap();
+        }
+        e.finish().unwrap()
+    }
+
+    async fn fetch(body: Vec<u8>, limit: u64) -> (Result<Vec<u8>>, String) {
+        let srv = serve(Arc::new(move |_| {
+            response("200 OK", &[("Content-Encoding", "gzip")], &body)
+        }))
+        .await;
+        let settings = HttpSettings::default();
+        let client = build_client(&settings, &TlsOptions::default()).unwrap();
+        let url = Url::parse(&format!("{}/index.yaml", srv.base)).unwrap();
+        let resp = client.get(url.clone()).send().await.unwrap();
+        let got = read_body_limited(&url, resp, limit, settings.timeout).await;
+        (got, srv.seen()[0].lower.clone())
+    }
+
+    #[tokio::test]
+    async fn gzip_is_asked_for_and_decoded() {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(b"apiVersion: v1\nentries: {}\n").unwrap();
+        let (got, head) = fetch(e.finish().unwrap(), 1024).await;
+        assert_eq!(got.unwrap(), b"apiVersion: v1\nentries: {}\n");
+        assert!(head.contains("accept-encoding: gzip"), "{head}");
+    }
+
+    #[tokio::test]
+    async fn gzip_bomb_stops_at_the_cap_on_decoded_bytes() {
+        // 64 MiB of zeros in ~64 KB: far below the cap as sent, far above it decoded.
+        let bomb = gzip_zeros(64 << 20);
+        assert!(bomb.len() < 256 * 1024, "{}", bomb.len());
+        let t = std::time::Instant::now();
+        let (got, _) = fetch(bomb, 1 << 20).await;
+        assert!(
+            matches!(got, Err(Error::TooLarge { limit, .. }) if limit == 1 << 20),
+            "{got:?}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    }
+
+    #[tokio::test]
+    async fn broken_gzip_is_an_error() {
+        let (got, _) = fetch(b"\x1f\x8b\x08\x00garbage".to_vec(), 1024).await;
+        let e = got.unwrap_err();
+        assert!(matches!(e, Error::Transport { .. }), "{e:?}");
     }
 }

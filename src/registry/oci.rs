@@ -12,8 +12,11 @@
 //!
 //! Secrets: the password and registry tokens only ever travel in `Authorization` headers marked
 //! sensitive; they are never logged, never put into errors and never persisted (tokens live in
-//! memory, per scope, until they expire). Credentials go to the registry's origin and to the token
-//! realm only; redirects to another origin (blob storage) drop them (see [`Fetcher::send`]).
+//! memory, per scope, until they expire — at most `MAX_TOKEN_TTL`, whatever `expires_in` says).
+//! Credentials go to the registry's origin and to the token realm only; redirects to another
+//! origin (blob storage) drop them (see [`Fetcher::send`]). Error bodies, from the registry and
+//! from the token realm alike, are shown only as an excerpt scrubbed of the credentials and of
+//! every token held ([`Secrets`]); JSON parser messages lose the values they quote.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,6 +34,7 @@ use crate::registry::catalog::{Catalog, ChartSummary, SemVer, VersionMeta};
 use crate::registry::http::{
     build_client, origin, read_body_limited, Credentials, Fetcher, HttpSettings, TlsOptions,
 };
+use crate::registry::scrub::{json_error, Secrets};
 
 /// Config media type that marks an OCI artifact as a Helm chart.
 pub const HELM_CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
@@ -49,7 +53,11 @@ const MANIFEST_LIMIT: u64 = 4 * 1024 * 1024;
 const CONFIG_BLOB_LIMIT: u64 = 4 * 1024 * 1024;
 const TOKEN_LIMIT: u64 = 1024 * 1024;
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+/// Token lifetime when the token service gives none (or nonsense), as the distribution spec says.
 const DEFAULT_TOKEN_TTL: u64 = 60;
+/// Longest a token is kept, whatever the token service says: a remote number never reaches
+/// clock arithmetic unbounded, and a stale token is refetched on its first 401 anyway.
+const MAX_TOKEN_TTL: u64 = 3600;
 const CATALOG_SCOPE: &str = "registry:catalog:*";
 
 // ------------------------------------------------------------------------------------------------
@@ -573,12 +581,18 @@ struct Reply {
     status: StatusCode,
     headers: HeaderMap,
     body: Vec<u8>,
+    /// For a non-success status: the start of the body scrubbed of every secret the client
+    /// holds (see [`Secrets::excerpt`]); the only server text an error may show.
+    excerpt: String,
+    /// For a non-success status: its OCI error codes, see [`Reply::error_codes`].
+    codes: Vec<String>,
 }
 
 impl Reply {
-    /// OCI error codes of an error body (`{"errors":[{"code":…}]}`); messages are not kept.
-    fn error_codes(&self) -> Vec<String> {
-        serde_json::from_slice::<serde_json::Value>(&self.body)
+    /// OCI error codes of an error body (`{"errors":[{"code":…}]}`); messages are not kept, nor
+    /// a code that is one of `secrets` (an alphanumeric password echoed as a "code").
+    fn error_codes(body: &[u8], secrets: &Secrets) -> Vec<String> {
+        serde_json::from_slice::<serde_json::Value>(body)
             .ok()
             .and_then(|v| {
                 v.get("errors")?.as_array().map(|a| {
@@ -587,6 +601,7 @@ impl Reply {
                         .filter(|c| {
                             c.len() < 64
                                 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                                && !secrets.reveals(c)
                         })
                         .map(str::to_string)
                         .collect()
@@ -603,19 +618,11 @@ impl Reply {
                 status: self.status.as_u16(),
             },
             404 => Error::NotFound { url },
-            s => {
-                let text = String::from_utf8_lossy(&self.body);
-                let body: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
-                Error::HttpStatus {
-                    url,
-                    status: s,
-                    body: if body.trim().is_empty() {
-                        String::new()
-                    } else {
-                        body
-                    },
-                }
-            }
+            s => Error::HttpStatus {
+                url,
+                status: s,
+                body: self.excerpt.clone(),
+            },
         }
     }
 
@@ -666,6 +673,8 @@ pub struct OciClient {
     cache: Option<Cache>,
     permits: tokio::sync::Semaphore,
     token_requests: AtomicUsize,
+    /// The credentials and every token received, for scrubbing error bodies.
+    secrets: Mutex<Secrets>,
 }
 
 impl std::fmt::Debug for OciClient {
@@ -681,6 +690,24 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// How long a token is used, from the token response's `expires_in` (seconds). A number (or a
+/// numeric string) of at least one second counts, capped at [`MAX_TOKEN_TTL`]; anything else
+/// (absent, zero, negative, not finite, another type) is the spec's default of 60 s. A safety
+/// margin of a tenth (1 to 30 s) is taken off so that a token is not sent as it expires.
+fn token_ttl(expires_in: Option<&serde_json::Value>) -> Duration {
+    let secs = match expires_in {
+        Some(serde_json::Value::Number(n)) => n.as_f64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|s| s.is_finite() && *s >= 1.0)
+    // `as` saturates, and the cap keeps it far from any overflow.
+    .map(|s| (s as u64).min(MAX_TOKEN_TTL))
+    .unwrap_or(DEFAULT_TOKEN_TTL);
+    let margin = (secs / 10).clamp(1, 30);
+    Duration::from_secs(secs.saturating_sub(margin))
+}
+
 fn repo_scope(repo: &str) -> String {
     format!("repository:{repo}:pull")
 }
@@ -693,6 +720,10 @@ impl OciClient {
         let base = Url::parse(&format!("{}/", reg.endpoint.base_url()))
             .map_err(|e| invalid(&reg.endpoint.base_url(), e.to_string()))?;
         let fetcher = Fetcher::new(client.clone(), settings.clone(), origin(&base));
+        let mut secrets = Secrets::new();
+        if let Some(c) = &reg.credentials {
+            secrets.add_credentials(c);
+        }
         Ok(OciClient {
             endpoint: reg.endpoint.clone(),
             credentials: reg.credentials.clone(),
@@ -705,6 +736,7 @@ impl OciClient {
             cache,
             permits: tokio::sync::Semaphore::new(CONCURRENCY),
             token_requests: AtomicUsize::new(0),
+            secrets: Mutex::new(secrets),
         })
     }
 
@@ -741,7 +773,7 @@ impl OciClient {
         // Request and body are one exchange: a body that breaks off is retried like a failed
         // request (error bodies are best effort and never retried).
         let timeout = self.settings.timeout;
-        fetcher
+        let reply = fetcher
             .fetch(Method::GET, url, headers, auth, |resp| async move {
                 let status = resp.status();
                 let resp_headers = resp.headers().clone();
@@ -757,9 +789,27 @@ impl OciClient {
                     status,
                     headers: resp_headers,
                     body,
+                    excerpt: String::new(),
+                    codes: Vec::new(),
                 })
             })
-            .await
+            .await?;
+        Ok(self.with_scrubbed_text(reply, auth))
+    }
+
+    /// Fill a non-success reply's excerpt and error codes, scrubbed of the credentials, every
+    /// token held and the `Authorization` just sent.
+    fn with_scrubbed_text(&self, mut reply: Reply, sent: Option<&HeaderValue>) -> Reply {
+        if reply.status.is_success() {
+            return reply;
+        }
+        let mut secrets = lock(&self.secrets).clone();
+        if let Some(a) = sent {
+            secrets.add_authorization(a.as_bytes());
+        }
+        reply.excerpt = secrets.excerpt(&reply.body, true);
+        reply.codes = Reply::error_codes(&reply.body, &secrets);
+        reply
     }
 
     /// The Authorization header for `scope` under the scheme learned so far, and whether it is a
@@ -855,16 +905,21 @@ impl OciClient {
             }
             return Err(e);
         }
+        // `expires_in` is any JSON (see `token_ttl`); `issued_at` is not read: the lifetime
+        // counts from the answer's arrival, on our clock.
         #[derive(serde::Deserialize)]
         struct TokenResponse {
             token: Option<String>,
             access_token: Option<String>,
-            expires_in: Option<u64>,
+            expires_in: Option<serde_json::Value>,
         }
         let tr: TokenResponse =
             serde_json::from_slice(&reply.body).map_err(|e| Error::Protocol {
                 url: realm_shown.clone(),
-                detail: format!("the token service answered invalid JSON: {e}"),
+                detail: format!(
+                    "the token service answered invalid JSON: {}",
+                    json_error(&e)
+                ),
             })?;
         let tok = tr
             .token
@@ -881,14 +936,13 @@ impl OciClient {
                     .into(),
             })?;
         header.set_sensitive(true);
-        let ttl = tr
-            .expires_in
-            .filter(|t| *t > 0)
-            .unwrap_or(DEFAULT_TOKEN_TTL);
-        let margin = (ttl / 10).clamp(1, 30);
+        lock(&self.secrets).add_token(&tok);
+        let now = Instant::now();
         Ok(Token {
             header,
-            expires: Instant::now() + Duration::from_secs(ttl.saturating_sub(margin)),
+            expires: now
+                .checked_add(token_ttl(tr.expires_in.as_ref()))
+                .unwrap_or(now),
         })
     }
 
@@ -1029,7 +1083,7 @@ impl OciClient {
                 return Ok(Err(reply));
             }
             let v: serde_json::Value = serde_json::from_slice(&reply.body)
-                .map_err(|e| reply.protocol(format!("invalid JSON listing: {e}")))?;
+                .map_err(|e| reply.protocol(format!("invalid JSON listing: {}", json_error(&e))))?;
             match v.get(field) {
                 None | Some(serde_json::Value::Null) => {}
                 Some(serde_json::Value::Array(a)) => {
@@ -1083,11 +1137,10 @@ impl OciClient {
         {
             Ok(names) => Ok(CatalogOutcome::Listed(names)),
             Err(r) if r.status.is_client_error() || r.status == StatusCode::NOT_IMPLEMENTED => {
-                let codes = r.error_codes();
-                let codes = if codes.is_empty() {
+                let codes = if r.codes.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", codes.join(", "))
+                    format!(" ({})", r.codes.join(", "))
                 };
                 Ok(CatalogOutcome::Refused(format!(
                     "GET /v2/_catalog answered HTTP {}{codes}",
@@ -1190,7 +1243,7 @@ impl OciClient {
             return Err(reply.status_error());
         }
         let m: serde_json::Value = serde_json::from_slice(&reply.body)
-            .map_err(|e| reply.protocol(format!("invalid manifest JSON: {e}")))?;
+            .map_err(|e| reply.protocol(format!("invalid manifest JSON: {}", json_error(&e))))?;
         let config = m.get("config");
         let media_type = config
             .and_then(|c| c.get("mediaType"))
@@ -1582,7 +1635,7 @@ impl OciClient {
 
 /// The fields of a Helm chart config blob (Chart.yaml as JSON) that the catalog keeps.
 fn parse_config(bytes: &[u8]) -> std::result::Result<ChartConfig, String> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| json_error(&e))?;
     if !v.is_object() {
         return Err("not a JSON object".into());
     }
@@ -1605,6 +1658,44 @@ fn parse_config(bytes: &[u8]) -> std::result::Result<ChartConfig, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_lifetimes_from_remote_numbers_are_bounded() {
+        let ttl =
+            |raw: &str| token_ttl(serde_json::from_str::<serde_json::Value>(raw).ok().as_ref());
+        let default = Duration::from_secs(DEFAULT_TOKEN_TTL - 6);
+        let max = Duration::from_secs(MAX_TOKEN_TTL - 30);
+        assert_eq!(ttl("300"), Duration::from_secs(270));
+        assert_eq!(ttl("\"300\""), Duration::from_secs(270));
+        assert_eq!(ttl("1"), Duration::ZERO);
+        for huge in [
+            "10000000000000000000",
+            "18446744073709551615",
+            "1e300",
+            "1e30",
+        ] {
+            assert_eq!(ttl(huge), max, "{huge}");
+        }
+        for bad in [
+            "0",
+            "-5",
+            "-1e300",
+            "0.5",
+            "\"forever\"",
+            "\"NaN\"",
+            "\"inf\"",
+            "\"1e400\"",
+            "null",
+            "[]",
+            "{}",
+            "true",
+        ] {
+            assert_eq!(ttl(bad), default, "{bad}");
+        }
+        assert_eq!(token_ttl(None), default);
+        // The real sum never overflows, whatever the clock reads.
+        assert!(Instant::now().checked_add(max).is_some());
+    }
 
     #[test]
     fn endpoints() {
