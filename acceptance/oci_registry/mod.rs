@@ -14,12 +14,21 @@
 //!   warns and keeps the catalog, plans without refresh work from state.
 //! - `apply_errors::*`, `plan_errors::*` ([`errors`]): each failure on the attribute at fault,
 //!   nothing else, nothing in state; plan-time checks make no request.
+//! - `access_edges::*` ([`edges`]): anonymous access to the basic and token registries,
+//!   `insecure_skip_tls_verify`, an endpoint that is a repository, a base path that is only part
+//!   of a repository name, one token per repository scope.
+//! - `refresh_reads_only_what_changed` ([`reuse`]): the catalog reuse rules, counted in the
+//!   registry's access log (nothing changed, a version added, a version deleted, import with the
+//!   disk cache).
 //! - `example` (here): `examples/resources/chartreg_oci_registry/{resource.tf,import.sh}`.
 
 mod auth_flavours;
+mod edges;
 mod errors;
+mod reuse;
 mod sync;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use libtest_mimic::Trial;
@@ -39,7 +48,8 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     v.extend(sync::registry_down(tb));
     v.extend(errors::apply_errors(tb));
     v.extend(errors::plan_errors(tb));
-    let list: [(&str, Body); 6] = [
+    v.extend(edges::access_edges(tb));
+    let list: [(&str, Body); 7] = [
         ("import_round_trip", import_round_trip),
         ("sync::on_sees_new_version", sync::on_sees_new_version),
         ("sync::off_keeps_catalog", sync::off_keeps_catalog),
@@ -52,6 +62,10 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
             sync::trigger_downloads_again,
         ),
         ("example", example),
+        (
+            "refresh_reads_only_what_changed",
+            reuse::refresh_reads_only_what_changed,
+        ),
     ];
     v.extend(harness::scenarios(tb, "oci_registry", &list));
     v
@@ -105,6 +119,33 @@ pub(super) fn count(a: &Value, field: &str) -> i64 {
 }
 
 /// `helm show chart <oci_url> --version V` parsed.
+/// `helm push TGZ oci://<shared registry with that auth>/NAMESPACE` from a private Helm home.
+pub(super) fn helm_push(
+    tb: &Testbed,
+    home: &harness::HelmHome,
+    auth: RegistryAuth,
+    tgz: &Path,
+    namespace: &str,
+) -> TestResult {
+    let mut cmd = home.helm();
+    cmd.arg("push")
+        .arg(tgz)
+        .arg(format!("oci://{}/{namespace}", tb.oci.host(auth)))
+        .args(harness::servers::registry_flags(tb, auth));
+    harness::run_cmd(&mut cmd).map(drop)
+}
+
+/// Size of a log file (to read what is appended after).
+pub(super) fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+/// What a file holds after byte `offset`.
+pub(super) fn read_from(p: &Path, offset: u64) -> String {
+    let b = std::fs::read(p).unwrap_or_default();
+    String::from_utf8_lossy(&b[(offset as usize).min(b.len())..]).into_owned()
+}
+
 pub(super) const PASSWORD_VAR: &str = r#"variable "registry_password" {
   type      = string
   sensitive = true
