@@ -155,27 +155,6 @@ pub struct Testbed {
 
     pub charts: FixtureCharts,
 
-    /// The names before the sub-structs (issue 8), kept while the issue-7 branches written
-    /// against them land: the same values as `helm.*`, `oci.*`, `token.*`, `aws.*`. New code uses
-    /// the sub-structs; these go once nothing reads them.
-    pub helm_http: String,
-    pub helm_http_auth: String,
-    pub helm_https: String,
-    pub helm_https_auth: String,
-    pub realworld: String,
-    pub oci_plain: String,
-    pub oci_basic: String,
-    pub oci_token: String,
-    pub token_realm: String,
-    pub token_service: String,
-    pub token_log: PathBuf,
-    pub aws_endpoint: String,
-    pub aws_region: String,
-    pub aws_access_key_id: String,
-    pub aws_secret_access_key: String,
-    pub aws_role_arn: String,
-    pub aws_ecr_repo: String,
-
     helm4: HelmCli,
     helm3: HelmCli,
     shared: Mutex<Vec<ServerProc>>,
@@ -239,7 +218,6 @@ impl Testbed {
         let t_charts = t.elapsed();
         let t = Instant::now();
         servers::start_shared(&mut tb)?;
-        tb.fill_legacy_names();
         let t_servers = t.elapsed();
         let t = Instant::now();
         servers::seed_shared(&tb)?;
@@ -255,28 +233,6 @@ impl Testbed {
             );
         }
         Ok(tb)
-    }
-
-    /// Copies the sub-struct values into the old flat names (see the `helm_http` field).
-    fn fill_legacy_names(&mut self) {
-        let (h, o, t, a) = (&self.helm, &self.oci, &self.token, &self.aws);
-        self.helm_http = h.http.clone();
-        self.helm_http_auth = h.http_auth.clone();
-        self.helm_https = h.https.clone();
-        self.helm_https_auth = h.https_auth.clone();
-        self.realworld = h.realworld.clone();
-        self.oci_plain = o.plain.clone();
-        self.oci_basic = o.basic.clone();
-        self.oci_token = o.token.clone();
-        self.token_realm = t.realm.clone();
-        self.token_service = t.service.clone();
-        self.token_log = t.log.clone();
-        self.aws_endpoint = a.endpoint.clone();
-        self.aws_region = a.region.clone();
-        self.aws_access_key_id = a.access_key_id.clone();
-        self.aws_secret_access_key = a.secret_access_key.clone();
-        self.aws_role_arn = a.role_arn.clone();
-        self.aws_ecr_repo = a.ecr_repo.clone();
     }
 
     /// A testbed whose servers are not started: only used to build the list of trials
