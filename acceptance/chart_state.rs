@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::harness::{self, ensure, RegistryAuth, TestResult, Testbed, Tf, TfCli};
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    harness::both_tf_cases(
+    harness::scenarios(
         tb,
         "chart_state",
         &[
@@ -125,8 +125,8 @@ fn previous_release_state(tb: &Testbed, cli: &TfCli) -> TestResult {
     let tf = Tf::new(tb, cli);
     tf.write(&format!(
         "{}resource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{}\"\n}}\n",
-        oci_config(&tb.oci_plain, key),
-        tb.helm_http
+        oci_config(&tb.oci.plain, key),
+        tb.helm.http
     ));
     with_destroy(&tf, || {
         tf.apply()?;

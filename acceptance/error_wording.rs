@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use crate::harness::{self, ensure, Fault, FaultServer, TestResult, Testbed, Tf, TfCli};
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    harness::both_tf_cases(
+    harness::scenarios(
         tb,
         "error_wording",
         &[

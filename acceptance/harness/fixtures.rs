@@ -107,7 +107,7 @@ fn openssl(args: &[&str]) -> TestResult {
     run_cmd(Command::new("openssl").args(args)).map(|_| ())
 }
 
-/// Test CA, server certificate (SAN 127.0.0.1, localhost, hostname), token-signing key pair, htpasswd.
+/// Test CA, server certificate (SAN 127.0.0.1, 127.0.0.2, localhost, hostname), token-signing key pair, htpasswd.
 pub fn make_pki(tb: &mut Testbed) -> TestResult {
     let d = tb.root.join("pki");
     std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
@@ -153,7 +153,7 @@ pub fn make_pki(tb: &mut Testbed) -> TestResult {
     std::fs::write(
         &srv_ext,
         format!(
-            "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:{}\nbasicConstraints=CA:FALSE\n\
+            "subjectAltName=IP:127.0.0.1,IP:127.0.0.2,DNS:localhost,DNS:{}\nbasicConstraints=CA:FALSE\n\
              keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
             tb.hostname
         ),
