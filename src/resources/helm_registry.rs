@@ -207,11 +207,18 @@ impl HelmRegistryResource {
         if f.index.skipped > 0 {
             diags.root_warning(
                 "Invalid Index Entries Skipped",
-                format!(
-                    "Helm repository {name:?}: {} chart version(s) in {} fail Helm's chart metadata validation and were skipped, as Helm skips them.",
-                    f.index.skipped,
-                    crate::error::redact_url(f.url.as_str())
-                ),
+                {
+                    let mut detail = format!(
+                        "Helm repository {name:?}: {} chart version(s) in {} fail Helm's chart metadata validation (or have a name with control characters) and were skipped.",
+                        f.index.skipped,
+                        crate::error::redact_url(f.url.as_str())
+                    );
+                    for ex in &f.index.skipped_examples {
+                        detail.push_str("\n- ");
+                        detail.push_str(ex);
+                    }
+                    detail
+                },
             );
         }
         let cache_dir = self.shared.get().cache_dir;
