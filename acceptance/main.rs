@@ -8,8 +8,12 @@
 //! The shared testbed starts once (only when at least one selected trial will run) and every
 //! server it or a trial started is stopped by PID at the end, whether the trials passed, failed
 //! or setup panicked. `CHARTREG_ACC_KEEP=1` keeps the run directory, `CHARTREG_ACC_VERBOSE=1`
-//! prints timings, `CHARTREG_TF_LOG=1` writes `terraform.log` (TF_LOG=DEBUG) into each workspace.
+//! prints timings, `CHARTREG_TF_LOG=1` writes `terraform.log` (TF_LOG=DEBUG) into each workspace,
+//! `CHARTREG_ACC_SWEEP=1` runs Terraform at TRACE and then searches everything the run wrote
+//! for the testbed's secrets (`harness::sweep`; a hit fails the run).
 
+mod chart_state;
+mod error_wording;
 mod harness;
 mod helm_registry;
 mod oci_registry;
@@ -29,6 +33,8 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(provider::tests(tb));
     trials.extend(helm_registry::tests(tb));
     trials.extend(oci_registry::tests(tb));
+    trials.extend(chart_state::tests(tb));
+    trials.extend(error_wording::tests(tb));
     trials.extend(security::tests(tb));
     trials
 }
@@ -85,7 +91,16 @@ fn main() -> ExitCode {
             leftovers.join(", ")
         );
     }
-    let failed = conclusion.as_ref().map_or(true, |c| c.has_failed());
+    // The secret sweep reads what the servers wrote, so it runs after they stopped.
+    let swept = if harness::sweep::enabled() {
+        harness::sweep::run_and_report(&tb)
+    } else {
+        Ok(())
+    };
+    if let Err(e) = &swept {
+        eprintln!("acceptance: {e}");
+    }
+    let failed = conclusion.as_ref().map_or(true, |c| c.has_failed()) || swept.is_err();
     let keep = failed || std::env::var_os("CHARTREG_ACC_KEEP").is_some_and(|v| v != "0");
     let root = tb.root.clone();
     drop(tb);
@@ -95,6 +110,7 @@ fn main() -> ExitCode {
         let _ = std::fs::remove_dir_all(&root);
     }
     match conclusion {
+        Ok(_) if swept.is_err() => ExitCode::from(1),
         Ok(c) => c.exit_code(),
         Err(_) => ExitCode::from(101),
     }

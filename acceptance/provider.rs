@@ -1,41 +1,31 @@
 //! Acceptance tests of the provider itself: `init`, `validate`, `providers schema -json`,
-//! plan-time validation of the provider block, logging through `TF_LOG`, and the provider and
-//! quickstart examples.
+//! plan-time validation of the provider block (`bad_config::*`, a case per setting), the
+//! settings at work (`max_index_size`, `SSL_CERT_FILE`, proxies, `cache_dir`), logging through
+//! `TF_LOG`, the plugin handshake, and the provider and quickstart examples.
 
 use std::sync::Arc;
 
 use libtest_mimic::Trial;
 
-use crate::harness::{self, RegistryAuth, TestResult, Testbed, Tf, TfCli};
-
-fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(msg())
-    }
-}
-
-type Body = fn(&Testbed, &TfCli) -> TestResult;
+use crate::harness::{
+    self, ensure, Body, Cases, RegistryAuth, TestResult, Testbed, Tf, TfCli, TfReport,
+};
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let cases: [(&str, Body); 8] = [
-        ("provider::init_validate_schema", init_validate_schema),
-        (
-            "provider::bad_config_fails_at_plan",
-            bad_config_fails_at_plan,
-        ),
-        ("provider::logs_through_tf_log", logs_through_tf_log),
-        ("provider::quickstart_example", quickstart_example),
-        ("provider::settings_apply", settings_apply),
-        ("provider::honours_proxy_env", honours_proxy_env),
-        ("provider::handshake_nodelay", handshake_nodelay),
-        ("provider::cache_dir_lifecycle", cache_dir_lifecycle),
+    let cases: [(&str, Body); 9] = [
+        ("init_validate_schema", init_validate_schema),
+        ("good_config_plans", good_config_plans),
+        ("logs_through_tf_log", logs_through_tf_log),
+        ("quickstart_example", quickstart_example),
+        ("max_index_size_refuses", max_index_size_refuses),
+        ("ssl_cert_file_trusted", ssl_cert_file_trusted),
+        ("honours_proxy_env", honours_proxy_env),
+        ("handshake_nodelay", handshake_nodelay),
+        ("cache_dir_lifecycle", cache_dir_lifecycle),
     ];
-    cases
-        .into_iter()
-        .flat_map(|(name, body)| harness::both_tf(tb, name, body))
-        .collect()
+    let mut v = harness::scenarios(tb, "provider", &cases);
+    v.extend(bad_config(tb));
+    v
 }
 
 fn read_example(rel: &str) -> String {
@@ -116,56 +106,49 @@ fn init_validate_schema(tb: &Testbed, cli: &TfCli) -> TestResult {
     )
 }
 
-/// Each bad provider value fails at plan with an error on that attribute.
-fn bad_config_fails_at_plan(tb: &Testbed, cli: &TfCli) -> TestResult {
-    let tf = Tf::new(tb, cli);
-    let cases = [
-        (
-            "request_timeout = \"soon\"",
-            "Invalid Request Timeout",
-            "request_timeout = \"soon\"",
-        ),
-        (
-            "max_retries = -1",
-            "Invalid Max Retries",
-            "max_retries = -1",
-        ),
-        (
-            "max_index_size = 10",
-            "Invalid Max Index Size",
-            "max_index_size = 10",
-        ),
-        (
-            "cache_dir = \"\"",
-            "Invalid Cache Directory",
-            "cache_dir = \"\"",
-        ),
+/// A configuration with `provider` settings `lines` and one Helm registration of `endpoint`.
+fn with_provider(lines: &str, endpoint: &str) -> String {
+    format!(
+        "provider \"chartreg\" {{\n{lines}}}\n\nresource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{endpoint}\"\n}}\n"
+    )
+}
+
+/// Every bad provider value fails at plan (all in one provider block), each with an error on
+/// its attribute.
+fn bad_config(tb: &Arc<Testbed>) -> Vec<Trial> {
+    const CHECKS: [(&str, &str); 4] = [
+        ("request_timeout", "Invalid Request Timeout"),
+        ("max_retries", "Invalid Max Retries"),
+        ("max_index_size", "Invalid Max Index Size"),
+        ("cache_dir", "Invalid Cache Directory"),
     ];
-    for (line, summary, shown) in cases {
-        tf.write(&format!(
-            "provider \"chartreg\" {{\n  {line}\n}}\n\nresource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{}\"\n}}\n",
-            tb.helm_http
-        ));
-        let o = tf.plan(&["-input=false", "-no-color"]);
-        ensure(!o.success(), || {
-            format!("plan with `{line}` should fail:\n{o}")
-        })?;
-        let text = o.combined();
-        ensure(text.contains(&format!("Error: {summary}")), || {
-            format!("missing `{summary}`:\n{o}")
-        })?;
-        // Terraform quotes the offending line of the provider block under the error.
-        ensure(text.contains(shown), || {
-            format!("error not on the attribute `{shown}`:\n{o}")
-        })?;
+    let mut cases = Cases::new(tb, "provider::bad_config", |tb, cli| {
+        let tf = Tf::new(tb, cli);
+        let lines = "  request_timeout = \"soon\"\n  max_retries     = -1\n  max_index_size  = 10\n  cache_dir       = \"\"\n";
+        tf.write(&with_provider(lines, &tb.helm.http));
+        tf.plan_json(&[]).failed()
+    });
+    for (attr, summary) in CHECKS {
+        cases = cases.case(attr, move |_, out: &TfReport| {
+            out.expect_error(summary, &format!("provider.chartreg.{attr}"))
+                .map(drop)
+        });
     }
-    // A good value plans.
-    tf.write(&format!(
-        "provider \"chartreg\" {{\n  request_timeout = \"1m30s\"\n}}\n\nresource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{}\"\n}}\n",
-        tb.helm_http
+    cases
+        .case("nothing_else", |_, out| {
+            out.expect_error_count(CHECKS.len())
+        })
+        .trials()
+}
+
+/// A good provider block plans.
+fn good_config_plans(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let tf = Tf::new(tb, cli);
+    tf.write(&with_provider(
+        "  request_timeout = \"1m30s\"\n",
+        &tb.helm.http,
     ));
-    let o = tf.plan(&["-input=false", "-no-color"]);
-    ensure(o.success(), || o.to_string())
+    tf.plan_json(&[]).ok().map(drop)
 }
 
 /// `TF_LOG=debug` shows the provider's own lines (hclog JSON on stderr), and the default level
@@ -177,7 +160,7 @@ fn logs_through_tf_log(tb: &Testbed, cli: &TfCli) -> TestResult {
         .env("TF_LOG_PATH", &log.display().to_string());
     tf.write(&format!(
         "resource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{}\"\n  username = \"{}\"\n  password = \"{}\"\n}}\n",
-        tb.helm_http_auth, tb.user, tb.password
+        tb.helm.http_auth, tb.user, tb.password
     ));
     tf.apply()?;
     let text = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
@@ -196,16 +179,11 @@ fn quickstart_example(tb: &Testbed, cli: &TfCli) -> TestResult {
     let repo = tb.spawn_helm_repo("quickstart");
     let reg = tb.spawn_registry(RegistryAuth::None);
     reg.push(&tb.charts.mychart_010, "demo")?;
-    let tf = Tf::new(tb, cli);
+    let mut tf = Tf::new(tb, cli);
+    tf.env("TF_VAR_helm_repo_url", &repo.url)
+        .env("TF_VAR_oci_endpoint", &format!("http://{}", reg.host));
     tf.write(&read_example("quickstart/main.tf"));
-    let vars = [
-        format!("-var=helm_repo_url={}", repo.url),
-        format!("-var=oci_endpoint=http://{}", reg.host),
-    ];
-    let mut args = vec!["apply", "-auto-approve", "-input=false", "-no-color"];
-    args.extend(vars.iter().map(String::as_str));
-    let o = tf.run_ok(&args)?;
-    ensure(o.success(), || o.to_string())?;
+    tf.apply()?;
     let out = tf.output_json()?;
     ensure(out["helm_charts"]["value"]["mychart"] == "0.1.0", || {
         format!("helm_charts: {out}")
@@ -214,40 +192,31 @@ fn quickstart_example(tb: &Testbed, cli: &TfCli) -> TestResult {
         out["oci_charts"]["value"]["demo/mychart"][0] == "0.1.0",
         || format!("oci_charts: {out}"),
     )?;
-    let mut args = vec!["plan", "-detailed-exitcode", "-input=false", "-no-color"];
-    args.extend(vars.iter().map(String::as_str));
-    let o = tf.run(&args);
-    ensure(o.code == 0, || format!("second plan not empty:\n{o}"))?;
-    let mut args = vec!["destroy", "-auto-approve", "-input=false", "-no-color"];
-    args.extend(vars.iter().map(String::as_str));
-    tf.run_ok(&args)?;
-    Ok(())
+    tf.plan_is_empty()?;
+    tf.destroy().map(drop)
 }
 
-/// The provider settings take effect: `max_index_size` refuses a larger index with a clear error
-/// (nothing created), and `SSL_CERT_FILE` is honoured for the trusted roots.
-fn settings_apply(tb: &Testbed, cli: &TfCli) -> TestResult {
+/// `max_index_size` refuses a larger index with an error naming the setting; nothing is created.
+fn max_index_size_refuses(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let tf = Tf::new(tb, cli);
+    let rancher = format!("{}/rancher", tb.helm.realworld);
+    tf.write(&with_provider("  max_index_size = 100000\n", &rancher));
+    let o = tf.apply_json(&[]).failed()?;
+    // no attribute of the resource is at fault: Terraform points at the resource itself
+    let d = o.expect_error("Registry Index Too Large", "chartreg_helm_registry.r")?;
+    ensure(d.detail_has("max_index_size"), || {
+        format!("the error should name max_index_size:\n{d}")
+    })?;
+    tf.expect_empty_state()
+}
+
+/// A TLS repository without `ca_certificate` is trusted through `SSL_CERT_FILE`.
+fn ssl_cert_file_trusted(tb: &Testbed, cli: &TfCli) -> TestResult {
     let mut tf = Tf::new(tb, cli);
-    tf.write(&format!(
-        "provider \"chartreg\" {{\n  max_index_size = 100000\n}}\n\nresource \"chartreg_helm_registry\" \"big\" {{\n  name     = \"big\"\n  endpoint = \"{}/rancher\"\n}}\n",
-        tb.realworld
-    ));
-    let o = tf.apply_err()?;
-    ensure(o.combined().contains("Registry Index Too Large"), || {
-        format!("expected a size error:\n{o}")
-    })?;
-    ensure(o.combined().contains("max_index_size"), || {
-        format!("the error should name max_index_size:\n{o}")
-    })?;
-    let st = tf.run(&["state", "list"]);
-    ensure(st.stdout.trim().is_empty(), || {
-        format!("nothing may be created: {}", st.stdout)
-    })?;
-    // TLS repository without ca_certificate: trusted through SSL_CERT_FILE.
     tf.env("SSL_CERT_FILE", &tb.ca_cert.display().to_string());
     tf.write(&format!(
         "resource \"chartreg_helm_registry\" \"tls\" {{\n  name     = \"tls\"\n  endpoint = \"{}\"\n}}\n",
-        tb.helm_https
+        tb.helm.https
     ));
     tf.apply()?;
     let attrs = tf.resource_attrs("chartreg_helm_registry.tls")?;
@@ -278,11 +247,12 @@ fn honours_proxy_env(tb: &Testbed, cli: &TfCli) -> TestResult {
         .env("NO_PROXY", "");
     tf.write(&format!(
         "resource \"chartreg_helm_registry\" \"p\" {{\n  name           = \"p\"\n  endpoint       = \"{}\"\n  ca_certificate = {:?}\n}}\n",
-        tb.helm_https, tb.ca_pem
+        tb.helm.https, tb.ca_pem
     ));
     tf.apply()?;
     let https_host = tb
-        .helm_https
+        .helm
+        .https
         .trim_start_matches("https://")
         .split('/')
         .next()
@@ -314,7 +284,7 @@ fn handshake_nodelay(tb: &Testbed, cli: &TfCli) -> TestResult {
     let mut tf = Tf::new(tb, cli);
     tf.write(&format!(
         "resource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{}\"\n}}\n",
-        tb.helm_http
+        tb.helm.http
     ));
     tf.apply()?;
     tf.env("CHARTREG_PLUGIN_NODELAY", "0");
@@ -333,7 +303,7 @@ fn cache_dir_lifecycle(tb: &Testbed, cli: &TfCli) -> TestResult {
     tf.write(&format!(
         "provider \"chartreg\" {{\n  cache_dir = {:?}\n}}\n\nresource \"chartreg_helm_registry\" \"h\" {{\n  name     = \"h\"\n  endpoint = \"{}\"\n}}\n\nresource \"chartreg_oci_registry\" \"o\" {{\n  name     = \"o\"\n  endpoint = \"http://{}\"\n}}\n",
         cache.display().to_string(),
-        tb.helm_http,
+        tb.helm.http,
         reg.host
     ));
     tf.apply()?;

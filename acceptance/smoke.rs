@@ -18,15 +18,15 @@ fn trial(tb: &Arc<Testbed>, name: &str, f: fn(&Testbed) -> TestResult) -> Trial 
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     let mut v = vec![
-        trial(tb, "helm_repo_http", |tb| classic(tb, &tb.helm_http, false)),
+        trial(tb, "helm_repo_http", |tb| classic(tb, &tb.helm.http, false)),
         trial(tb, "helm_repo_http_auth", |tb| {
-            classic(tb, &tb.helm_http_auth, true)
+            classic(tb, &tb.helm.http_auth, true)
         }),
         trial(tb, "helm_repo_https", |tb| {
-            classic(tb, &tb.helm_https, false)
+            classic(tb, &tb.helm.https, false)
         }),
         trial(tb, "helm_repo_https_auth", |tb| {
-            classic(tb, &tb.helm_https_auth, true)
+            classic(tb, &tb.helm.https_auth, true)
         }),
         trial(tb, "oci_plain_helm4", |tb| {
             oci(tb, RegistryAuth::None, false)
@@ -63,6 +63,9 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         }),
         trial(tb, "bulk_plain", |tb| bulk(tb, RegistryAuth::None)),
         trial(tb, "bulk_token", |tb| bulk(tb, RegistryAuth::Token)),
+        // the harness's own parsers (no server involved)
+        trial(tb, "hcl_locate", |_| harness::hcl::self_check()),
+        trial(tb, "sweep_forms", |_| harness::sweep::self_check()),
     ];
     v.extend(harness::both_tf(tb, "smoke::terraform", terraform));
     v.extend(harness::both_tf(
@@ -164,10 +167,12 @@ fn realworld_search(tb: &Testbed) -> TestResult {
     let home = tb.helm_home();
     let helm = &home.helm4;
     for name in ["bitnami", "rancher"] {
-        run_cmd(
-            helm.command()
-                .args(["repo", "add", name, &format!("{}/{name}", tb.realworld)]),
-        )?;
+        run_cmd(helm.command().args([
+            "repo",
+            "add",
+            name,
+            &format!("{}/{name}", tb.helm.realworld),
+        ]))?;
     }
     let nginx = search(helm, "bitnami/nginx")?;
     ensure(
@@ -184,7 +189,7 @@ fn realworld_search(tb: &Testbed) -> TestResult {
         "repo",
         "add",
         "bitnami",
-        &format!("{}/bitnami", tb.realworld),
+        &format!("{}/bitnami", tb.helm.realworld),
     ]))?;
     let v3 = search(h3, "bitnami/nginx")?;
     ensure(v3.len() == nginx.len(), || {
@@ -287,7 +292,7 @@ fn oci_raw_client(tb: &Testbed) -> TestResult {
         )?;
     }
     // anonymous requests are refused by the auth registries
-    for host in [&tb.oci_basic, &tb.oci_token] {
+    for host in [&tb.oci.basic, &tb.oci.token] {
         let r = tb.http_get(&format!("https://{host}/v2/_catalog"), &[], false)?;
         ensure(r.status == 401, || {
             format!("anonymous catalog on {host}: {}", r.status)
@@ -318,8 +323,8 @@ fn moto_sts_ecr(tb: &Testbed) -> TestResult {
     let out = stdout(
         tb.python()
             .args(["-c", BOTO])
-            .arg(&tb.aws_role_arn)
-            .arg(&tb.aws_ecr_repo),
+            .arg(&tb.aws.role_arn)
+            .arg(&tb.aws.ecr_repo),
     )?;
     ensure(out.trim() == "ok", || format!("boto3 said {out}"))
 }

@@ -3,6 +3,7 @@
 
   tokenserver.py --port P --key token.key --cert token.crt --user U --password-file F
                  [--issuer chartreg-issuer] [--tls-cert server.crt --tls-key server.key]
+                 [--issued-file F]
 
 GET  /token?service=S&scope=repository:name:pull,push[&scope=...]   (Basic auth, or anonymous)
 POST /token  grant_type=password&username=U&password=PW&service=S&scope=...   (OAuth2 password grant)
@@ -12,7 +13,9 @@ GET  /healthz -> {"ok": true}
 The JWT is RS256 and its header carries x5c=[token.crt], so the registry's auth.token.rootcertbundle must
 contain token.crt. Anonymous requests get a token with empty access (the registry then answers 401
 insufficient_scope); wrong credentials get 401. Every token request is logged to stderr as one line
-`token: <method> user=<u> service=<s> scopes=<...> -> <status>` (never the password).
+`token: <method> user=<u> service=<s> scopes=<...> -> <status>` (never the password). With
+--issued-file every issued token is appended to F, one per line (the harness's secret sweep looks
+for them in everything the run wrote).
 Needs the `cryptography` package. The password is read from a file so it never shows in `ps`.
 """
 import argparse
@@ -53,6 +56,7 @@ def main():
     ap.add_argument("--issuer", default="chartreg-issuer")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--issued-file")
     a = ap.parse_args()
 
     password = open(a.password_file).read().strip()
@@ -72,6 +76,9 @@ def main():
                          b64u(json.dumps(claims, separators=(",", ":")).encode()))
         sig = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         tok = signing_input + "." + b64u(sig)
+        if a.issued_file:
+            with open(a.issued_file, "a") as f:
+                f.write(tok + "\n")
         issued = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).isoformat()
         return {"token": tok, "access_token": tok, "expires_in": 300, "issued_at": issued}
 

@@ -1,34 +1,75 @@
 //! The one bridge from [`Error`] to Terraform diagnostics: a title-case summary, an actionable
 //! detail and the attribute at fault.
+//!
+//! Each Terraform object describes itself with an [`ErrorMap`]: the kind of registry it reads
+//! (summaries and hints are worded for what was being fetched there: a Helm index, an OCI
+//! manifest, config blob, listing or token) and a function from an error to any attribute path
+//! of its own schema (`endpoint`, `base_content_paths`, a nested `ecr.role_arn`, a data source's
+//! `version`).
 
 use tf_provider::{AttributePath, Diagnostic, Diagnostics};
 
 use crate::error::{Culprit, Error};
+use crate::registry::request::{Protocol, Request};
 
-/// Where each kind of culprit points in a given resource's schema.
+/// How one Terraform object turns errors into diagnostics.
 #[derive(Debug, Clone, Copy)]
-pub struct AttrMap {
-    pub endpoint: &'static str,
-    /// Attribute blamed for rejected credentials (`password` when a username is set).
-    pub credentials: Option<&'static str>,
-    pub tls: &'static str,
-    pub base_paths: Option<&'static str>,
+pub struct ErrorMap {
+    /// The kind of registry the object reads.
+    pub protocol: Protocol,
+    /// The attribute an error is about, given the error and its [`ErrorMap::culprit`]: any path
+    /// of the object's schema; the root (the whole block) when none fits.
+    pub at: fn(&Error, Culprit) -> AttributePath,
 }
 
-impl AttrMap {
-    pub fn path(&self, culprit: Culprit) -> AttributePath {
-        match culprit {
-            Culprit::Endpoint => AttributePath::new(self.endpoint),
-            Culprit::Credentials => AttributePath::new(self.credentials.unwrap_or("username")),
-            Culprit::Tls => AttributePath::new(self.tls),
-            Culprit::BasePaths => AttributePath::new(self.base_paths.unwrap_or(self.endpoint)),
-            Culprit::Provider | Culprit::None => AttributePath::root(),
+impl ErrorMap {
+    /// What a refresh keeps when it fails.
+    pub fn kept_on_refresh(&self) -> &'static str {
+        match self.protocol {
+            Protocol::Helm => "index",
+            Protocol::Oci => "catalog",
         }
+    }
+
+    /// What the failed request was for (`None` for errors not about one request).
+    pub fn request(&self, err: &Error) -> Option<Request> {
+        err.url().map(|u| Request::of(self.protocol, u))
+    }
+
+    /// [`Error::culprit`], knowing what was fetched: only indexes and listings are limited by
+    /// the provider's `max_index_size`; an oversized manifest, blob or token is the registry's.
+    pub fn culprit(&self, err: &Error) -> Culprit {
+        match (err, self.request(err)) {
+            (
+                Error::TooLarge { .. },
+                Some(Request::Manifest | Request::Blob | Request::Token | Request::Ping),
+            ) => Culprit::Endpoint,
+            _ => err.culprit(),
+        }
+    }
+
+    /// The attribute `err` is about.
+    pub fn attribute(&self, err: &Error) -> AttributePath {
+        (self.at)(err, self.culprit(err))
     }
 }
 
-/// Title-case summary for an error.
-pub fn summary(err: &Error) -> &'static str {
+/// The attribute of the registry resources' own schemas each culprit points at (a helper for
+/// [`ErrorMap::at`]): `endpoint`, `password`, `ca_certificate`, and `base_paths` (the attribute
+/// holding the base paths, or `endpoint` when the object has none).
+pub fn registry_attribute(culprit: Culprit, base_paths: &'static str) -> AttributePath {
+    match culprit {
+        Culprit::Endpoint => AttributePath::new("endpoint"),
+        Culprit::Credentials => AttributePath::new("password"),
+        Culprit::Tls => AttributePath::new("ca_certificate"),
+        Culprit::BasePaths => AttributePath::new(base_paths),
+        Culprit::Provider | Culprit::None => AttributePath::root(),
+    }
+}
+
+/// Title-case summary for an error met by an object that reads `map.protocol`.
+pub fn summary(err: &Error, map: &ErrorMap) -> &'static str {
+    let req = map.request(err);
     match err {
         Error::InvalidUrl { .. } => "Invalid Endpoint",
         Error::Dns { .. } => "Registry Host Not Found",
@@ -37,10 +78,28 @@ pub fn summary(err: &Error) -> &'static str {
         Error::TlsName { .. } => "Registry TLS Certificate Name Mismatch",
         Error::Timeout { .. } => "Registry Request Timed Out",
         Error::Unauthorized { .. } => "Registry Credentials Rejected",
-        Error::NotFound { .. } => "Registry Index Not Found",
+        Error::NotFound { .. } => match req {
+            Some(Request::Index) => "Registry Index Not Found",
+            Some(Request::Archive) => "Chart Archive Not Found",
+            Some(Request::Ping) => "Registry API Not Found",
+            Some(Request::Catalog) => "Registry Catalog Not Found",
+            Some(Request::Tags) => "Chart Repository Not Found",
+            Some(Request::Manifest) => "Chart Manifest Not Found",
+            Some(Request::Blob) => "Chart Blob Not Found",
+            Some(Request::Token) => "Registry Token Service Not Found",
+            None => "Registry Resource Not Found",
+        },
         Error::HttpStatus { .. } => "Unexpected Registry Response",
         Error::NotAnIndex { .. } => "Not A Helm Repository Index",
-        Error::TooLarge { .. } => "Registry Index Too Large",
+        Error::TooLarge { .. } => match req {
+            Some(Request::Index) | None => "Registry Index Too Large",
+            Some(Request::Archive) => "Chart Archive Too Large",
+            Some(Request::Catalog | Request::Tags) => "Registry Listing Too Large",
+            Some(Request::Ping) => "Registry Response Too Large",
+            Some(Request::Manifest) => "Chart Manifest Too Large",
+            Some(Request::Blob) => "Chart Blob Too Large",
+            Some(Request::Token) => "Registry Token Too Large",
+        },
         Error::ParseTimeout { .. } => "Registry Index Parse Timed Out",
         Error::Redirect { .. } => "Registry Redirect Refused",
         Error::Protocol { .. } => "Registry Protocol Error",
@@ -55,7 +114,8 @@ pub fn summary(err: &Error) -> &'static str {
 }
 
 /// What the user can do about it.
-pub fn hint(err: &Error, have_credentials: bool) -> &'static str {
+pub fn hint(err: &Error, map: &ErrorMap, have_credentials: bool) -> &'static str {
+    let req = map.request(err);
     match err {
         Error::Dns { .. } => "Check the host name in `endpoint` and the machine's DNS (and HTTPS_PROXY/NO_PROXY).",
         Error::Connect { .. } | Error::Transport { .. } => {
@@ -70,9 +130,20 @@ pub fn hint(err: &Error, have_credentials: bool) -> &'static str {
         Error::Timeout { .. } => "The registry did not answer in time: check it, or raise the provider's `request_timeout`.",
         Error::Unauthorized { .. } if have_credentials => "Check `username` and `password`: the registry refused them.",
         Error::Unauthorized { .. } => "The registry requires authentication (set `username` and `password`), or it denies access to everyone from here.",
-        Error::NotFound { .. } => "Check `endpoint`: it must be the repository URL under which `index.yaml` is served.",
+        Error::NotFound { .. } => match req {
+            Some(Request::Index) => "Check `endpoint`: it must be the repository URL under which `index.yaml` is served.",
+            Some(Request::Archive) => "The index lists a chart archive the server does not have: the repository is inconsistent (re-index it).",
+            Some(Request::Tags) => "Check `endpoint` and `base_content_paths`: the registry has no repository of that name.",
+            Some(Request::Manifest) => "A tag the registry listed has no manifest (deleted while listing?): run again; if it persists, the registry is inconsistent.",
+            Some(Request::Blob) => "The registry lists the chart but has no blob its manifest names: its storage is inconsistent; push the chart again.",
+            Some(Request::Token) => "The token service the registry names in its challenge answered 404: check the registry's authentication setup.",
+            Some(Request::Ping | Request::Catalog) | None => "Check `endpoint`: it must name an OCI registry (its `/v2/` API).",
+        },
         Error::NotAnIndex { .. } => "Check `endpoint`: the URL must serve a Helm repository `index.yaml` (apiVersion v1 with entries).",
-        Error::TooLarge { .. } => "Raise the provider's `max_index_size` if this index is expected to be that large.",
+        Error::TooLarge { .. } => match req {
+            Some(Request::Index | Request::Catalog | Request::Tags) | None => "Raise the provider's `max_index_size` if this is expected to be that large.",
+            _ => "This is far larger than a Helm chart's; check what the registry stores there.",
+        },
         Error::ParseTimeout { .. } => "The index is too large or too complex to read in time: check what `endpoint` serves, or raise the provider's `request_timeout` if the index is expected to be that large.",
         Error::Redirect { .. } => "Point `endpoint` at the final location of the repository.",
         Error::EmptyBasePath { .. } => "Check `base_content_paths`: each entry must name a repository that holds Helm charts, or a prefix of such repositories.",
@@ -84,53 +155,55 @@ pub fn hint(err: &Error, have_credentials: bool) -> &'static str {
     }
 }
 
-/// Build the diagnostic for `err` in the context of a resource.
+/// Build the diagnostic for `err` in the context of an object.
 pub fn to_diagnostic(
     err: &Error,
-    attrs: &AttrMap,
+    map: &ErrorMap,
     have_credentials: bool,
     context: &str,
 ) -> Diagnostic {
     let mut detail = format!("{context}: {err}.");
-    let h = hint(err, have_credentials);
+    let h = hint(err, map, have_credentials);
     if !h.is_empty() {
         detail.push_str("\n\n");
         detail.push_str(h);
     }
-    Diagnostic::new(summary(err), detail, attrs.path(err.culprit()))
+    Diagnostic::new(summary(err, map), detail, map.attribute(err))
 }
 
 /// Record `err` as an error.
 pub fn error(
     diags: &mut Diagnostics,
     err: &Error,
-    attrs: &AttrMap,
+    map: &ErrorMap,
     have_credentials: bool,
     context: &str,
 ) {
-    diags.add_error(to_diagnostic(err, attrs, have_credentials, context));
+    diags.add_error(to_diagnostic(err, map, have_credentials, context));
 }
 
 /// Record `err` as a warning (e.g. a refresh that keeps the previous index).
 pub fn warning(
     diags: &mut Diagnostics,
     err: &Error,
-    attrs: &AttrMap,
+    map: &ErrorMap,
     have_credentials: bool,
     context: &str,
 ) {
-    diags.add_warning(to_diagnostic(err, attrs, have_credentials, context));
+    diags.add_warning(to_diagnostic(err, map, have_credentials, context));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const A: AttrMap = AttrMap {
-        endpoint: "endpoint",
-        credentials: Some("password"),
-        tls: "ca_certificate",
-        base_paths: None,
+    const A: ErrorMap = ErrorMap {
+        protocol: Protocol::Helm,
+        at: |_, c| registry_attribute(c, "endpoint"),
+    };
+    const OCI: ErrorMap = ErrorMap {
+        protocol: Protocol::Oci,
+        at: |_, c| registry_attribute(c, "base_content_paths"),
     };
 
     #[test]
@@ -158,18 +231,79 @@ mod tests {
         assert!(!d.detail.contains("ca_certificate"));
     }
 
+    /// An object maps errors to any path of its schema: a nested block's attribute, a data
+    /// source's argument, by culprit or by the error itself.
     #[test]
-    fn unauthorized_without_credentials_points_at_username() {
+    fn any_attribute_path() {
+        const ECR: ErrorMap = ErrorMap {
+            protocol: Protocol::Oci,
+            at: |e, c| match c {
+                Culprit::Credentials => AttributePath::new("ecr").attribute("role_arn"),
+                Culprit::Endpoint if matches!(e, Error::NotFound { .. }) => {
+                    AttributePath::new("version")
+                }
+                c => registry_attribute(c, "base_content_paths"),
+            },
+        };
         let e = Error::Unauthorized {
-            url: "u".into(),
-            status: 401,
+            url: "https://r/v2/".into(),
+            status: 403,
         };
-        let a = AttrMap {
-            credentials: None,
-            ..A
-        };
-        let d = to_diagnostic(&e, &a, false, "x");
-        assert_eq!(d.attribute, AttributePath::new("username"));
+        let d = to_diagnostic(&e, &ECR, false, "x");
+        assert_eq!(d.attribute, AttributePath::new("ecr").attribute("role_arn"));
         assert!(d.detail.contains("requires authentication"));
+        let e = Error::NotFound {
+            url: "https://r/v2/charts/x/manifests/9.9.9".into(),
+        };
+        let d = to_diagnostic(&e, &ECR, false, "x");
+        assert_eq!(d.attribute, AttributePath::new("version"));
+        let e = Error::EmptyBasePath {
+            registry: "r".into(),
+            path: "p".into(),
+            hint: String::new(),
+        };
+        assert_eq!(
+            to_diagnostic(&e, &ECR, false, "x").attribute,
+            AttributePath::new("base_content_paths")
+        );
+    }
+
+    /// Summaries and hints name what was fetched: an OCI config blob's 404 is not a missing
+    /// Helm index, and only listings are limited by `max_index_size`.
+    #[test]
+    fn worded_for_what_was_fetched() {
+        let nf = |url: &str| Error::NotFound { url: url.into() };
+        let d = to_diagnostic(&nf("https://h/stable/index.yaml"), &A, false, "x");
+        assert_eq!(d.summary, "Registry Index Not Found");
+        assert!(d.detail.contains("index.yaml"));
+        for (url, summary) in [
+            ("https://r/v2/c/x/blobs/sha256:00", "Chart Blob Not Found"),
+            (
+                "https://r/v2/c/x/manifests/1.0.0",
+                "Chart Manifest Not Found",
+            ),
+            ("https://r/v2/c/x/tags/list?…", "Chart Repository Not Found"),
+            ("https://r/v2/_catalog?…", "Registry Catalog Not Found"),
+            ("https://auth.r/token?…", "Registry Token Service Not Found"),
+        ] {
+            let d = to_diagnostic(&nf(url), &OCI, false, "x");
+            assert_eq!(d.summary, summary, "{url}");
+            assert!(!d.detail.contains("index.yaml"), "{url}: {}", d.detail);
+        }
+        let big = |url: &str| Error::TooLarge {
+            url: url.into(),
+            limit: 4,
+        };
+        let d = to_diagnostic(&big("https://r/v2/c/x/manifests/1"), &OCI, false, "x");
+        assert_eq!(d.summary, "Chart Manifest Too Large");
+        assert!(!d.detail.contains("max_index_size"), "{}", d.detail);
+        // The registry's content, not the provider's setting, is at fault.
+        assert_eq!(d.attribute, AttributePath::new("endpoint"));
+        let d = to_diagnostic(&big("https://r/v2/c/x/tags/list"), &OCI, false, "x");
+        assert_eq!(d.summary, "Registry Listing Too Large");
+        assert!(d.detail.contains("max_index_size"));
+        let d = to_diagnostic(&big("https://h/index.yaml"), &A, false, "x");
+        assert_eq!(d.summary, "Registry Index Too Large");
+        assert!(d.detail.contains("max_index_size"));
     }
 }

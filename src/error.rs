@@ -55,7 +55,9 @@ pub enum Error {
     #[error("{url} is not a Helm repository index: {reason}")]
     NotAnIndex { url: String, reason: String },
 
-    #[error("{url} is larger than max_index_size ({limit} bytes)")]
+    /// `limit` is `max_index_size` for indexes and listings, a fixed cap for manifests, blobs and
+    /// tokens; the diagnostic's hint says which.
+    #[error("{url} is larger than the size limit ({limit} bytes)")]
     TooLarge { url: String, limit: u64 },
 
     #[error("reading the index {url} took longer than request_timeout ({after:?})")]
@@ -106,6 +108,33 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The (redacted) URL of the request that failed, for errors about one request.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Error::InvalidUrl { url, .. }
+            | Error::Dns { url, .. }
+            | Error::Connect { url, .. }
+            | Error::Tls { url, .. }
+            | Error::TlsName { url, .. }
+            | Error::Timeout { url, .. }
+            | Error::Unauthorized { url, .. }
+            | Error::NotFound { url }
+            | Error::HttpStatus { url, .. }
+            | Error::NotAnIndex { url, .. }
+            | Error::TooLarge { url, .. }
+            | Error::ParseTimeout { url, .. }
+            | Error::Redirect { url, .. }
+            | Error::Protocol { url, .. }
+            | Error::Transport { url, .. }
+            | Error::RetryLater { url, .. }
+            | Error::Cancelled { url } => Some(url),
+            Error::EmptyBasePath { .. }
+            | Error::CatalogUnsupported { .. }
+            | Error::Cache { .. }
+            | Error::Config(_) => None,
+        }
+    }
+
     /// The configuration part most likely at fault.
     pub fn culprit(&self) -> Culprit {
         match self {

@@ -107,7 +107,7 @@ fn openssl(args: &[&str]) -> TestResult {
     run_cmd(Command::new("openssl").args(args)).map(|_| ())
 }
 
-/// Test CA, server certificate (SAN 127.0.0.1, localhost, hostname), token-signing key pair, htpasswd.
+/// Test CA, server certificate (SAN 127.0.0.1, 127.0.0.2, localhost, hostname), token-signing key pair, htpasswd.
 pub fn make_pki(tb: &mut Testbed) -> TestResult {
     let d = tb.root.join("pki");
     std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
@@ -153,7 +153,7 @@ pub fn make_pki(tb: &mut Testbed) -> TestResult {
     std::fs::write(
         &srv_ext,
         format!(
-            "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:{}\nbasicConstraints=CA:FALSE\n\
+            "subjectAltName=IP:127.0.0.1,IP:127.0.0.2,DNS:localhost,DNS:{}\nbasicConstraints=CA:FALSE\n\
              keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
             tb.hostname
         ),
@@ -239,6 +239,19 @@ pub fn package_chart(
     app_version: &str,
     description: &str,
 ) -> TestResult<PathBuf> {
+    package_chart_with(helm, work, name, version, app_version, description, "")
+}
+
+/// [`package_chart`] with `extra` lines appended to Chart.yaml (e.g. `"deprecated: true\n"`).
+pub fn package_chart_with(
+    helm: &HelmCli,
+    work: &Path,
+    name: &str,
+    version: &str,
+    app_version: &str,
+    description: &str,
+    extra: &str,
+) -> TestResult<PathBuf> {
     std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
     run_cmd(helm.command().current_dir(work).args(["create", name]))?;
     let chart_yaml = work.join(name).join("Chart.yaml");
@@ -257,6 +270,7 @@ pub fn package_chart(
             out.push('\n');
         }
     }
+    out.push_str(extra);
     std::fs::write(&chart_yaml, out).map_err(|e| e.to_string())?;
     let dest = work.join("out");
     run_cmd(

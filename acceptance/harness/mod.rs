@@ -1,17 +1,31 @@
 //! Acceptance-test harness: one shared [`Testbed`] of loopback servers per run, plus helpers to
 //! spawn dedicated servers, make fixture charts with the real Helm CLI and drive Terraform.
 //!
+//! One file per server ([`nginx`], [`registry`], [`tokenserver`], [`moto`], all in the process
+//! table of [`procs`]; [`servers`] starts the shared ones), Terraform in [`terraform`] with its
+//! diagnostics read by [`diagnostics`] (placed on attributes by [`hcl`]), named cases on shared
+//! fixtures in [`cases`], the secret sweep in [`sweep`], hostile servers in [`faults`].
+//!
 //! Everything returns `Result<_, String>` ([`TestResult`]) so trials can use `?`; the few helpers
 //! documented as panicking are meant for test bodies (libtest-mimic turns a panic into a failure).
 //! Error texts never contain the test password (see [`redact`]).
 
 #![allow(dead_code)] // the helpers are used by test modules that are written in parallel
 
+pub mod cases;
+pub mod diagnostics;
 pub mod faults;
 pub mod fixtures;
+pub mod hcl;
+pub mod moto;
+pub mod nginx;
 pub mod oci;
+pub mod procs;
+pub mod registry;
 pub mod servers;
+pub mod sweep;
 pub mod terraform;
+pub mod tokenserver;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,17 +34,27 @@ use std::time::Instant;
 
 // re-exports for the test modules (some are not used yet)
 #[allow(unused_imports)]
+pub use cases::Cases;
+#[allow(unused_imports)]
+pub use diagnostics::{Diagnostic, Severity};
+#[allow(unused_imports)]
 pub use faults::{Fault, FaultServer, SeenRequest};
 #[allow(unused_imports)]
 pub use fixtures::{HelmCli, HelmHome};
 #[allow(unused_imports)]
+pub use moto::Aws;
+#[allow(unused_imports)]
+pub use nginx::{AccessLogEntry, HelmRepoServer, HelmRepos};
+#[allow(unused_imports)]
 pub use oci::{BulkChart, HttpResponse, OciClient};
 #[allow(unused_imports)]
-pub use servers::{
-    AccessLogEntry, HelmRepoServer, Pushed, RegistryAuth, RegistryServer, ServerProc,
-};
+pub use procs::{ServerProc, LOOPBACK, LOOPBACK2};
 #[allow(unused_imports)]
-pub use terraform::{both_tf, lifecycle, Tf, TfCli, TfOutput};
+pub use registry::{OciRegistries, Pushed, RegistryAuth, RegistryServer};
+#[allow(unused_imports)]
+pub use terraform::{both_tf, lifecycle, scenarios, Body, Tf, TfCli, TfOutput, TfReport};
+#[allow(unused_imports)]
+pub use tokenserver::TokenServer;
 
 /// Result type of every harness helper and of trial bodies.
 pub type TestResult<T = ()> = Result<T, String>;
@@ -42,6 +66,15 @@ pub fn redact(s: &str) -> String {
     match SECRET.get() {
         Some(p) if !p.is_empty() => s.replace(p.as_str(), "***"),
         _ => s.to_string(),
+    }
+}
+
+/// `Ok(())` when `cond` holds, else `Err(msg())`: the assertion of trial bodies.
+pub fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
+    if cond {
+        Ok(())
+    } else {
+        Err(msg())
     }
 }
 
@@ -98,7 +131,7 @@ pub struct Testbed {
     /// PEM file of the test CA that signed every TLS server certificate.
     pub ca_cert: PathBuf,
     pub ca_pem: String,
-    /// Server certificate/key (SAN: 127.0.0.1, localhost, `hostname`) for dedicated TLS servers.
+    /// Server certificate/key (SAN: 127.0.0.1, 127.0.0.2, localhost, `hostname`) for TLS servers.
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
     /// bcrypt htpasswd file with `user`/`password`.
@@ -111,39 +144,14 @@ pub struct Testbed {
     /// Whether `hostname` resolves to 127.0.0.1 (needed for Helm 3 against TLS registries).
     pub hostname_is_loopback: bool,
 
-    /// `http://127.0.0.1:P/public` (no auth).
-    pub helm_http: String,
-    /// `http://127.0.0.1:P/private` (basic auth).
-    pub helm_http_auth: String,
-    /// `https://127.0.0.1:P/public` (TLS with the test CA).
-    pub helm_https: String,
-    /// `https://127.0.0.1:P/private` (TLS + basic auth).
-    pub helm_https_auth: String,
-    /// `http://127.0.0.1:P`: `<realworld>/bitnami/index.yaml` and `<realworld>/rancher/index.yaml`.
-    pub realworld: String,
-
-    /// `127.0.0.1:P`, plain HTTP, no auth.
-    pub oci_plain: String,
-    /// `127.0.0.1:P`, HTTPS + htpasswd basic auth.
-    pub oci_basic: String,
-    /// `127.0.0.1:P`, HTTPS + bearer tokens from `token_realm`.
-    pub oci_token: String,
-    /// `https://127.0.0.1:P/token`.
-    pub token_realm: String,
-    /// The `service` the token registries expect.
-    pub token_service: String,
-    /// Log of the token server (one line per token request).
-    pub token_log: PathBuf,
-
-    /// moto (ECR + STS + IAM), `http://127.0.0.1:P`.
-    pub aws_endpoint: String,
-    pub aws_region: String,
-    pub aws_access_key_id: String,
-    pub aws_secret_access_key: String,
-    /// A role seeded in moto that AssumeRole accepts.
-    pub aws_role_arn: String,
-    /// ECR repository seeded in moto with tags 0.1.0 and 0.2.0.
-    pub aws_ecr_repo: String,
+    /// The shared classic Helm repositories (nginx): `helm.http`, `helm.https_auth`, `helm.realworld`…
+    pub helm: HelmRepos,
+    /// The shared OCI registries: `oci.plain`, `oci.basic`, `oci.token` (`127.0.0.1:P`).
+    pub oci: OciRegistries,
+    /// The token server of `oci.token`: `token.realm`, `token.service`, `token.log`.
+    pub token: TokenServer,
+    /// moto: `aws.endpoint`, keys, `aws.role_arn`, `aws.ecr_repo`.
+    pub aws: Aws,
 
     pub charts: FixtureCharts,
 
@@ -195,12 +203,6 @@ impl Testbed {
             user: "chartreg".into(),
             password: fixtures::random_hex(12),
             hostname: fixtures::hostname(),
-            token_service: "chartreg-registry".into(),
-            aws_region: "us-east-1".into(),
-            aws_access_key_id: "AKIDCHARTREGTEST".into(),
-            aws_secret_access_key: "chartreg-test-secret".into(),
-            aws_role_arn: "arn:aws:iam::123456789012:role/chartreg-ecr".into(),
-            aws_ecr_repo: "charts/mychart".into(),
             ..Default::default()
         };
         let _ = SECRET.set(tb.password.clone());
@@ -319,10 +321,10 @@ impl Testbed {
                 c.env_remove(k);
             }
         }
-        c.env("AWS_ENDPOINT_URL", &self.aws_endpoint)
-            .env("AWS_DEFAULT_REGION", &self.aws_region)
-            .env("AWS_ACCESS_KEY_ID", &self.aws_access_key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &self.aws_secret_access_key)
+        c.env("AWS_ENDPOINT_URL", &self.aws.endpoint)
+            .env("AWS_DEFAULT_REGION", &self.aws.region)
+            .env("AWS_ACCESS_KEY_ID", &self.aws.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.aws.secret_access_key)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
@@ -348,8 +350,28 @@ impl Testbed {
         app_version: &str,
         description: &str,
     ) -> TestResult<PathBuf> {
+        self.try_package_chart_with(name, version, app_version, description, "")
+    }
+
+    /// [`Testbed::try_package_chart`] with `extra` lines appended to Chart.yaml.
+    pub fn try_package_chart_with(
+        &self,
+        name: &str,
+        version: &str,
+        app_version: &str,
+        description: &str,
+        extra: &str,
+    ) -> TestResult<PathBuf> {
         let work = self.scratch_dir("chart");
-        fixtures::package_chart(&self.helm4, &work, name, version, app_version, description)
+        fixtures::package_chart_with(
+            &self.helm4,
+            &work,
+            name,
+            version,
+            app_version,
+            description,
+            extra,
+        )
     }
 
     /// A dedicated nginx (plain HTTP, no auth) serving a fresh directory seeded with mychart 0.1.0.
@@ -366,7 +388,7 @@ impl Testbed {
         tls: bool,
         basic_auth: bool,
     ) -> TestResult<HelmRepoServer> {
-        servers::spawn_helm_repo(self, name, tls, basic_auth)
+        nginx::spawn_helm_repo(self, LOOPBACK, name, tls, basic_auth)
     }
 
     /// A dedicated, empty docker-registry. Panics on error.
@@ -376,16 +398,12 @@ impl Testbed {
     }
 
     pub fn try_spawn_registry(&self, auth: RegistryAuth) -> TestResult<RegistryServer> {
-        servers::spawn_registry(self, auth)
+        registry::spawn_registry(self, LOOPBACK, auth)
     }
 
-    /// `127.0.0.1:P` of the shared registry with that auth.
+    /// `127.0.0.1:P` of the shared registry with that auth (`tb.oci.host(auth)`).
     pub fn oci_host(&self, auth: RegistryAuth) -> &str {
-        match auth {
-            RegistryAuth::None => &self.oci_plain,
-            RegistryAuth::Basic => &self.oci_basic,
-            RegistryAuth::Token => &self.oci_token,
-        }
+        self.oci.host(auth)
     }
 
     /// Raw OCI client for the shared registry with that auth (logs in as `user` when auth is on).

@@ -80,8 +80,8 @@ impl OciClient {
             auth,
             user: tb.user.clone(),
             password: tb.password.clone(),
-            token_realm: tb.token_realm.clone(),
-            token_service: tb.token_service.clone(),
+            token_realm: tb.token.realm.clone(),
+            token_service: tb.token.service.clone(),
             http: b.build().expect("reqwest client"),
             tokens: Default::default(),
         }

@@ -1,15 +1,25 @@
 //! Terraform CLIs under test and an isolated workspace runner ([`Tf`]) using `dev_overrides`
 //! for the provider built by cargo, plus the [`lifecycle`] step runner and [`both_tf`].
+//!
+//! Diagnostics are asserted on the machine-readable output: run the command with `-json`
+//! ([`Tf::plan_json`], [`Tf::apply_json`], [`Tf::validate_json`]; each gives a [`TfReport`]: the
+//! output and its placed diagnostics) and use [`TfReport::expect_error`] (see
+//! [`super::diagnostics`]). The human-output methods (`plan`,
+//! `apply`, `apply_err`…) stay for the rest. Every command's output is also written to
+//! `<workspace>/.tf-runs/NNN-<command>.log` (except `show -json` / `output -json`, which print
+//! state values: the state file itself is what the secret sweep reads).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use libtest_mimic::Trial;
 use serde_json::Value;
 
-use super::{redact, TestResult, Testbed};
+use super::diagnostics::{self, Diagnostic};
+use super::{redact, sweep, verbose, TestResult, Testbed};
 
 /// One Terraform CLI under test.
 #[derive(Debug, Clone)]
@@ -59,9 +69,121 @@ pub struct TfOutput {
     pub stderr: String,
 }
 
+/// A command's output and the diagnostics read from it, placed on their attributes (from `-json`
+/// output; `import`: from its human output). Derefs to the [`TfOutput`].
+#[derive(Debug, Clone)]
+pub struct TfReport {
+    pub output: TfOutput,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl std::ops::Deref for TfReport {
+    type Target = TfOutput;
+    fn deref(&self) -> &TfOutput {
+        &self.output
+    }
+}
+
+impl TfReport {
+    /// `Ok(self)` when the command succeeded, else the whole report as the error.
+    pub fn ok(self) -> TestResult<TfReport> {
+        if self.success() {
+            Ok(self)
+        } else {
+            Err(self.to_string())
+        }
+    }
+
+    /// `Ok(self)` when the command failed (check its diagnostics), else an error.
+    pub fn failed(self) -> TestResult<TfReport> {
+        if self.success() {
+            Err(format!("expected a failure, but it succeeded:\n{self}"))
+        } else {
+            Ok(self)
+        }
+    }
+}
+
+impl fmt::Display for TfReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.output.render(&self.diagnostics))
+    }
+}
+
+/// Resource changes of a plan (`change_summary` of `-json` output).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub add: u64,
+    pub change: u64,
+    pub remove: u64,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        *self == Changes::default()
+    }
+}
+
 impl TfOutput {
     pub fn success(&self) -> bool {
         self.code == 0
+    }
+
+    /// The resource changes of a `-json` plan or apply (`None` without a `change_summary`).
+    pub fn changes(&self) -> Option<Changes> {
+        self.json_lines()
+            .filter(|v| v["type"] == "change_summary")
+            .last()
+            .map(|v| {
+                let n = |k: &str| v["changes"][k].as_u64().unwrap_or(0);
+                Changes {
+                    add: n("add"),
+                    change: n("change"),
+                    remove: n("remove"),
+                }
+            })
+    }
+
+    /// `(address, action)` of every `planned_change` of a `-json` plan (`update`, `create`…).
+    pub fn planned(&self) -> Vec<(String, String)> {
+        self.json_lines()
+            .filter(|v| v["type"] == "planned_change")
+            .map(|v| {
+                let c = &v["change"];
+                let s = |x: &Value| x.as_str().unwrap_or_default().to_string();
+                (s(&c["resource"]["addr"]), s(&c["action"]))
+            })
+            .collect()
+    }
+
+    fn json_lines(&self) -> impl Iterator<Item = Value> + '_ {
+        self.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.is_object())
+    }
+
+    /// The output as a person reads it (redacted): for `-json` output the messages, then `diags`.
+    fn render(&self, diags: &[Diagnostic]) -> String {
+        let mut stdout = self.stdout.trim_end().to_string();
+        if self.args.iter().any(|a| a == "-json") {
+            let mut lines: Vec<String> = self
+                .json_lines()
+                .filter(|v| v["type"] != "diagnostic" && v["@message"].is_string())
+                .map(|v| v["@message"].as_str().unwrap_or_default().to_string())
+                .collect();
+            lines.extend(diags.iter().map(|d| d.to_string()));
+            if !lines.is_empty() {
+                stdout = lines.join("\n");
+            }
+        }
+        redact(&format!(
+            "terraform {} ({}) exited with {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
+            self.args.join(" "),
+            self.label,
+            self.code,
+            self.stderr.trim_end()
+        ))
     }
     /// stdout + stderr
     pub fn combined(&self) -> String {
@@ -74,18 +196,9 @@ impl TfOutput {
 
 impl fmt::Display for TfOutput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}",
-            redact(&format!(
-                "terraform {} ({}) exited with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-                self.args.join(" "),
-                self.label,
-                self.code,
-                self.stdout.trim_end(),
-                self.stderr.trim_end()
-            ))
-        )
+        // (without the workspace, diagnostics are shown with Terraform's address only)
+        let diags = diagnostics::parse(&self.args, &self.stdout, &self.stderr, None);
+        write!(f, "{}", self.render(&diags))
     }
 }
 
@@ -99,6 +212,7 @@ pub struct Tf {
     pub dir: PathBuf,
     pub cli: TfCli,
     envs: Vec<(String, String)>,
+    runs: AtomicUsize,
 }
 
 impl Tf {
@@ -129,7 +243,14 @@ impl Tf {
             ),
             ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
         ];
-        if std::env::var_os("CHARTREG_TF_LOG").is_some() {
+        if sweep::enabled() {
+            // every Terraform and provider line at TRACE, for the secret sweep at the end
+            envs.push(("TF_LOG".into(), "trace".into()));
+            envs.push((
+                "TF_LOG_PATH".into(),
+                dir.join(sweep::TRACE_LOG).display().to_string(),
+            ));
+        } else if std::env::var_os("CHARTREG_TF_LOG").is_some() {
             envs.push(("TF_LOG".into(), "DEBUG".into()));
             envs.push((
                 "TF_LOG_PATH".into(),
@@ -140,6 +261,7 @@ impl Tf {
             dir,
             cli: cli.clone(),
             envs,
+            runs: AtomicUsize::new(0),
         }
     }
 
@@ -197,13 +319,42 @@ impl Tf {
             .command(args)
             .output()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.cli.path.display()));
-        TfOutput {
-            args: args.iter().map(|s| s.to_string()).collect(),
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        let o = TfOutput {
+            args,
             label: self.cli.label.clone(),
             code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            stdout,
+            stderr,
+        };
+        self.keep_transcript(&o);
+        o
+    }
+
+    /// `.tf-runs/NNN-<command>.log`: command, exit code, stdout, stderr (not for the commands
+    /// that print state values).
+    fn keep_transcript(&self, o: &TfOutput) {
+        let a: Vec<&str> = o.args.iter().map(String::as_str).collect();
+        if matches!(a.as_slice(), ["show" | "output" | "state", ..]) && a.contains(&"-json") {
+            return;
         }
+        let n = self.runs.fetch_add(1, Ordering::SeqCst);
+        let dir = self.dir.join(".tf-runs");
+        let _ = std::fs::create_dir_all(&dir);
+        let sub = a.first().copied().unwrap_or("none");
+        let text = format!(
+            "terraform {} ({}) -> {}\n--- stdout ---\n{}\n--- stderr ---\n{}\n",
+            o.args.join(" "),
+            o.label,
+            o.code,
+            o.stdout,
+            o.stderr
+        );
+        let _ = std::fs::write(dir.join(format!("{n:03}-{sub}.log")), text);
     }
 
     /// `run` that fails (with the whole output) on a non-zero exit.
@@ -249,6 +400,41 @@ impl Tf {
         self.run(&a)
     }
 
+    /// [`Tf::run`] and the diagnostics of its output, placed on the configuration as it is now
+    /// (read at once: the configuration may be rewritten later).
+    pub fn report(&self, args: &[&str]) -> TfReport {
+        let output = self.run(args);
+        let diagnostics = diagnostics::parse(
+            &output.args,
+            &output.stdout,
+            &output.stderr,
+            Some(&self.dir),
+        );
+        TfReport {
+            output,
+            diagnostics,
+        }
+    }
+
+    /// `plan -input=false -json <args>` (not judged): check `diagnostics`, `changes()`.
+    pub fn plan_json(&self, args: &[&str]) -> TfReport {
+        let mut a = vec!["plan", "-input=false", "-json"];
+        a.extend_from_slice(args);
+        self.report(&a)
+    }
+
+    /// `apply -auto-approve -input=false -json <args>` (not judged; `.ok()?` / `.failed()?`).
+    pub fn apply_json(&self, args: &[&str]) -> TfReport {
+        let mut a = vec!["apply", "-auto-approve", "-input=false", "-json"];
+        a.extend_from_slice(args);
+        self.report(&a)
+    }
+
+    /// `validate -json` (not judged).
+    pub fn validate_json(&self) -> TfReport {
+        self.report(&["validate", "-json"])
+    }
+
     /// `plan -detailed-exitcode`: Ok when there are no changes; Err with the plan otherwise.
     pub fn plan_is_empty(&self) -> TestResult {
         let o = self.plan(&["-detailed-exitcode"]);
@@ -256,6 +442,21 @@ impl Tf {
             0 => Ok(()),
             2 => Err(format!("expected an empty plan, got changes:\n{o}")),
             _ => Err(format!("plan failed:\n{o}")),
+        }
+    }
+
+    /// A plan that changes no resource (output-only changes pass: Terraform 1.0 re-adds outputs
+    /// that `state rm` + `import` dropped). Judged on the `-json` plan's `change_summary`.
+    pub fn no_resource_changes(&self) -> TestResult {
+        let p = self.plan_json(&["-detailed-exitcode"]);
+        match (p.code, p.changes()) {
+            (0, _) => Ok(()),
+            (2, Some(c)) if c.is_empty() => Ok(()),
+            (2, _) => Err(format!(
+                "expected no resource changes, the plan has {:?}:\n{p}",
+                p.planned()
+            )),
+            _ => Err(format!("plan failed:\n{p}")),
         }
     }
 
@@ -289,9 +490,36 @@ impl Tf {
             .ok_or_else(|| format!("{addr} not in state; state has: {}", found.join(", ")))
     }
 
+    /// No resource in the state (`state list` and `show -json` agree).
+    pub fn expect_empty_state(&self) -> TestResult {
+        if !self.dir.join("terraform.tfstate").exists() {
+            return Ok(()); // nothing was ever written
+        }
+        let list = self.run_ok(&["state", "list", "-no-color"])?;
+        let state = self.state_json()?;
+        let n = state["values"]["root_module"]["resources"]
+            .as_array()
+            .map_or(0, Vec::len);
+        if list.stdout.trim().is_empty() && n == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "the state should be empty; state list:\n{}\nshow -json: {state}",
+                list.stdout
+            ))
+        }
+    }
+
     /// `import -input=false -no-color ADDR ID`
     pub fn import(&self, addr: &str, id: &str) -> TestResult<TfOutput> {
         self.run_ok(&["import", "-input=false", "-no-color", addr, id])
+    }
+
+    /// An import that must fail; its diagnostics are read from the human output (import has no
+    /// `-json`) and placed on `addr`.
+    pub fn import_err(&self, addr: &str, id: &str) -> TestResult<TfReport> {
+        self.report(&["import", "-input=false", "-no-color", addr, id])
+            .failed()
     }
 
     /// `state rm ADDR`
@@ -322,8 +550,10 @@ impl Tf {
 /// Full resource lifecycle with `config`:
 /// apply → the next plan must be empty → `state rm` + `import addr import_id` (empty id: the
 /// applied `id` attribute) → the imported attributes must equal the applied ones except
-/// `ignore_on_import` → plan (with the config; its text is returned for the caller to judge) →
-/// destroy. On an error, a best-effort destroy runs and the first error is returned.
+/// `ignore_on_import` → the plan after import must change no resource (Terraform 1.0 re-adds
+/// outputs that `state rm` dropped: output-only changes pass; see [`Tf::no_resource_changes`])
+/// → destroy. Returns that plan's (human) text. On an error, a best-effort destroy runs and the
+/// first error is returned.
 pub fn lifecycle(
     tf: &Tf,
     config: &str,
@@ -357,9 +587,13 @@ pub fn lifecycle(
                 diffs.join("\n")
             )));
         }
-        let plan = tf.plan(&[]);
-        if !matches!(plan.code, 0 | 2) {
-            return Err(format!("[lifecycle plan after import] {plan}"));
+        let plan = tf.plan(&["-detailed-exitcode"]);
+        match plan.code {
+            0 => {}
+            2 => tf
+                .no_resource_changes()
+                .map_err(|e| format!("[lifecycle plan after import] {e}"))?,
+            _ => return Err(format!("[lifecycle plan after import] {plan}")),
         }
         tf.destroy()
             .map_err(|e| format!("[lifecycle destroy] {e}"))?;
@@ -391,7 +625,18 @@ pub fn compare_attrs(applied: &Value, imported: &Value, ignore: &[&str]) -> Vec<
         .collect()
 }
 
-/// One trial per Terraform version: `NAME::tf1.0`, `NAME::tf1.15`.
+/// A trial body run once per Terraform version.
+pub type Body = fn(&Testbed, &TfCli) -> TestResult;
+
+/// [`both_tf`] for each `(name, body)`: trials `PREFIX::name::tf1.0`, `…::tf1.15`.
+pub fn scenarios(tb: &Arc<Testbed>, prefix: &str, list: &[(&str, Body)]) -> Vec<Trial> {
+    list.iter()
+        .flat_map(|(name, body)| both_tf(tb, &format!("{prefix}::{name}"), *body))
+        .collect()
+}
+
+/// One trial per Terraform version: `NAME::tf1.0`, `NAME::tf1.15` (with `CHARTREG_ACC_VERBOSE`,
+/// each prints its time).
 pub fn both_tf<F>(tb: &Arc<Testbed>, name: &str, f: F) -> Vec<Trial>
 where
     F: Fn(&Testbed, &TfCli) -> Result<(), String> + Send + Sync + 'static,
@@ -401,8 +646,14 @@ where
         .into_iter()
         .map(|cli| {
             let (tb, f) = (tb.clone(), f.clone());
-            Trial::test(format!("{name}::{}", cli.label), move || {
-                f(&tb, &cli).map_err(|e| redact(&e).into())
+            let full = format!("{name}::{}", cli.label);
+            Trial::test(full.clone(), move || {
+                let t0 = std::time::Instant::now();
+                let r = f(&tb, &cli);
+                if verbose() {
+                    eprintln!("{full}: {:.1} s", t0.elapsed().as_secs_f64());
+                }
+                r.map_err(|e| redact(&e).into())
             })
         })
         .collect()

@@ -332,9 +332,9 @@ fn import_names_helm(tb: &Testbed, cli: &TfCli) -> TestResult {
     let cfg = format!(
         "{}resource {HELM:?} \"x\" {{\n  name     = \"ok\"\n  endpoint = {}\n}}\n",
         sandbox.provider(),
-        q(&tb.helm_http)
+        q(&tb.helm.http)
     );
-    let mut ids = name_cases(&sandbox, &tb.helm_http, "http://127.0.0.1:1/x");
+    let mut ids = name_cases(&sandbox, &tb.helm.http, "http://127.0.0.1:1/x");
     ids.push(("ok=ftp://127.0.0.1/x".into(), "endpoint", Aim::Sentinel));
     let addr = format!("{HELM}.x");
     let r = refuse_imports(&tf, &sandbox, &cfg, &addr, &ids);
@@ -347,7 +347,7 @@ fn import_names_helm(tb: &Testbed, cli: &TfCli) -> TestResult {
 fn import_names_oci(tb: &Testbed, cli: &TfCli) -> TestResult {
     let tf = Tf::new(tb, cli);
     let sandbox = SandBox::new(&tf)?;
-    let ep = format!("http://{}", tb.oci_plain);
+    let ep = format!("http://{}", tb.oci.plain);
     let cfg = format!(
         "{}resource {OCI:?} \"x\" {{\n  name               = \"ok\"\n  endpoint           = {}\n  base_content_paths = [\"charts\"]\n}}\n",
         sandbox.provider(),
@@ -419,8 +419,8 @@ fn cache_wall_legacy_state(tb: &Testbed, cli: &TfCli) -> TestResult {
     let abs = sandbox.sentinel.display().to_string();
     let resources = format!(
         "resource {HELM:?} \"h\" {{\n  name     = \"h\"\n  endpoint = {}\n}}\n\nresource {OCI:?} \"o\" {{\n  name               = \"o\"\n  endpoint           = {}\n  base_content_paths = [\"charts\"]\n}}\n",
-        q(&tb.helm_http),
-        q(&format!("http://{}", tb.oci_plain))
+        q(&tb.helm.http),
+        q(&format!("http://{}", tb.oci.plain))
     );
     tf.write(&format!("{}{resources}", sandbox.provider()));
     tf.apply()?;

@@ -349,7 +349,7 @@ fn endpoint_secret_not_echoed_oci(tb: &Testbed, cli: &TfCli) -> TestResult {
 fn provider_cfg(tb: &Testbed, line: &str) -> String {
     format!(
         "provider \"chartreg\" {{\n  {line}\n}}\n\nresource {HELM:?} \"r\" {{\n  name     = \"r\"\n  endpoint = {}\n}}\n",
-        q(&tb.helm_http)
+        q(&tb.helm.http)
     )
 }
 
@@ -442,7 +442,7 @@ fn non_integer_numbers(tb: &Testbed, cli: &TfCli) -> TestResult {
     // Whole numbers written as floats are fine.
     tf.write(&format!(
         "provider \"chartreg\" {{\n  max_retries    = 2.0\n  max_index_size = 1e6\n}}\n\nresource {HELM:?} \"r\" {{\n  name     = \"r\"\n  endpoint = {}\n}}\n",
-        q(&tb.helm_http)
+        q(&tb.helm.http)
     ));
     let o = tf.plan(&[]);
     ensure(o.success(), || format!("whole numbers should plan:\n{o}"))
@@ -637,8 +637,8 @@ fn endpoint_port_zero_and_control_chars(tb: &Testbed, cli: &TfCli) -> TestResult
     // Surrounding white space (e.g. a trailing newline from file()) is still fine.
     tf.write(&format!(
         "resource {HELM:?} \"ok\" {{\n  name     = \"ok\"\n  endpoint = {}\n}}\n\nresource {OCI:?} \"ok\" {{\n  name     = \"ok\"\n  endpoint = {}\n}}\n",
-        q(&format!("{}\n", tb.helm_http)),
-        q(&format!("{}\n", tb.oci_plain)),
+        q(&format!("{}\n", tb.helm.http)),
+        q(&format!("{}\n", tb.oci.plain)),
     ));
     let o = tf.plan(&[]);
     ensure(o.success(), || {

@@ -5,9 +5,8 @@ pub mod cache;
 pub mod catalog;
 pub mod helm_index;
 pub mod http;
-pub mod index_doc;
 pub mod oci;
+pub mod request;
 pub mod scrub;
 #[cfg(test)]
 pub mod testserver;
-pub mod yaml_guard;

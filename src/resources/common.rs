@@ -1,13 +1,10 @@
 //! What the registry resources share: plan-time checks of common attributes, defaults, and the
-//! conversion of a [`Catalog`] into state.
+//! client settings built from them. The chart state is [`super::chart_state`]; planning is
+//! [`super::plan`].
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
 use tf_provider::value::Value;
 use tf_provider::{AttributePath, Diagnostics};
 
-use crate::registry::catalog::Catalog;
 use crate::registry::http::{Credentials, TlsOptions};
 
 /// A required attribute must not be `null` (Terraform lets `name = null` or a null variable
@@ -158,140 +155,12 @@ pub fn with_default<T: Clone>(config: &Value<T>, default: T) -> Value<T> {
     }
 }
 
-/// Whether two planned values may differ (unknown counts as a change).
-pub fn changed<T: PartialEq>(a: &Value<T>, b: &Value<T>) -> bool {
-    a.is_unknown() || b.is_unknown() || a != b
-}
-
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
-}
-
-/// One chart of a Helm repository, as kept in state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HelmChartState {
-    pub latest_version: String,
-    pub app_version: String,
-    pub description: String,
-    pub deprecated: bool,
-    pub versions: Vec<String>,
-}
-
-/// One chart repository of an OCI registry, as kept in state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OciChartState {
-    pub name: String,
-    pub latest_version: String,
-    pub app_version: String,
-    pub description: String,
-    pub versions: Vec<String>,
-}
-
-pub fn helm_charts_state(c: &Catalog) -> BTreeMap<String, HelmChartState> {
-    c.charts
-        .iter()
-        .map(|(k, s)| {
-            (
-                k.clone(),
-                HelmChartState {
-                    latest_version: s.latest_version.clone(),
-                    app_version: s.app_version.clone(),
-                    description: s.description.clone(),
-                    deprecated: s.deprecated,
-                    versions: s.versions.clone(),
-                },
-            )
-        })
-        .collect()
-}
-
-pub fn oci_charts_state(c: &Catalog) -> BTreeMap<String, OciChartState> {
-    c.charts
-        .iter()
-        .map(|(k, s)| {
-            (
-                k.clone(),
-                OciChartState {
-                    name: s.name.clone(),
-                    latest_version: s.latest_version.clone(),
-                    app_version: s.app_version.clone(),
-                    description: s.description.clone(),
-                    versions: s.versions.clone(),
-                },
-            )
-        })
-        .collect()
-}
-
-/// The catalog back from OCI state (to reuse unchanged repositories on refresh).
-pub fn catalog_from_oci_state(m: &BTreeMap<String, OciChartState>) -> Catalog {
-    use crate::registry::catalog::ChartSummary;
-    Catalog {
-        charts: m
-            .iter()
-            .map(|(k, s)| {
-                (
-                    k.clone(),
-                    ChartSummary {
-                        name: s.name.clone(),
-                        latest_version: s.latest_version.clone(),
-                        app_version: s.app_version.clone(),
-                        description: s.description.clone(),
-                        deprecated: false,
-                        versions: s.versions.clone(),
-                    },
-                )
-            })
-            .collect(),
-    }
-}
-
-/// What the registry resources' plans have in common: `id` is the name, the name is the identity
-/// (a change replaces), a change of what is fetched makes the computed index unknown, and any
-/// other change keeps it.
-pub trait RegistryPlan: Default {
-    fn name(&self) -> &Value<String>;
-    fn set_id(&mut self, id: Value<String>);
-    /// Fill optional attributes that have a default and are null in `config`.
-    fn apply_defaults(&mut self, config: &Self);
-    /// Does going from `self` (prior) to `planned` need the registry read again at apply?
-    fn needs_sync(&self, planned: &Self) -> bool;
-    fn set_computed_unknown(&mut self);
-    fn copy_computed_from(&mut self, prior: &Self);
-}
-
-/// Plan a creation: defaults applied, `id` known from the name, the index unknown.
-pub fn plan_create<S: RegistryPlan>(mut proposed: S, config: Option<S>) -> S {
-    proposed.apply_defaults(&config.unwrap_or_default());
-    let id = proposed.name().clone();
-    proposed.set_id(id);
-    proposed.set_computed_unknown();
-    proposed
-}
-
-/// Plan an update; returns the planned state and the attributes that force replacement.
-pub fn plan_update<S: RegistryPlan>(
-    prior: &S,
-    mut proposed: S,
-    config: Option<S>,
-) -> (S, Vec<AttributePath>) {
-    proposed.apply_defaults(&config.unwrap_or_default());
-    let id = proposed.name().clone();
-    proposed.set_id(id);
-    let mut replace = vec![];
-    if changed(prior.name(), proposed.name()) {
-        replace.push(AttributePath::new("name"));
-        proposed.set_computed_unknown();
-    } else if prior.needs_sync(&proposed) {
-        proposed.set_computed_unknown();
-    } else {
-        proposed.copy_computed_from(prior);
-    }
-    (proposed, replace)
 }
 
 /// Report the checks of an imported registration as errors of the import ID. The resources run

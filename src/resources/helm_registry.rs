@@ -8,15 +8,18 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::Schema;
 use tf_provider::value::{Value, ValueEmpty};
-use tf_provider::{map, AttributePath, Diagnostics, Resource};
+use tf_provider::{AttributePath, Diagnostics, Resource};
 
-use crate::diagnostics::{self, AttrMap};
+use crate::diagnostics::{registry_attribute, ErrorMap};
 use crate::registry::cache::Cache;
 use crate::registry::helm_index::{self, FetchedIndex, HelmRepo, IndexFetch, Validators};
+use crate::registry::request::Protocol;
+use crate::resources::chart_state::{self, charts_state, ChartState};
 use crate::resources::common::{
-    self, changed, helm_charts_state, now_rfc3339, validate_credentials, validate_name,
-    validate_pem, validate_required, with_default, HelmChartState, RegistryPlan,
+    self, now_rfc3339, validate_credentials, validate_name, validate_pem, validate_required,
+    with_default,
 };
+use crate::resources::plan::{self, Computed, Known, NotReady, Phase, RegistryPlan};
 use crate::resources::shared_schema::{shared_attributes, Wording};
 use crate::schema_util::{attr, schema, C, T};
 use crate::settings::Shared;
@@ -34,7 +37,7 @@ pub struct HelmRegistryState {
     pub ca_certificate: Value<String>,
     pub insecure_skip_tls_verify: Value<bool>,
     pub pass_credentials: Value<bool>,
-    pub charts: Value<BTreeMap<String, HelmChartState>>,
+    pub charts: Value<BTreeMap<String, ChartState>>,
     pub chart_count: Value<i64>,
     pub version_count: Value<i64>,
     pub index_digest: Value<String>,
@@ -48,11 +51,9 @@ pub struct HelmRegistryPrivate {
     pub last_modified: Option<String>,
 }
 
-const ATTRS: AttrMap = AttrMap {
-    endpoint: "endpoint",
-    credentials: Some("password"),
-    tls: "ca_certificate",
-    base_paths: None,
+const ERRORS: ErrorMap = ErrorMap {
+    protocol: Protocol::Helm,
+    at: |_, c| registry_attribute(c, "endpoint"),
 };
 
 /// Directory of the Helm repositories' cached indexes under `cache_dir` (`helm/<name>/`).
@@ -69,13 +70,6 @@ impl HelmRegistryResource {
 }
 
 pub fn resource_schema() -> Schema {
-    let chart = T::Object(map! {
-        "latest_version" => T::String,
-        "app_version" => T::String,
-        "description" => T::String,
-        "deprecated" => T::Bool,
-        "versions" => T::List(Box::new(T::String))
-    });
     let mut attributes = shared_attributes(Wording {
         registry: "repository",
         registries: "repositories",
@@ -85,8 +79,7 @@ pub fn resource_schema() -> Schema {
         endpoint: "URL of the repository (`http://` or `https://`), under which `index.yaml` is served. A query string is kept. Changed in place and validated again.",
         username: "Username for HTTP basic authentication.",
         password: "Password for HTTP basic authentication (sensitive).",
-        chart,
-        charts: "The repository's charts by name: `latest_version` (newest non-pre-release version, as `helm search repo` shows it), `app_version`, `description` and `deprecated` of that version, and `versions` (all versions, newest first by semver, as Helm sorts them).",
+        charts: "The repository's charts by name: `name`, `latest_version` (newest non-pre-release version, as `helm search repo` shows it), `app_version`, `description` and `deprecated` of that version, `version_count` and `versions` (all versions, newest first by semver, as Helm sorts them).",
         chart_count: "Number of charts in the index.",
         version_count: "Number of chart versions in the index.",
         digest: ("index_digest", "SHA-256 (hex) of the index bytes last downloaded."),
@@ -150,18 +143,13 @@ pub fn check_endpoint(e: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn repo_of(s: &HelmRegistryState) -> HelmRepo {
-    HelmRepo {
-        endpoint: s.endpoint.as_ref_option().cloned().unwrap_or_default(),
-        credentials: common::credentials(&s.username, &s.password),
-        tls: common::tls(&s.ca_certificate, &s.insecure_skip_tls_verify),
-        pass_credentials: matches!(s.pass_credentials, Value::Value(true)),
-    }
-}
-
 impl RegistryPlan for HelmRegistryState {
+    type Client = HelmRepo;
     fn name(&self) -> &Value<String> {
         &self.name
+    }
+    fn sync_trigger(&self) -> &Value<String> {
+        &self.sync_trigger
     }
     fn set_id(&mut self, id: Value<String>) {
         self.id = id;
@@ -171,30 +159,33 @@ impl RegistryPlan for HelmRegistryState {
         self.insecure_skip_tls_verify = with_default(&config.insecure_skip_tls_verify, false);
         self.pass_credentials = with_default(&config.pass_credentials, false);
     }
-    fn needs_sync(&self, planned: &Self) -> bool {
-        changed(&self.endpoint, &planned.endpoint)
-            || changed(&self.username, &planned.username)
-            || changed(&self.password, &planned.password)
-            || changed(&self.ca_certificate, &planned.ca_certificate)
-            || changed(
-                &self.insecure_skip_tls_verify,
-                &planned.insecure_skip_tls_verify,
-            )
-            || changed(&self.sync_trigger, &planned.sync_trigger)
+    fn client_inputs(&self) -> Result<HelmRepo, NotReady> {
+        Ok(HelmRepo {
+            endpoint: self
+                .endpoint
+                .known()?
+                .as_ref_option()
+                .cloned()
+                .unwrap_or_default(),
+            credentials: common::credentials(self.username.known()?, self.password.known()?),
+            tls: common::tls(
+                self.ca_certificate.known()?,
+                self.insecure_skip_tls_verify.known()?,
+            ),
+            pass_credentials: matches!(self.pass_credentials.known()?, Value::Value(true)),
+        })
     }
-    fn set_computed_unknown(&mut self) {
-        self.charts = Value::Unknown;
-        self.chart_count = Value::Unknown;
-        self.version_count = Value::Unknown;
-        self.index_digest = Value::Unknown;
-        self.last_synced = Value::Unknown;
+    fn set_computed(&mut self, to: Computed<'_, Self>) {
+        self.charts = to.value(|p| &p.charts, BTreeMap::new());
+        self.chart_count = to.value(|p| &p.chart_count, 0);
+        self.version_count = to.value(|p| &p.version_count, 0);
+        self.index_digest = to.value(|p| &p.index_digest, String::new());
+        self.last_synced = to.value(|p| &p.last_synced, String::new());
     }
-    fn copy_computed_from(&mut self, prior: &Self) {
-        self.charts = prior.charts.clone();
-        self.chart_count = prior.chart_count;
-        self.version_count = prior.version_count;
-        self.index_digest = prior.index_digest.clone();
-        self.last_synced = prior.last_synced.clone();
+    fn fill_derived(&mut self) {
+        if let Value::Value(charts) = &mut self.charts {
+            chart_state::fill_derived(charts);
+        }
     }
 }
 
@@ -209,18 +200,25 @@ impl HelmRegistryResource {
         let catalog = f.index.catalog();
         s.chart_count = Value::Value(catalog.chart_count() as i64);
         s.version_count = Value::Value(catalog.version_count() as i64);
-        s.charts = Value::Value(helm_charts_state(&catalog));
+        s.charts = Value::Value(charts_state(&catalog));
         s.index_digest = Value::Value(f.digest.clone());
         s.last_synced = Value::Value(now_rfc3339());
         let name = s.name.as_ref_option().cloned().unwrap_or_default();
         if f.index.skipped > 0 {
             diags.root_warning(
                 "Invalid Index Entries Skipped",
-                format!(
-                    "Helm repository {name:?}: {} chart version(s) in {} fail Helm's chart metadata validation and were skipped, as Helm skips them.",
-                    f.index.skipped,
-                    crate::error::redact_url(f.url.as_str())
-                ),
+                {
+                    let mut detail = format!(
+                        "Helm repository {name:?}: {} chart version(s) in {} fail Helm's chart metadata validation (or have a name with control characters) and were skipped.",
+                        f.index.skipped,
+                        crate::error::redact_url(f.url.as_str())
+                    );
+                    for ex in &f.index.skipped_examples {
+                        detail.push_str("\n- ");
+                        detail.push_str(ex);
+                    }
+                    detail
+                },
             );
         }
         let cache_dir = self.shared.get().cache_dir;
@@ -238,16 +236,20 @@ impl HelmRegistryResource {
         }
     }
 
+    /// Download the index into `s` (for `phase`; `validators` make a refresh conditional).
+    /// `None` when it failed (reported as the phase reports failures); `Some(None)` when the
+    /// server answered 304.
     async fn download(
         &self,
         diags: &mut Diagnostics,
         s: &mut HelmRegistryState,
+        phase: Phase,
         validators: Option<&Validators>,
-        as_warning: bool,
     ) -> Option<Option<HelmRegistryPrivate>> {
-        let repo = repo_of(s);
-        let settings = self.shared.get();
         let name = s.name.as_ref_option().cloned().unwrap_or_default();
+        let what = format!("Helm repository {name:?}");
+        let repo = plan::inputs_for_apply(s, diags, phase, &ERRORS, &what)?;
+        let settings = self.shared.get();
         match helm_index::fetch_index(&repo, &settings.http, validators).await {
             Ok(IndexFetch::NotModified) => {
                 tracing::debug!(registry = %name, "index not modified");
@@ -255,7 +257,7 @@ impl HelmRegistryResource {
             }
             Ok(IndexFetch::Fetched(f)) => {
                 tracing::debug!(registry = %name, digest = %f.digest, bytes = f.bytes.len(), "index downloaded");
-                if s.index_digest.as_ref_option() == Some(&f.digest) {
+                if !phase.records_unchanged() && s.index_digest.as_ref_option() == Some(&f.digest) {
                     // Same bytes: nothing changes in state but the validators.
                     return Some(Some(HelmRegistryPrivate {
                         etag: f.validators.etag.clone(),
@@ -265,18 +267,7 @@ impl HelmRegistryResource {
                 Some(Some(self.store_index(diags, s, &f)))
             }
             Err(e) => {
-                let ctx = format!("Helm repository {name:?}");
-                if as_warning {
-                    diagnostics::warning(
-                        diags,
-                        &e,
-                        &ATTRS,
-                        repo.credentials.is_some(),
-                        &format!("{ctx}: refresh failed, the previous index is kept"),
-                    );
-                } else {
-                    diagnostics::error(diags, &e, &ATTRS, repo.credentials.is_some(), &ctx);
-                }
+                phase.report(diags, &e, &ERRORS, repo.credentials.is_some(), &what);
                 None
             }
         }
@@ -321,6 +312,7 @@ impl Resource for HelmRegistryResource {
         let Some(mut s) = state else {
             return Some((None, private));
         };
+        s.fill_derived();
         if !matches!(s.synchronization, Value::Value(true)) {
             return Some((Some(s), private));
         }
@@ -336,7 +328,7 @@ impl Resource for HelmRegistryResource {
                 last_modified: p.last_modified.clone(),
             });
         match self
-            .download(diags, &mut s, validators.as_ref(), true)
+            .download(diags, &mut s, Phase::Refresh, validators.as_ref())
             .await
         {
             Some(Some(p)) => Some((Some(s), Some(p))),
@@ -351,7 +343,7 @@ impl Resource for HelmRegistryResource {
         config: Self::State<'a>,
         _meta: ValueEmpty,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
-        Some((Some(common::plan_create(proposed?, config)), None))
+        Some((Some(plan::plan_create(proposed?, config)), None))
     }
 
     async fn plan_update<'a>(
@@ -363,7 +355,7 @@ impl Resource for HelmRegistryResource {
         private: Self::PrivateState<'a>,
         _meta: ValueEmpty,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
-        let (s, replace) = common::plan_update(&prior?, proposed?, config);
+        let (s, replace) = plan::plan_update(&prior?, proposed?, config);
         Some((Some(s), private, replace))
     }
 
@@ -387,8 +379,7 @@ impl Resource for HelmRegistryResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let mut s = planned?;
         s.id = s.name.clone();
-        s.index_digest = Value::Null;
-        let p = self.download(diags, &mut s, None, false).await?;
+        let p = self.download(diags, &mut s, Phase::Create, None).await?;
         tracing::info!(registry = ?s.id, "Helm repository registered");
         Some((Some(s), p))
     }
@@ -404,11 +395,10 @@ impl Resource for HelmRegistryResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let prior = prior?;
         let mut s = planned?;
-        if !prior.needs_sync(&s) {
+        if !plan::needs_sync(&prior, &s) {
             return Some((Some(s), private));
         }
-        s.index_digest = Value::Null;
-        match self.download(diags, &mut s, None, false).await {
+        match self.download(diags, &mut s, Phase::Update, None).await {
             Some(p) => Some((Some(s), p)),
             // Validation failed: the registration stays as it was.
             None => Some((Some(prior), private)),
@@ -448,24 +438,14 @@ impl Resource for HelmRegistryResource {
             return None;
         };
         // Checked exactly as a configuration, with the defaults a plan gives.
-        let mut s = HelmRegistryState {
+        let s = HelmRegistryState {
             name: Value::Value(name),
             endpoint: Value::Value(endpoint),
             ..Default::default()
         };
         let mut checked = Diagnostics::default();
         self.validate(&mut checked, Some(s.clone())).await;
-        if !common::import_checks(diags, checked) {
-            return None;
-        }
-        let config = s.clone();
-        s.apply_defaults(&config);
-        s.id = s.name.clone();
-        s.charts = Value::Value(BTreeMap::new());
-        s.chart_count = Value::Value(0);
-        s.version_count = Value::Value(0);
-        s.index_digest = Value::Value(String::new());
-        s.last_synced = Value::Value(String::new());
+        let s = plan::imported(diags, checked, s)?;
         // The read that follows an import downloads the index.
         Some((Some(s), None))
     }
@@ -554,17 +534,17 @@ mod tests {
         let (s, d) = import("ok=http://127.0.0.1/ok").await;
         assert!(d.errors.is_empty(), "{d:?}");
         let s = s.unwrap();
-        // The defaults a plan gives.
-        let mut planned = HelmRegistryState {
+        // Exactly what a plan of the same configuration gives, with an empty index.
+        let config = HelmRegistryState {
             name: s.name.clone(),
             endpoint: s.endpoint.clone(),
             ..Default::default()
         };
-        planned.apply_defaults(&HelmRegistryState::default());
+        let mut planned = plan::plan_create(config.clone(), Some(config));
+        planned.set_computed(Computed::Empty);
+        assert_eq!(s, planned);
         assert_eq!(s.id, Value::Value("ok".into()));
-        assert_eq!(s.synchronization, planned.synchronization);
-        assert_eq!(s.insecure_skip_tls_verify, planned.insecure_skip_tls_verify);
-        assert_eq!(s.pass_credentials, planned.pass_credentials);
+        assert_eq!(s.pass_credentials, Value::Value(false));
     }
 
     fn st() -> HelmRegistryState {
@@ -585,7 +565,68 @@ mod tests {
 
     /// Plan an update from `st()` to `p` (with `p` as configuration).
     fn plan(p: HelmRegistryState) -> (HelmRegistryState, Vec<AttributePath>) {
-        common::plan_update(&st(), p.clone(), Some(p))
+        plan::plan_update(&st(), p.clone(), Some(p))
+    }
+
+    /// `pass_credentials` changes what is fetched (credentials follow a redirect to another
+    /// host), so changing it downloads the index again: it once did not, because the
+    /// re-download was decided by a hand-kept list of attributes.
+    #[test]
+    fn pass_credentials_change_downloads_again() {
+        let (s, rep) = plan(HelmRegistryState {
+            pass_credentials: Value::Value(true),
+            ..st()
+        });
+        assert!(rep.is_empty());
+        assert!(s.charts.is_unknown() && s.index_digest.is_unknown());
+    }
+
+    /// Every configurable attribute reaches the client (a change downloads again) except
+    /// `synchronization` (when to read, not what).
+    #[test]
+    fn every_input_is_derived() {
+        let base = HelmRegistryState {
+            username: Value::Value("u".into()),
+            password: Value::Value("p".into()),
+            ..st()
+        };
+        plan::assert_inputs_derived(&base, &resource_schema(), &["synchronization"]);
+        // Unknown inputs may change anything.
+        let (s, _) = plan(HelmRegistryState {
+            password: Value::Unknown,
+            ..st()
+        });
+        assert!(s.charts.is_unknown());
+    }
+
+    /// catalog -> state -> catalog, through the JSON Terraform keeps: equal, the deprecated
+    /// latest version included.
+    #[test]
+    fn catalog_round_trips_through_state() {
+        let index = br#"apiVersion: v1
+entries:
+  old:
+    - {name: old, version: 2.0.0, appVersion: "2", description: last, deprecated: true, urls: [old-2.0.0.tgz]}
+    - {name: old, version: 1.0.0, description: first, urls: [old-1.0.0.tgz]}
+  new:
+    - {name: new, version: 0.1.0-rc.1, urls: [new.tgz]}
+"#;
+        let catalog = helm_index::parse_index(index, "https://h/index.yaml")
+            .unwrap()
+            .catalog();
+        assert!(catalog.charts["old"].deprecated);
+        let s = HelmRegistryState {
+            charts: Value::Value(charts_state(&catalog)),
+            ..st()
+        };
+        let back: HelmRegistryState =
+            serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        let Value::Value(charts) = &back.charts else {
+            panic!("charts")
+        };
+        assert_eq!(chart_state::catalog_from_state(charts), catalog);
+        assert_eq!(charts["old"].name, "old");
+        assert_eq!(charts["old"].version_count, 2);
     }
 
     #[test]
@@ -629,10 +670,10 @@ mod tests {
             synchronization: Value::Null,
             ..st()
         };
-        let (s, _) = common::plan_update(&prior, prior.clone(), Some(config));
+        let (s, _) = plan::plan_update(&prior, prior.clone(), Some(config));
         assert_eq!(s.synchronization, Value::Value(true));
         // create: id known, index unknown.
-        let s = common::plan_create(
+        let s = plan::plan_create(
             HelmRegistryState {
                 charts: Value::Null,
                 ..st()

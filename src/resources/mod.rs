@@ -1,8 +1,10 @@
 //! Resources, one Terraform object per file, plus what they share.
 
+pub mod chart_state;
 pub mod common;
 pub mod helm_registry;
 pub mod oci_registry;
+pub mod plan;
 pub mod shared_schema;
 
 use crate::objects::ResourceType;

@@ -8,15 +8,19 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tf_provider::schema::Schema;
 use tf_provider::value::{Value, ValueEmpty};
-use tf_provider::{map, AttributePath, Diagnostics, Resource};
+use tf_provider::{AttributePath, Diagnostics, Resource};
 
-use crate::diagnostics::{self, AttrMap};
+use crate::diagnostics::{registry_attribute, ErrorMap};
 use crate::registry::cache::Cache;
+use crate::registry::catalog::Catalog;
 use crate::registry::oci::{self, OciClient, OciRegistry};
+use crate::registry::request::Protocol;
+use crate::resources::chart_state::{self, catalog_from_state, charts_state, ChartState};
 use crate::resources::common::{
-    self, catalog_from_oci_state, changed, now_rfc3339, oci_charts_state, validate_credentials,
-    validate_name, validate_pem, validate_required, with_default, OciChartState, RegistryPlan,
+    self, now_rfc3339, validate_credentials, validate_name, validate_pem, validate_required,
+    with_default,
 };
+use crate::resources::plan::{self, Computed, Known, NotReady, Phase, RegistryPlan};
 use crate::resources::shared_schema::{shared_attributes, Wording};
 use crate::schema_util::{attr, schema, C, T};
 use crate::settings::Shared;
@@ -35,19 +39,25 @@ pub struct OciRegistryState {
     pub password: Value<String>,
     pub ca_certificate: Value<String>,
     pub insecure_skip_tls_verify: Value<bool>,
-    pub charts: Value<BTreeMap<String, OciChartState>>,
+    pub charts: Value<BTreeMap<String, ChartState>>,
     pub chart_count: Value<i64>,
     pub version_count: Value<i64>,
     pub catalog_digest: Value<String>,
     pub last_synced: Value<String>,
 }
 
-const ATTRS: AttrMap = AttrMap {
-    endpoint: "endpoint",
-    credentials: Some("password"),
-    tls: "ca_certificate",
-    base_paths: Some("base_content_paths"),
+const ERRORS: ErrorMap = ErrorMap {
+    protocol: Protocol::Oci,
+    at: |_, c| registry_attribute(c, "base_content_paths"),
 };
+
+/// What the OCI client receives: the registry it is built for, and the base paths its
+/// [`OciClient::sync`] lists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OciFetch {
+    pub registry: OciRegistry,
+    pub base_paths: Vec<String>,
+}
 
 pub const AUTH_TYPES: [&str; 2] = ["basic", "ecr"];
 
@@ -65,13 +75,6 @@ impl OciRegistryResource {
 }
 
 pub fn resource_schema() -> Schema {
-    let chart = T::Object(map! {
-        "name" => T::String,
-        "latest_version" => T::String,
-        "app_version" => T::String,
-        "description" => T::String,
-        "versions" => T::List(Box::new(T::String))
-    });
     let mut attributes = shared_attributes(Wording {
         registry: "registry",
         registries: "registries",
@@ -81,8 +84,7 @@ pub fn resource_schema() -> Schema {
         endpoint: "Registry as `host[:port][/path]`. HTTPS by default; `oci://` is accepted (HTTPS) and `http://` means plain HTTP. The path, if any, is a repository prefix (or a repository) under which charts are looked up.",
         username: "Username.",
         password: "Password or access token (sensitive). Registry tokens obtained with it are kept in memory only.",
-        chart,
-        charts: "Chart repositories keyed by path relative to the endpoint (e.g. `library/nginx`): chart `name`, `latest_version` (newest non-pre-release), its `app_version` and `description`, and `versions` (newest first). Tags pushed by Helm with `_` for `+` are shown with `+`.",
+        charts: "Chart repositories keyed by path relative to the endpoint (e.g. `library/nginx`): chart `name`, `latest_version` (newest non-pre-release), its `app_version`, `description` and `deprecated`, `version_count` and `versions` (newest first). Tags pushed by Helm with `_` for `+` are shown with `+`.",
         chart_count: "Number of chart repositories.",
         version_count: "Number of chart versions.",
         digest: ("catalog_digest", "SHA-256 (hex) of the catalog in state; it changes when a chart, version or description changes."),
@@ -96,31 +98,13 @@ pub fn resource_schema() -> Schema {
     )
 }
 
-fn base_paths(s: &OciRegistryState) -> Vec<String> {
-    s.base_content_paths
-        .as_ref_option()
-        .map(|v| {
-            v.iter()
-                .filter_map(|p| p.as_ref_option())
-                .map(|p| p.trim().trim_matches('/').to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn registry_of(s: &OciRegistryState) -> Result<OciRegistry, crate::error::Error> {
-    Ok(OciRegistry {
-        endpoint: oci::parse_endpoint(
-            s.endpoint.as_ref_option().map(String::as_str).unwrap_or(""),
-        )?,
-        credentials: common::credentials(&s.username, &s.password),
-        tls: common::tls(&s.ca_certificate, &s.insecure_skip_tls_verify),
-    })
-}
-
 impl RegistryPlan for OciRegistryState {
+    type Client = OciFetch;
     fn name(&self) -> &Value<String> {
         &self.name
+    }
+    fn sync_trigger(&self) -> &Value<String> {
+        &self.sync_trigger
     }
     fn set_id(&mut self, id: Value<String>) {
         self.id = id;
@@ -130,32 +114,39 @@ impl RegistryPlan for OciRegistryState {
         self.synchronization = with_default(&config.synchronization, true);
         self.insecure_skip_tls_verify = with_default(&config.insecure_skip_tls_verify, false);
     }
-    fn needs_sync(&self, planned: &Self) -> bool {
-        changed(&self.endpoint, &planned.endpoint)
-            || changed(&self.authentication_type, &planned.authentication_type)
-            || changed(&self.base_content_paths, &planned.base_content_paths)
-            || changed(&self.username, &planned.username)
-            || changed(&self.password, &planned.password)
-            || changed(&self.ca_certificate, &planned.ca_certificate)
-            || changed(
-                &self.insecure_skip_tls_verify,
-                &planned.insecure_skip_tls_verify,
-            )
-            || changed(&self.sync_trigger, &planned.sync_trigger)
+    /// `authentication_type` is not an input yet: `"basic"` is the only value `validate`
+    /// accepts. Amazon ECR will make it one (its credential source is part of the registry).
+    fn client_inputs(&self) -> Result<OciFetch, NotReady> {
+        let endpoint = self.endpoint.known()?.as_ref_option().map(String::as_str);
+        let mut base_paths = Vec::new();
+        for p in self.base_content_paths.known()?.iter().flatten() {
+            if let Value::Value(p) = p.known()? {
+                base_paths.push(p.trim().trim_matches('/').to_string());
+            }
+        }
+        Ok(OciFetch {
+            registry: OciRegistry {
+                endpoint: oci::parse_endpoint(endpoint.unwrap_or(""))?,
+                credentials: common::credentials(self.username.known()?, self.password.known()?),
+                tls: common::tls(
+                    self.ca_certificate.known()?,
+                    self.insecure_skip_tls_verify.known()?,
+                ),
+            },
+            base_paths,
+        })
     }
-    fn set_computed_unknown(&mut self) {
-        self.charts = Value::Unknown;
-        self.chart_count = Value::Unknown;
-        self.version_count = Value::Unknown;
-        self.catalog_digest = Value::Unknown;
-        self.last_synced = Value::Unknown;
+    fn set_computed(&mut self, to: Computed<'_, Self>) {
+        self.charts = to.value(|p| &p.charts, BTreeMap::new());
+        self.chart_count = to.value(|p| &p.chart_count, 0);
+        self.version_count = to.value(|p| &p.version_count, 0);
+        self.catalog_digest = to.value(|p| &p.catalog_digest, String::new());
+        self.last_synced = to.value(|p| &p.last_synced, String::new());
     }
-    fn copy_computed_from(&mut self, prior: &Self) {
-        self.charts = prior.charts.clone();
-        self.chart_count = prior.chart_count;
-        self.version_count = prior.version_count;
-        self.catalog_digest = prior.catalog_digest.clone();
-        self.last_synced = prior.last_synced.clone();
+    fn fill_derived(&mut self) {
+        if let Value::Value(charts) = &mut self.charts {
+            chart_state::fill_derived(charts);
+        }
     }
 }
 
@@ -166,29 +157,22 @@ impl OciRegistryResource {
         Cache::registry(&self.shared.get().cache_dir, CACHE_CLASS, name)
     }
 
-    /// List the registry into `s`. `previous` lets unchanged repositories be reused.
+    /// List the registry into `s` (for `phase`). The `previous` catalog (of the same endpoint)
+    /// lets unchanged repositories be reused. `None` when it failed, reported as the phase
+    /// reports failures.
     async fn sync(
         &self,
         diags: &mut Diagnostics,
         s: &mut OciRegistryState,
-        reuse_previous: bool,
-        as_warning: bool,
+        phase: Phase,
+        previous: Option<Catalog>,
     ) -> Option<()> {
         let name = s.name.as_ref_option().cloned().unwrap_or_default();
         let ctx = format!("OCI registry {name:?}");
-        let have_creds = common::credentials(&s.username, &s.password).is_some();
+        let inputs = plan::inputs_for_apply(s, diags, phase, &ERRORS, &ctx)?;
+        let have_creds = inputs.registry.credentials.is_some();
         let report_err = |diags: &mut Diagnostics, e: &crate::error::Error| {
-            if as_warning {
-                diagnostics::warning(
-                    diags,
-                    e,
-                    &ATTRS,
-                    have_creds,
-                    &format!("{ctx}: refresh failed, the previous catalog is kept"),
-                );
-            } else {
-                diagnostics::error(diags, e, &ATTRS, have_creds, &ctx);
-            }
+            phase.report(diags, e, &ERRORS, have_creds, &ctx);
         };
         let settings = self.shared.get();
         let cache = match self.cache(&name) {
@@ -201,18 +185,14 @@ impl OciRegistryResource {
                 None
             }
         };
-        let client = match registry_of(s).and_then(|r| OciClient::new(&r, &settings.http, cache)) {
+        let client = match OciClient::new(&inputs.registry, &settings.http, cache) {
             Ok(c) => c,
             Err(e) => {
                 report_err(diags, &e);
                 return None;
             }
         };
-        let previous = match (&s.charts, reuse_previous) {
-            (Value::Value(m), true) => Some(catalog_from_oci_state(m)),
-            _ => None,
-        };
-        let report = match client.sync(&base_paths(s), previous.as_ref()).await {
+        let report = match client.sync(&inputs.base_paths, previous.as_ref()).await {
             Ok(r) => r,
             Err(e) => {
                 report_err(diags, &e);
@@ -248,8 +228,8 @@ impl OciRegistryResource {
             );
         }
         let digest = oci::catalog_digest(&report.catalog);
-        if s.catalog_digest.as_ref_option() != Some(&digest) {
-            s.charts = Value::Value(oci_charts_state(&report.catalog));
+        if phase.records_unchanged() || s.catalog_digest.as_ref_option() != Some(&digest) {
+            s.charts = Value::Value(charts_state(&report.catalog));
             s.chart_count = Value::Value(report.catalog.chart_count() as i64);
             s.version_count = Value::Value(report.catalog.version_count() as i64);
             s.catalog_digest = Value::Value(digest);
@@ -339,9 +319,15 @@ impl Resource for OciRegistryResource {
         let Some(mut s) = state else {
             return Some((None, private));
         };
+        s.fill_derived();
         if matches!(s.synchronization, Value::Value(true)) {
             let mut next = s.clone();
-            if self.sync(diags, &mut next, true, true).await.is_some() {
+            let previous = s.charts.as_ref_option().map(catalog_from_state);
+            if self
+                .sync(diags, &mut next, Phase::Refresh, previous)
+                .await
+                .is_some()
+            {
                 s = next;
             }
         }
@@ -355,7 +341,7 @@ impl Resource for OciRegistryResource {
         config: Self::State<'a>,
         _meta: ValueEmpty,
     ) -> Option<(Self::State<'a>, ValueEmpty)> {
-        Some((Some(common::plan_create(proposed?, config)), Value::Null))
+        Some((Some(plan::plan_create(proposed?, config)), Value::Null))
     }
 
     async fn plan_update<'a>(
@@ -367,7 +353,7 @@ impl Resource for OciRegistryResource {
         private: ValueEmpty,
         _meta: ValueEmpty,
     ) -> Option<(Self::State<'a>, ValueEmpty, Vec<AttributePath>)> {
-        let (s, replace) = common::plan_update(&prior?, proposed?, config);
+        let (s, replace) = plan::plan_update(&prior?, proposed?, config);
         Some((Some(s), private, replace))
     }
 
@@ -391,9 +377,7 @@ impl Resource for OciRegistryResource {
     ) -> Option<(Self::State<'a>, ValueEmpty)> {
         let mut s = planned?;
         s.id = s.name.clone();
-        s.charts = Value::Null;
-        s.catalog_digest = Value::Null;
-        self.sync(diags, &mut s, false, false).await?;
+        self.sync(diags, &mut s, Phase::Create, None).await?;
         tracing::info!(registry = ?s.id, "OCI registry registered");
         Some((Some(s), private))
     }
@@ -409,19 +393,16 @@ impl Resource for OciRegistryResource {
     ) -> Option<(Self::State<'a>, ValueEmpty)> {
         let prior = prior?;
         let mut s = planned?;
-        if !prior.needs_sync(&s) {
+        if !plan::needs_sync(&prior, &s) {
             return Some((Some(s), private));
         }
         // Same endpoint: unchanged repositories may be reused from the prior catalog.
-        let reuse = !changed(&prior.endpoint, &s.endpoint);
-        s.charts = if reuse {
-            prior.charts.clone()
-        } else {
-            Value::Null
-        };
-        // A null digest makes `sync` store the new catalog and `last_synced` unconditionally.
-        s.catalog_digest = Value::Null;
-        match self.sync(diags, &mut s, reuse, false).await {
+        let previous = prior
+            .charts
+            .as_ref_option()
+            .filter(|_| !plan::changed(&prior.endpoint, &s.endpoint))
+            .map(catalog_from_state);
+        match self.sync(diags, &mut s, Phase::Update, previous).await {
             Some(()) => Some((Some(s), private)),
             // Validation failed: the registration stays as it was.
             None => Some((Some(prior), private)),
@@ -467,7 +448,7 @@ impl Resource for OciRegistryResource {
         // `base_content_paths = ["a", "", "b"]` would be).
         let paths: Vec<Value<String>> = parts.map(|p| Value::Value(p.to_string())).collect();
         // Checked exactly as a configuration, with the defaults a plan gives.
-        let mut s = OciRegistryState {
+        let s = OciRegistryState {
             name: Value::Value(name),
             endpoint: Value::Value(endpoint),
             base_content_paths: if paths.is_empty() {
@@ -479,17 +460,7 @@ impl Resource for OciRegistryResource {
         };
         let mut checked = Diagnostics::default();
         self.validate(&mut checked, Some(s.clone())).await;
-        if !common::import_checks(diags, checked) {
-            return None;
-        }
-        let config = s.clone();
-        s.apply_defaults(&config);
-        s.id = s.name.clone();
-        s.charts = Value::Value(BTreeMap::new());
-        s.chart_count = Value::Value(0);
-        s.version_count = Value::Value(0);
-        s.catalog_digest = Value::Value(String::new());
-        s.last_synced = Value::Value(String::new());
+        let s = plan::imported(diags, checked, s)?;
         // The read that follows an import lists the registry.
         Some((Some(s), Value::Null))
     }
@@ -513,6 +484,69 @@ mod tests {
             last_synced: Value::Value("t".into()),
             ..Default::default()
         }
+    }
+
+    /// catalog -> state -> catalog, through the JSON Terraform keeps: equal, and so is its
+    /// digest, which a refresh compares with `catalog_digest`. A deprecated latest version was
+    /// once read back as not deprecated, and the first refresh rewrote the digest.
+    #[test]
+    fn catalog_round_trips_through_state() {
+        let catalog = chart_state::tests::sample_catalog();
+        let s = OciRegistryState {
+            charts: Value::Value(charts_state(&catalog)),
+            catalog_digest: Value::Value(oci::catalog_digest(&catalog)),
+            ..st()
+        };
+        let back: OciRegistryState =
+            serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        let Value::Value(charts) = &back.charts else {
+            panic!("charts")
+        };
+        let read_back = catalog_from_state(charts);
+        assert_eq!(read_back, catalog);
+        assert_eq!(
+            back.catalog_digest.as_ref_option(),
+            Some(&oci::catalog_digest(&read_back))
+        );
+    }
+
+    /// Every configurable attribute reaches the client (a change lists the registry again)
+    /// except `synchronization` (when to read, not what) and `authentication_type` (only
+    /// `"basic"` is accepted until Amazon ECR makes it a client input).
+    #[test]
+    fn every_input_is_derived() {
+        let base = OciRegistryState {
+            username: Value::Value("u".into()),
+            password: Value::Value("p".into()),
+            ..st()
+        };
+        plan::assert_inputs_derived(
+            &base,
+            &resource_schema(),
+            &["synchronization", "authentication_type"],
+        );
+        // Base paths are compared as the client receives them (trimmed of `/`).
+        let (s, _) = plan::plan_update(
+            &OciRegistryState {
+                base_content_paths: Value::Value(vec![Value::Value("charts".into())]),
+                ..st()
+            },
+            OciRegistryState {
+                base_content_paths: Value::Value(vec![Value::Value("charts/".into())]),
+                ..st()
+            },
+            None,
+        );
+        assert!(!s.charts.is_unknown());
+    }
+
+    /// Both resources keep charts in one shape.
+    #[test]
+    fn one_chart_shape() {
+        let charts = |s: Schema| s.block.attributes["charts"].attr_type.clone();
+        assert!(
+            charts(resource_schema()) == charts(crate::resources::helm_registry::resource_schema())
+        );
     }
 
     #[tokio::test]
@@ -600,11 +634,21 @@ mod tests {
                 Value::Value("other".into())
             ])
         );
+        // Exactly what a plan of the same configuration gives, with an empty catalog.
+        let config = OciRegistryState {
+            name: s.name.clone(),
+            endpoint: s.endpoint.clone(),
+            base_content_paths: s.base_content_paths.clone(),
+            ..Default::default()
+        };
+        let mut planned = plan::plan_create(config.clone(), Some(config));
+        planned.set_computed(Computed::Empty);
+        assert_eq!(s, planned);
     }
 
     #[test]
     fn plans() {
-        let plan = |p: OciRegistryState| common::plan_update(&st(), p.clone(), Some(p));
+        let plan = |p: OciRegistryState| plan::plan_update(&st(), p.clone(), Some(p));
         let (s, rep) = plan(st());
         assert!(rep.is_empty());
         assert_eq!(s.catalog_digest, Value::Value("d".into()));
@@ -619,7 +663,7 @@ mod tests {
             ..st()
         });
         assert_eq!(rep, vec![AttributePath::new("name")]);
-        let s = common::plan_create(
+        let s = plan::plan_create(
             OciRegistryState {
                 authentication_type: Value::Null,
                 ..st()

@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
-use tf_provider::schema::{Attribute, AttributeType};
+use tf_provider::schema::Attribute;
 
+use crate::resources::chart_state;
 use crate::schema_util::{attr, secret, C, T};
 
 /// What a registry resource says where the shared attributes' descriptions differ.
@@ -24,8 +25,7 @@ pub struct Wording {
     pub username: &'static str,
     /// Description of `password`.
     pub password: &'static str,
-    /// The type of one chart in `charts`, and the description of `charts`.
-    pub chart: AttributeType,
+    /// The description of `charts` (one chart is a [`chart_state::chart_type`]).
     pub charts: &'static str,
     pub chart_count: &'static str,
     pub version_count: &'static str,
@@ -54,7 +54,7 @@ pub fn shared_attributes(w: Wording) -> HashMap<String, Attribute> {
         ("password", secret(T::String, C::Optional, w.password)),
         ("ca_certificate", attr(T::String, C::Optional, &format!("PEM bundle of CA certificates trusted for this {registry} besides the system roots."))),
         ("insecure_skip_tls_verify", attr(T::Bool, C::OptionalComputed, &format!("Skip TLS certificate verification (default `false`); for test {registries} only."))),
-        ("charts", attr(T::Map(Box::new(w.chart)), C::Computed, w.charts)),
+        ("charts", attr(T::Map(Box::new(chart_state::chart_type())), C::Computed, w.charts)),
         ("chart_count", attr(T::Number, C::Computed, w.chart_count)),
         ("version_count", attr(T::Number, C::Computed, w.version_count)),
         (w.digest.0, attr(T::String, C::Computed, w.digest.1)),

@@ -68,7 +68,7 @@ pub use sync::{catalog_digest, SyncReport};
 pub const CONCURRENCY: usize = 8;
 
 /// A configured OCI registry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OciRegistry {
     pub endpoint: OciEndpoint,
     pub credentials: Option<Credentials>,

@@ -5,7 +5,7 @@
 //!
 //! The position comes from a per-thread record kept by the `entries` visitors (the derived
 //! field visitors cannot carry context): which chart and which entry is being read. A parse
-//! runs on one thread from start to end ([`Reading`] resets the record), so the record seen
+//! runs on one thread from start to end (`Reading` resets the record), so the record seen
 //! after an error is the position of that error. The same visitors check the deadline once per
 //! entry, so that the deserialisation of a large index stops soon after `request_timeout`.
 
