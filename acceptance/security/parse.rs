@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use libtest_mimic::Trial;
 use serde_json::Value;
 
-use crate::harness::{self, Fault, FaultServer, TestResult, Testbed, Tf, TfOutput};
+use super::{expect_error_on, flat, helm_resource, in_resource, provider, q, HELM};
+use crate::harness::{self, ensure, Fault, FaultServer, TestResult, Testbed, Tf, TfOutput};
 
 const ADDR: &str = "chartreg_helm_registry.r";
 
@@ -59,69 +60,36 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
 
 // ------------------------------------------------------------------ helpers
 
-fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(msg())
-    }
-}
-
 /// A provider block with `request_timeout` and one registry `r` at `endpoint`.
 fn config(endpoint: &str, request_timeout: &str) -> String {
-    format!(
-        "provider \"chartreg\" {{\n  request_timeout = \"{request_timeout}\"\n  max_retries     = 0\n}}\n\nresource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{endpoint}\"\n}}\n"
-    )
+    let timeout = format!("request_timeout = {}", q(request_timeout));
+    provider(&[&timeout, "max_retries     = 0"]) + &helm_resource("r", endpoint)
 }
 
-/// The diagnostic blocks of `out` (`Error: …` / `Warning: …` up to the next one), box
-/// characters stripped.
-fn diag_blocks(out: &TfOutput) -> Vec<String> {
-    let mut blocks: Vec<String> = Vec::new();
-    for line in out.combined().lines() {
-        let l = line.trim_start_matches(['│', '╷', '╵', ' ']);
-        if l.starts_with("Error: ") || l.starts_with("Warning: ") {
-            blocks.push(String::new());
-        }
-        if let Some(b) = blocks.last_mut() {
-            b.push_str(l);
-            b.push('\n');
-        }
-    }
-    blocks
-}
-
-/// The `severity: summary` block of `out`, white space collapsed (Terraform wraps long lines);
-/// Terraform quotes the `endpoint` line for errors on it.
+/// The `severity: summary` block of `out`, white space collapsed (Terraform wraps long lines).
 fn diag(out: &TfOutput, severity: &str, summary: &str) -> TestResult<String> {
     let head = format!("{severity}: {summary}");
-    diag_blocks(out)
+    out.diag_blocks()
         .into_iter()
         .find(|b| b.starts_with(&head))
-        .map(|b| b.split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|b| flat(&b))
         .ok_or_else(|| format!("no \"{head}\" diagnostic in:\n{out}"))
 }
 
 /// An apply error `summary` on `endpoint` whose text contains every one of `needles`.
 fn expect_endpoint_error(out: &TfOutput, summary: &str, needles: &[&str]) -> TestResult<String> {
-    let b = diag(out, "Error", summary)?;
-    ensure(b.contains("endpoint = "), || {
-        format!("the error should point at `endpoint`:\n{b}")
-    })?;
+    let b = flat(&expect_error_on(
+        out,
+        summary,
+        &in_resource(HELM, "r"),
+        "endpoint",
+    )?);
     for n in needles {
         ensure(b.contains(n), || {
             format!("the error should say {n:?}:\n{b}")
         })?;
     }
     Ok(b)
-}
-
-/// Nothing in state.
-fn expect_empty_state(tf: &Tf) -> TestResult {
-    let list = tf.run_ok(&["state", "list", "-no-color"])?;
-    ensure(list.stdout.trim().is_empty(), || {
-        format!("state should be empty, has:\n{}", list.stdout)
-    })
 }
 
 fn charts(tf: &Tf) -> TestResult<Value> {
@@ -197,7 +165,7 @@ fn deep_nesting(tf: &Tf) -> TestResult {
     ensure(took < Duration::from_secs(20), || {
         format!("the refusal took {took:?}")
     })?;
-    expect_empty_state(tf)?;
+    tf.expect_empty_state()?;
     refresh_keeps_index(
         tf,
         &fs,
@@ -237,7 +205,7 @@ fn alias_expansion(tf: &Tf) -> TestResult {
     ensure(took < Duration::from_secs(20), || {
         format!("the refusal took {took:?}")
     })?;
-    expect_empty_state(tf)?;
+    tf.expect_empty_state()?;
     refresh_keeps_index(
         tf,
         &fs,
@@ -264,7 +232,7 @@ fn parse_deadline(tf: &Tf) -> TestResult {
         "Registry Index Parse Timed Out",
         &["request_timeout", "1s"],
     )?;
-    expect_empty_state(tf)?;
+    tf.expect_empty_state()?;
     refresh_keeps_index(
         tf,
         &fs,
@@ -307,7 +275,7 @@ fn malformed_entry(tf: &Tf) -> TestResult {
                 format!("{what}: the message shows {internal:?}:\n{b}")
             })?;
         }
-        expect_empty_state(tf)?;
+        tf.expect_empty_state()?;
     }
     Ok(())
 }

@@ -20,10 +20,11 @@ use std::sync::Arc;
 
 use libtest_mimic::Trial;
 
-use crate::harness::{self, ServerProc, TestResult, Testbed, Tf, TfCli, TfOutput};
-
-const HELM: &str = "chartreg_helm_registry";
-const OCI: &str = "chartreg_oci_registry";
+use super::{
+    error_count, expect_error_on, flat, helm_resource, in_resource, provider, q, HELM, IN_PROVIDER,
+    OCI,
+};
+use crate::harness::{self, ensure, ServerProc, TestResult, Testbed, Tf, TfCli, TfOutput};
 
 type Body = fn(&Testbed, &TfCli) -> TestResult;
 
@@ -62,83 +63,6 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
 }
 
 // ------------------------------------------------------------------ helpers
-
-fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(msg())
-    }
-}
-
-/// An HCL string literal.
-fn q(s: &str) -> String {
-    serde_json::to_string(s).expect("string to JSON")
-}
-
-/// The diagnostic blocks of `out` (each starts with `Error: ` or `Warning: `), box drawing removed.
-fn diag_blocks(out: &TfOutput) -> Vec<String> {
-    let mut blocks: Vec<String> = Vec::new();
-    for line in out.combined().lines() {
-        let l = line.trim_start_matches(['│', '╷', '╵', ' ']);
-        if l.starts_with("Error: ") || l.starts_with("Warning: ") {
-            blocks.push(String::new());
-        }
-        if let Some(b) = blocks.last_mut() {
-            b.push_str(l);
-            b.push('\n');
-        }
-    }
-    blocks
-}
-
-fn error_count(out: &TfOutput) -> usize {
-    diag_blocks(out)
-        .iter()
-        .filter(|b| b.starts_with("Error: "))
-        .count()
-}
-
-/// `text` with every run of white space made one space (Terraform wraps the detail).
-fn flat(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Where a diagnostic is: `in resource "T" "N":` or `in provider "chartreg":`.
-fn in_resource(rt: &str, name: &str) -> String {
-    format!("in resource {rt:?} {name:?}:")
-}
-const IN_PROVIDER: &str = "in provider \"chartreg\":";
-
-/// The configuration line Terraform quotes under `marker` (`  12:   endpoint = var.x`).
-fn quoted_line(block: &str, marker: &str) -> Option<String> {
-    let mut lines = block.lines().skip_while(|l| !l.contains(marker));
-    lines.next()?;
-    let l = lines.next()?.trim();
-    let (num, src) = l.split_once(':')?;
-    num.trim()
-        .chars()
-        .all(|c| c.is_ascii_digit())
-        .then(|| src.trim().to_string())
-}
-
-/// The error `Error: {summary}` at `marker` whose quoted line is the one of attribute `attr`.
-fn expect_error_on(out: &TfOutput, summary: &str, marker: &str, attr: &str) -> TestResult<String> {
-    let head = format!("Error: {summary}\n");
-    let block = diag_blocks(out)
-        .into_iter()
-        .find(|b| b.starts_with(&head) && b.contains(marker))
-        .ok_or_else(|| format!("no \"Error: {summary}\" {marker} in:\n{out}"))?;
-    let line = quoted_line(&block, marker).unwrap_or_default();
-    ensure(
-        line.strip_prefix(attr)
-            .is_some_and(|r| r.trim_start().starts_with('=')),
-        || {
-            format!("\"{summary}\" {marker} should quote the line of `{attr}`, quotes {line:?}:\n{block}")
-        },
-    )?;
-    Ok(block)
-}
 
 /// None of `secrets` (plain, base64, or base64 of `user:secret`) is in `text`.
 fn expect_no_secret(text: &str, user: &str, secrets: &[&str]) -> TestResult {
@@ -347,10 +271,7 @@ fn endpoint_secret_not_echoed_oci(tb: &Testbed, cli: &TfCli) -> TestResult {
 /// A provider block (with `line`) and one Helm resource that uses the provider (Terraform does not
 /// configure a provider that nothing uses).
 fn provider_cfg(tb: &Testbed, line: &str) -> String {
-    format!(
-        "provider \"chartreg\" {{\n  {line}\n}}\n\nresource {HELM:?} \"r\" {{\n  name     = \"r\"\n  endpoint = {}\n}}\n",
-        q(&tb.helm.http)
-    )
+    provider(&[line]) + &helm_resource("r", &tb.helm.http)
 }
 
 fn huge_request_timeout(tb: &Testbed, cli: &TfCli) -> TestResult {

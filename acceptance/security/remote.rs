@@ -11,7 +11,7 @@ use base64::Engine;
 use libtest_mimic::Trial;
 use serde_json::json;
 
-use crate::harness::{self, Fault, FaultServer, TestResult, Testbed, Tf, TfCli, TfOutput};
+use crate::harness::{self, ensure, Fault, FaultServer, TestResult, Testbed, Tf, TfCli, TfOutput};
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     let mut t = Vec::new();
@@ -46,14 +46,6 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         gzip_bomb_hits_size_cap,
     ));
     t
-}
-
-fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(msg())
-    }
 }
 
 /// What Terraform prints when the plugin panicked or died (a panic in a request handler shows
