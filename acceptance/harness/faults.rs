@@ -288,6 +288,20 @@ fn head(status: u16, headers: &[(String, String)], len: usize) -> Vec<u8> {
     h.into_bytes()
 }
 
+/// The head of a response declaring `declared` body bytes, then only `body` (the two faults
+/// that cut a body short, by a clean close or a reset).
+fn short_body(
+    conn: &mut TcpStream,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+    declared: usize,
+) {
+    let _ = conn.write_all(&head(status, headers, declared));
+    let _ = conn.write_all(body);
+    let _ = conn.flush();
+}
+
 fn reset(conn: TcpStream) {
     // SO_LINGER 0 makes close() send RST instead of FIN.
     let _ = socket_linger_zero(&conn);
@@ -357,9 +371,7 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
             body,
             declared,
         } => {
-            let _ = conn.write_all(&head(status, &headers, declared));
-            let _ = conn.write_all(&body);
-            let _ = conn.flush();
+            short_body(&mut conn, status, &headers, &body, declared);
             let _ = conn.shutdown(Shutdown::Both);
         }
         Fault::ResetMidBody {
@@ -368,9 +380,7 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
             body,
             declared,
         } => {
-            let _ = conn.write_all(&head(status, &headers, declared));
-            let _ = conn.write_all(&body);
-            let _ = conn.flush();
+            short_body(&mut conn, status, &headers, &body, declared);
             std::thread::sleep(Duration::from_millis(50));
             reset(conn);
         }
