@@ -288,20 +288,6 @@ fn head(status: u16, headers: &[(String, String)], len: usize) -> Vec<u8> {
     h.into_bytes()
 }
 
-/// The head of a response declaring `declared` body bytes, then only `body` (the two faults
-/// that cut a body short, by a clean close or a reset).
-fn short_body(
-    conn: &mut TcpStream,
-    status: u16,
-    headers: &[(String, String)],
-    body: &[u8],
-    declared: usize,
-) {
-    let _ = conn.write_all(&head(status, headers, declared));
-    let _ = conn.write_all(body);
-    let _ = conn.flush();
-}
-
 fn reset(conn: TcpStream) {
     // SO_LINGER 0 makes close() send RST instead of FIN.
     let _ = socket_linger_zero(&conn);
@@ -348,6 +334,7 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
         }
     };
     let _ = conn.set_write_timeout(Some(Duration::from_secs(30)));
+    let reset_mid_body = matches!(fault, Fault::ResetMidBody { .. });
     match fault {
         Fault::Respond {
             status,
@@ -365,24 +352,29 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
             let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
             while matches!(conn.read(&mut sink), Ok(n) if n > 0) {}
         }
+        // a body cut short: the head declares `declared` bytes, fewer follow, then a clean
+        // close (Truncate) or a TCP reset (ResetMidBody)
         Fault::Truncate {
             status,
             headers,
             body,
             declared,
-        } => {
-            short_body(&mut conn, status, &headers, &body, declared);
-            let _ = conn.shutdown(Shutdown::Both);
         }
-        Fault::ResetMidBody {
+        | Fault::ResetMidBody {
             status,
             headers,
             body,
             declared,
         } => {
-            short_body(&mut conn, status, &headers, &body, declared);
-            std::thread::sleep(Duration::from_millis(50));
-            reset(conn);
+            let _ = conn.write_all(&head(status, &headers, declared));
+            let _ = conn.write_all(&body);
+            let _ = conn.flush();
+            if reset_mid_body {
+                std::thread::sleep(Duration::from_millis(50));
+                reset(conn);
+            } else {
+                let _ = conn.shutdown(Shutdown::Both);
+            }
         }
         Fault::Stall(d) => {
             std::thread::sleep(d);

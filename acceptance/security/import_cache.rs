@@ -28,26 +28,19 @@ use libtest_mimic::Trial;
 use super::{error_count, expect_error_on, in_resource, q, HELM, OCI};
 use crate::harness::{self, ensure, TestResult, Testbed, Tf, TfCli};
 
-type Case = fn(&Testbed, &TfCli) -> TestResult;
-
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let mut v = Vec::new();
-    let cases: [(&str, Case); 6] = [
-        ("import_names_helm", import_names_helm),
-        ("import_names_oci", import_names_oci),
-        ("cache_wall_legacy_state", cache_wall_legacy_state),
-        ("null_required", null_required),
-        ("empty_credentials", empty_credentials),
-        ("null_base_path", null_base_path),
-    ];
-    for (name, f) in cases {
-        v.extend(harness::both_tf(
-            tb,
-            &format!("security::import_cache::{name}"),
-            f,
-        ));
-    }
-    v
+    harness::scenarios(
+        tb,
+        "security::import_cache",
+        &[
+            ("import_names_helm", import_names_helm),
+            ("import_names_oci", import_names_oci),
+            ("cache_wall_legacy_state", cache_wall_legacy_state),
+            ("null_required", null_required),
+            ("empty_credentials", empty_credentials),
+            ("null_base_path", null_base_path),
+        ],
+    )
 }
 
 // ------------------------------------------------------------------ helpers

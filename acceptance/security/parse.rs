@@ -22,40 +22,24 @@ use libtest_mimic::Trial;
 use serde_json::Value;
 
 use super::{expect_error_on, flat, helm_resource, in_resource, provider, q, HELM};
-use crate::harness::{self, ensure, Fault, FaultServer, TestResult, Testbed, Tf, TfOutput};
+use crate::harness::{self, ensure, Fault, FaultServer, TestResult, Testbed, Tf, TfCli, TfOutput};
 
 const ADDR: &str = "chartreg_helm_registry.r";
 
 const GOOD: &str = "apiVersion: v1\nentries:\n  mychart:\n    - name: mychart\n      version: 0.1.0\n      urls: [mychart-0.1.0.tgz]\n";
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let mut v = Vec::new();
-    v.extend(harness::both_tf(
+    harness::scenarios(
         tb,
-        "security::parse::deep_nesting",
-        |tb, cli| deep_nesting(&Tf::new(tb, cli)),
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "security::parse::alias_expansion",
-        |tb, cli| alias_expansion(&Tf::new(tb, cli)),
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "security::parse::parse_deadline",
-        |tb, cli| parse_deadline(&Tf::new(tb, cli)),
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "security::parse::malformed_entry",
-        |tb, cli| malformed_entry(&Tf::new(tb, cli)),
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "security::parse::control_chars_in_names",
-        |tb, cli| control_chars_in_names(&Tf::new(tb, cli)),
-    ));
-    v
+        "security::parse",
+        &[
+            ("deep_nesting", deep_nesting),
+            ("alias_expansion", alias_expansion),
+            ("parse_deadline", parse_deadline),
+            ("malformed_entry", malformed_entry),
+            ("control_chars_in_names", control_chars_in_names),
+        ],
+    )
 }
 
 // ------------------------------------------------------------------ helpers
@@ -141,7 +125,8 @@ fn refresh_keeps_index(
 
 // ------------------------------------------------------------------ point 5: parse cost
 
-fn deep_nesting(tf: &Tf) -> TestResult {
+fn deep_nesting(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let tf = &Tf::new(tb, cli);
     let fs = FaultServer::start();
     // The issue's document: 100k `[` then 100k `]` (200 KB).
     let brackets = format!(
@@ -193,7 +178,8 @@ fn alias_bomb() -> String {
     doc
 }
 
-fn alias_expansion(tf: &Tf) -> TestResult {
+fn alias_expansion(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let tf = &Tf::new(tb, cli);
     let fs = FaultServer::start();
     let bomb = alias_bomb();
     fs.route("/index.yaml", vec![Fault::ok(bomb.clone())]);
@@ -216,7 +202,8 @@ fn alias_expansion(tf: &Tf) -> TestResult {
     )
 }
 
-fn parse_deadline(tf: &Tf) -> TestResult {
+fn parse_deadline(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let tf = &Tf::new(tb, cli);
     let fs = FaultServer::start();
     // 1M flow-style versions (26 MB) that all fail validation (so that a parse that completes
     // leaves a small state): reading them takes seconds, request_timeout is 1s.
@@ -245,7 +232,8 @@ fn parse_deadline(tf: &Tf) -> TestResult {
 
 // ------------------------------------------------------------------ point 13: messages
 
-fn malformed_entry(tf: &Tf) -> TestResult {
+fn malformed_entry(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let tf = &Tf::new(tb, cli);
     let fs = FaultServer::start();
     tf.write(&config(&fs.url(""), "10s"));
     let cases = [
@@ -282,7 +270,8 @@ fn malformed_entry(tf: &Tf) -> TestResult {
 
 // ------------------------------------------------------------------ point 14: control characters
 
-fn control_chars_in_names(tf: &Tf) -> TestResult {
+fn control_chars_in_names(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let tf = &Tf::new(tb, cli);
     let fs = FaultServer::start();
     // YAML `\e` is ESC: a chart key and name that would colour the terminal, one whose name
     // only is escaped, one with a C1 control (CSI), and a good chart.

@@ -26,40 +26,32 @@ use super::{
 };
 use crate::harness::{self, ensure, ServerProc, TestResult, Testbed, Tf, TfCli, TfOutput};
 
-type Body = fn(&Testbed, &TfCli) -> TestResult;
-
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let cases: [(&str, Body); 7] = [
-        (
-            "security::plan_time::endpoint_secret_not_echoed_helm",
-            endpoint_secret_not_echoed_helm,
-        ),
-        (
-            "security::plan_time::endpoint_secret_not_echoed_oci",
-            endpoint_secret_not_echoed_oci,
-        ),
-        (
-            "security::plan_time::huge_request_timeout",
-            huge_request_timeout,
-        ),
-        (
-            "security::plan_time::non_integer_numbers",
-            non_integer_numbers,
-        ),
-        (
-            "security::plan_time::tls_name_mismatch_on_endpoint",
-            tls_name_mismatch_on_endpoint,
-        ),
-        ("security::plan_time::bad_pem_message", bad_pem_message),
-        (
-            "security::plan_time::endpoint_port_zero_and_control_chars",
-            endpoint_port_zero_and_control_chars,
-        ),
-    ];
-    cases
-        .into_iter()
-        .flat_map(|(name, body)| harness::both_tf(tb, name, body))
-        .collect()
+    harness::scenarios(
+        tb,
+        "security::plan_time",
+        &[
+            (
+                "endpoint_secret_not_echoed_helm",
+                endpoint_secret_not_echoed_helm,
+            ),
+            (
+                "endpoint_secret_not_echoed_oci",
+                endpoint_secret_not_echoed_oci,
+            ),
+            ("huge_request_timeout", huge_request_timeout),
+            ("non_integer_numbers", non_integer_numbers),
+            (
+                "tls_name_mismatch_on_endpoint",
+                tls_name_mismatch_on_endpoint,
+            ),
+            ("bad_pem_message", bad_pem_message),
+            (
+                "endpoint_port_zero_and_control_chars",
+                endpoint_port_zero_and_control_chars,
+            ),
+        ],
+    )
 }
 
 // ------------------------------------------------------------------ helpers

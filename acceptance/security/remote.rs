@@ -14,38 +14,27 @@ use serde_json::json;
 use crate::harness::{self, ensure, Fault, FaultServer, TestResult, Testbed, Tf, TfCli, TfOutput};
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let mut t = Vec::new();
-    t.extend(harness::both_tf(
+    harness::scenarios(
         tb,
-        "security::remote::token_expires_in_never_crashes",
-        token_expires_in_never_crashes,
-    ));
-    t.extend(harness::both_tf(
-        tb,
-        "security::remote::echoed_credentials_helm_index",
-        echoed_credentials_helm_index,
-    ));
-    t.extend(harness::both_tf(
-        tb,
-        "security::remote::echoed_credentials_oci_ping",
-        echoed_credentials_oci_ping,
-    ));
-    t.extend(harness::both_tf(
-        tb,
-        "security::remote::echoed_credentials_oci_token_realm",
-        echoed_credentials_oci_token_realm,
-    ));
-    t.extend(harness::both_tf(
-        tb,
-        "security::remote::gzip_index_decoded",
-        gzip_index_decoded,
-    ));
-    t.extend(harness::both_tf(
-        tb,
-        "security::remote::gzip_bomb_hits_size_cap",
-        gzip_bomb_hits_size_cap,
-    ));
-    t
+        "security::remote",
+        &[
+            (
+                "token_expires_in_never_crashes",
+                token_expires_in_never_crashes,
+            ),
+            (
+                "echoed_credentials_helm_index",
+                echoed_credentials_helm_index,
+            ),
+            ("echoed_credentials_oci_ping", echoed_credentials_oci_ping),
+            (
+                "echoed_credentials_oci_token_realm",
+                echoed_credentials_oci_token_realm,
+            ),
+            ("gzip_index_decoded", gzip_index_decoded),
+            ("gzip_bomb_hits_size_cap", gzip_bomb_hits_size_cap),
+        ],
+    )
 }
 
 /// What Terraform prints when the plugin panicked or died (a panic in a request handler shows

@@ -29,33 +29,21 @@ use crate::harness::{self, ensure, Fault, FaultServer, TestResult, Testbed, Tf, 
 const INDEX: &str = "apiVersion: v1\nentries:\n  demo:\n    - name: demo\n      version: 1.0.0\n      description: a demo chart with a description long enough to be cut short\n      urls:\n        - demo-1.0.0.tgz\n";
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let mut v = Vec::new();
-    v.extend(harness::both_tf(
+    harness::scenarios(
         tb,
-        "security::transport::retry_after",
-        retry_after,
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "security::transport::body_failures_retried",
-        body_failures_retried,
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "security::transport::hopeless_not_retried",
-        hopeless_not_retried,
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "security::transport::ctrl_c_during_apply",
-        |tb, cli| interrupted_apply(tb, cli, Signal::ProcessGroup),
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "security::transport::stop_cancels_requests",
-        |tb, cli| interrupted_apply(tb, cli, Signal::TerraformOnly),
-    ));
-    v
+        "security::transport",
+        &[
+            ("retry_after", retry_after),
+            ("body_failures_retried", body_failures_retried),
+            ("hopeless_not_retried", hopeless_not_retried),
+            ("ctrl_c_during_apply", |tb, cli| {
+                interrupted_apply(tb, cli, Signal::ProcessGroup)
+            }),
+            ("stop_cancels_requests", |tb, cli| {
+                interrupted_apply(tb, cli, Signal::TerraformOnly)
+            }),
+        ],
+    )
 }
 
 // ------------------------------------------------------------------ helpers
