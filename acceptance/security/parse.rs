@@ -125,9 +125,31 @@ fn refresh_keeps_index(
 
 // ------------------------------------------------------------------ point 5: parse cost
 
+/// A create from the first of `hostile` is refused at once (within 20 s, Terraform start-up
+/// included; the document took 42 s of CPU before) as "Not A Helm Repository Index" saying `needle`, nothing in state; then each of
+/// `hostile` to a refresh (see [`refresh_keeps_index`]).
+fn refused_at_once(
+    tf: &Tf,
+    request_timeout: &str,
+    hostile: &[(&str, Vec<u8>)],
+    needle: &str,
+) -> TestResult {
+    let fs = FaultServer::start();
+    fs.route("/index.yaml", vec![Fault::ok(hostile[0].1.clone())]);
+    tf.write(&config(&fs.url(""), request_timeout));
+    let t0 = Instant::now();
+    let out = tf.apply_err()?;
+    let took = t0.elapsed();
+    expect_endpoint_error(&out, "Not A Helm Repository Index", &[needle])?;
+    ensure(took < Duration::from_secs(20), || {
+        format!("the refusal took {took:?}")
+    })?;
+    tf.expect_empty_state()?;
+    refresh_keeps_index(tf, &fs, hostile, "Not A Helm Repository Index", needle, 20)
+}
+
 fn deep_nesting(tb: &Testbed, cli: &TfCli) -> TestResult {
     let tf = &Tf::new(tb, cli);
-    let fs = FaultServer::start();
     // The document: 100k `[` then 100k `]` (200 KB).
     let brackets = format!(
         "apiVersion: v1\nentries: {}{}",
@@ -140,27 +162,14 @@ fn deep_nesting(tb: &Testbed, cli: &TfCli) -> TestResult {
         "{a: ".repeat(50_000),
         "}".repeat(50_000)
     );
-    fs.route("/index.yaml", vec![Fault::ok(brackets.clone())]);
-    tf.write(&config(&fs.url(""), "2s"));
-    let t0 = Instant::now();
-    let out = tf.apply_err()?;
-    let took = t0.elapsed();
-    expect_endpoint_error(&out, "Not A Helm Repository Index", &["nested deeper than"])?;
-    // Terraform start-up included; the parse itself was 42 s of CPU before.
-    ensure(took < Duration::from_secs(20), || {
-        format!("the refusal took {took:?}")
-    })?;
-    tf.expect_empty_state()?;
-    refresh_keeps_index(
+    refused_at_once(
         tf,
-        &fs,
+        "2s",
         &[
             ("100k [", brackets.into_bytes()),
             ("50k {a:", maps.into_bytes()),
         ],
-        "Not A Helm Repository Index",
         "nested deeper than",
-        20,
     )
 }
 
@@ -180,25 +189,11 @@ fn alias_bomb() -> String {
 
 fn alias_expansion(tb: &Testbed, cli: &TfCli) -> TestResult {
     let tf = &Tf::new(tb, cli);
-    let fs = FaultServer::start();
-    let bomb = alias_bomb();
-    fs.route("/index.yaml", vec![Fault::ok(bomb.clone())]);
-    tf.write(&config(&fs.url(""), "30s"));
-    let t0 = Instant::now();
-    let out = tf.apply_err()?;
-    let took = t0.elapsed();
-    expect_endpoint_error(&out, "Not A Helm Repository Index", &["aliases"])?;
-    ensure(took < Duration::from_secs(20), || {
-        format!("the refusal took {took:?}")
-    })?;
-    tf.expect_empty_state()?;
-    refresh_keeps_index(
+    refused_at_once(
         tf,
-        &fs,
-        &[("alias bomb", bomb.into_bytes())],
-        "Not A Helm Repository Index",
+        "30s",
+        &[("alias bomb", alias_bomb().into_bytes())],
         "aliases",
-        20,
     )
 }
 

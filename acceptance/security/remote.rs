@@ -276,22 +276,7 @@ fn echoed_credentials_helm_index(tb: &Testbed, cli: &TfCli) -> TestResult {
     let fs = FaultServer::start();
     fs.route("/index.yaml", vec![Fault::EchoHeaders { status: 500 }]);
     let mut tf = secret_tf(tb, cli);
-    tf.write(&format!(
-        r#"{PROVIDER_NO_RETRY}
-variable "pw" {{
-  type      = string
-  sensitive = true
-}}
-
-resource "chartreg_helm_registry" "r" {{
-  name     = "r"
-  endpoint = "{}"
-  username = "{USER}"
-  password = var.pw
-}}
-"#,
-        fs.url("/")
-    ));
+    tf.write(&secret_config("chartreg_helm_registry", &fs.url("/")));
     let echo = failing_apply(&mut tf, 0, "HTTP 500")?;
     saw_authorization(&fs, "/index.yaml", "Basic ")?;
     fs.route("/index.yaml", vec![Fault::respond(400, leaky_body())]);
@@ -317,7 +302,9 @@ fn echoed_credentials_oci_ping(tb: &Testbed, cli: &TfCli) -> TestResult {
     assert_no_secret(&tf, &[echo, leak], &[])
 }
 
-fn oci_config(fs: &FaultServer) -> String {
+/// No retries, the password in the sensitive variable `pw`, and one registry `r` of type `rt`
+/// at `endpoint` that logs in as [`USER`].
+fn secret_config(rt: &str, endpoint: &str) -> String {
     format!(
         r#"{PROVIDER_NO_RETRY}
 variable "pw" {{
@@ -325,15 +312,19 @@ variable "pw" {{
   sensitive = true
 }}
 
-resource "chartreg_oci_registry" "r" {{
+resource "{rt}" "r" {{
   name     = "r"
-  endpoint = "http://{}"
+  endpoint = "{endpoint}"
   username = "{USER}"
   password = var.pw
 }}
-"#,
-        fs.host()
+"#
     )
+}
+
+/// [`secret_config`] for an OCI registry served by `fs`.
+fn oci_config(fs: &FaultServer) -> String {
+    secret_config("chartreg_oci_registry", &format!("http://{}", fs.host()))
 }
 
 /// The OCI token realm answering 500 with the request headers, then 400 with the password in
