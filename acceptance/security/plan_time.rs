@@ -164,7 +164,6 @@ fn spawn_other_name_tls(tb: &Testbed) -> TestResult<(ServerProc, u16)> {
 /// Helm endpoints that fail the URL check, with a password in the userinfo or a token in the
 /// query, given through sensitive variables: the error is on `endpoint` and echoes neither.
 fn endpoint_secret_not_echoed_helm(tb: &Testbed, cli: &TfCli) -> TestResult {
-    let mut tf = Tf::new(tb, cli);
     let (pw, token) = ("S3cretPwHelm71", "T0kenQryHelm52");
     let endpoints = [
         ("bad_ipv6", format!("https://ci:{pw}@[::1/x")),
@@ -186,36 +185,11 @@ fn endpoint_secret_not_echoed_helm(tb: &Testbed, cli: &TfCli) -> TestResult {
             format!("https://ci:{pw}@127.0.0.1:5000/x?token={token}"),
         ),
     ];
-    let mut cfg = String::new();
-    for (name, ep) in &endpoints {
-        cfg.push_str(&format!(
-            "variable {name:?} {{\n  type      = string\n  sensitive = true\n  default   = {}\n}}\n\nresource {HELM:?} {name:?} {{\n  name     = {}\n  endpoint = var.{name}\n}}\n\n",
-            q(ep),
-            q(&name.replace('_', "-")),
-        ));
-    }
-    tf.write(&cfg);
-    let (plan, trace) = plan_traced(&mut tf)?;
-    ensure(!plan.success(), || format!("plan should fail:\n{plan}"))?;
-    expect_no_secret(&plan.combined(), "ci", &[pw, token])?;
-    expect_no_secret(&trace, "ci", &[pw, token])?;
-    for (name, _) in &endpoints {
-        expect_error_on(
-            &plan,
-            "Invalid Endpoint",
-            &in_resource(HELM, name),
-            "endpoint",
-        )?;
-    }
-    let n = error_count(&plan);
-    ensure(n == endpoints.len(), || {
-        format!("expected {} errors, got {n}:\n{plan}", endpoints.len())
-    })
+    endpoints_refused_without_secret(tb, cli, HELM, "ci", &[pw, token], &endpoints)
 }
 
 /// The same for OCI endpoints (`host[:port][/path]`, optionally with a scheme).
 fn endpoint_secret_not_echoed_oci(tb: &Testbed, cli: &TfCli) -> TestResult {
-    let mut tf = Tf::new(tb, cli);
     let (pw, token) = ("S3cretPwOci83", "T0kenQryOci64");
     let endpoints = [
         ("userinfo", format!("robot:{pw}@127.0.0.1:5000")),
@@ -231,10 +205,25 @@ fn endpoint_secret_not_echoed_oci(tb: &Testbed, cli: &TfCli) -> TestResult {
         ),
         ("slash_in_password", format!("robot:{pw}/x@127.0.0.1:5000")),
     ];
+    endpoints_refused_without_secret(tb, cli, OCI, "robot", &[pw, token], &endpoints)
+}
+
+/// One resource of type `rt` per `(name, endpoint)`, each endpoint in a sensitive variable: the
+/// plan fails with one "Invalid Endpoint" on each `endpoint`, and no form of `secrets` (with
+/// `user`) is in its output or its trace log.
+fn endpoints_refused_without_secret(
+    tb: &Testbed,
+    cli: &TfCli,
+    rt: &str,
+    user: &str,
+    secrets: &[&str],
+    endpoints: &[(&str, String)],
+) -> TestResult {
+    let mut tf = Tf::new(tb, cli);
     let mut cfg = String::new();
-    for (name, ep) in &endpoints {
+    for (name, ep) in endpoints {
         cfg.push_str(&format!(
-            "variable {name:?} {{\n  type      = string\n  sensitive = true\n  default   = {}\n}}\n\nresource {OCI:?} {name:?} {{\n  name     = {}\n  endpoint = var.{name}\n}}\n\n",
+            "variable {name:?} {{\n  type      = string\n  sensitive = true\n  default   = {}\n}}\n\nresource {rt:?} {name:?} {{\n  name     = {}\n  endpoint = var.{name}\n}}\n\n",
             q(ep),
             q(&name.replace('_', "-")),
         ));
@@ -242,13 +231,13 @@ fn endpoint_secret_not_echoed_oci(tb: &Testbed, cli: &TfCli) -> TestResult {
     tf.write(&cfg);
     let (plan, trace) = plan_traced(&mut tf)?;
     ensure(!plan.success(), || format!("plan should fail:\n{plan}"))?;
-    expect_no_secret(&plan.combined(), "robot", &[pw, token])?;
-    expect_no_secret(&trace, "robot", &[pw, token])?;
-    for (name, _) in &endpoints {
+    expect_no_secret(&plan.combined(), user, secrets)?;
+    expect_no_secret(&trace, user, secrets)?;
+    for (name, _) in endpoints {
         expect_error_on(
             &plan,
             "Invalid Endpoint",
-            &in_resource(OCI, name),
+            &in_resource(rt, name),
             "endpoint",
         )?;
     }
