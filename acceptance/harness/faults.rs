@@ -334,6 +334,7 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
         }
     };
     let _ = conn.set_write_timeout(Some(Duration::from_secs(30)));
+    let reset_mid_body = matches!(fault, Fault::ResetMidBody { .. });
     match fault {
         Fault::Respond {
             status,
@@ -351,18 +352,15 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
             let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
             while matches!(conn.read(&mut sink), Ok(n) if n > 0) {}
         }
+        // a body cut short: the head declares `declared` bytes, fewer follow, then a clean
+        // close (Truncate) or a TCP reset (ResetMidBody)
         Fault::Truncate {
             status,
             headers,
             body,
             declared,
-        } => {
-            let _ = conn.write_all(&head(status, &headers, declared));
-            let _ = conn.write_all(&body);
-            let _ = conn.flush();
-            let _ = conn.shutdown(Shutdown::Both);
         }
-        Fault::ResetMidBody {
+        | Fault::ResetMidBody {
             status,
             headers,
             body,
@@ -371,8 +369,12 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
             let _ = conn.write_all(&head(status, &headers, declared));
             let _ = conn.write_all(&body);
             let _ = conn.flush();
-            std::thread::sleep(Duration::from_millis(50));
-            reset(conn);
+            if reset_mid_body {
+                std::thread::sleep(Duration::from_millis(50));
+                reset(conn);
+            } else {
+                let _ = conn.shutdown(Shutdown::Both);
+            }
         }
         Fault::Stall(d) => {
             std::thread::sleep(d);

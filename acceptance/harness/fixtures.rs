@@ -229,21 +229,10 @@ pub fn token_cert(tb: &Testbed) -> PathBuf {
     tb.root.join("pki/token.crt")
 }
 
-/// `helm create NAME` in `work`, sets version/appVersion/description in Chart.yaml,
-/// `helm package` into `work/out`; returns the `.tgz`.
+/// `helm create NAME` in `work`, sets version/appVersion/description in Chart.yaml and appends
+/// `extra` lines to it (e.g. `"deprecated: true\n"`, or `""`), `helm package` into `work/out`;
+/// returns the `.tgz`.
 pub fn package_chart(
-    helm: &HelmCli,
-    work: &Path,
-    name: &str,
-    version: &str,
-    app_version: &str,
-    description: &str,
-) -> TestResult<PathBuf> {
-    package_chart_with(helm, work, name, version, app_version, description, "")
-}
-
-/// [`package_chart`] with `extra` lines appended to Chart.yaml (e.g. `"deprecated: true\n"`).
-pub fn package_chart_with(
     helm: &HelmCli,
     work: &Path,
     name: &str,
@@ -299,6 +288,7 @@ pub fn make_fixture_charts(tb: &Testbed) -> TestResult<FixtureCharts> {
             version,
             app,
             &format!("Test chart {name} {version}"),
+            "",
         )?;
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let dest = dir.join(tgz.file_name().unwrap());

@@ -331,18 +331,7 @@ impl Testbed {
         c
     }
 
-    /// Makes `NAME-VERSION.tgz` with `helm create` + edited Chart.yaml + `helm package`. Panics on error.
-    pub fn package_chart(
-        &self,
-        name: &str,
-        version: &str,
-        app_version: &str,
-        description: &str,
-    ) -> PathBuf {
-        self.try_package_chart(name, version, app_version, description)
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
+    /// Makes `NAME-VERSION.tgz` with `helm create` + edited Chart.yaml + `helm package`.
     pub fn try_package_chart(
         &self,
         name: &str,
@@ -363,7 +352,7 @@ impl Testbed {
         extra: &str,
     ) -> TestResult<PathBuf> {
         let work = self.scratch_dir("chart");
-        fixtures::package_chart_with(
+        fixtures::package_chart(
             &self.helm4,
             &work,
             name,

@@ -233,6 +233,7 @@ impl HelmRepoServer {
             version,
             app_version,
             description,
+            "",
         )?;
         index_repo_dir(&self.helm, &self.dir, &[&tgz])?;
         Ok(self.dir.join(tgz.file_name().unwrap()))

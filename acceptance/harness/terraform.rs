@@ -192,6 +192,23 @@ impl TfOutput {
     pub fn contains(&self, needle: &str) -> bool {
         self.stdout.contains(needle) || self.stderr.contains(needle)
     }
+
+    /// The diagnostic blocks of the human output, each from its `Error: ` / `Warning: ` line to
+    /// the next one, box drawing removed (for the text Terraform shows; [`TfReport`] for data).
+    pub fn diag_blocks(&self) -> Vec<String> {
+        let mut blocks: Vec<String> = Vec::new();
+        for line in self.combined().lines() {
+            let l = line.trim_start_matches(['│', '╷', '╵', ' ']);
+            if l.starts_with("Error: ") || l.starts_with("Warning: ") {
+                blocks.push(String::new());
+            }
+            if let Some(b) = blocks.last_mut() {
+                b.push_str(l);
+                b.push('\n');
+            }
+        }
+        blocks
+    }
 }
 
 impl fmt::Display for TfOutput {

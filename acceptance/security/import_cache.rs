@@ -25,47 +25,25 @@ use std::sync::Arc;
 
 use libtest_mimic::Trial;
 
-use crate::harness::{self, TestResult, Testbed, Tf, TfCli, TfOutput};
-
-const HELM: &str = "chartreg_helm_registry";
-const OCI: &str = "chartreg_oci_registry";
-
-type Case = fn(&Testbed, &TfCli) -> TestResult;
+use super::{error_count, expect_error_on, in_resource, q, HELM, OCI};
+use crate::harness::{self, ensure, TestResult, Testbed, Tf, TfCli};
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let mut v = Vec::new();
-    let cases: [(&str, Case); 6] = [
-        ("import_names_helm", import_names_helm),
-        ("import_names_oci", import_names_oci),
-        ("cache_wall_legacy_state", cache_wall_legacy_state),
-        ("null_required", null_required),
-        ("empty_credentials", empty_credentials),
-        ("null_base_path", null_base_path),
-    ];
-    for (name, f) in cases {
-        v.extend(harness::both_tf(
-            tb,
-            &format!("security::import_cache::{name}"),
-            f,
-        ));
-    }
-    v
+    harness::scenarios(
+        tb,
+        "security::import_cache",
+        &[
+            ("import_names_helm", import_names_helm),
+            ("import_names_oci", import_names_oci),
+            ("cache_wall_legacy_state", cache_wall_legacy_state),
+            ("null_required", null_required),
+            ("empty_credentials", empty_credentials),
+            ("null_base_path", null_base_path),
+        ],
+    )
 }
 
 // ------------------------------------------------------------------ helpers
-
-fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(msg())
-    }
-}
-
-/// An HCL string literal.
-fn q(s: &str) -> String {
-    serde_json::to_string(s).expect("string to JSON")
-}
 
 /// A workspace's `box/`: `cache/` (the provider's `cache_dir`) and `sentinel/keep` next to it.
 struct SandBox {
@@ -148,52 +126,6 @@ impl SandBox {
     }
 }
 
-/// The error/warning blocks of an output, each starting at its `Error: ` / `Warning: ` line.
-fn diag_blocks(out: &TfOutput) -> Vec<String> {
-    let mut blocks: Vec<String> = Vec::new();
-    for line in out.combined().lines() {
-        let l = line.trim_start_matches(['│', '╷', '╵', ' ']);
-        if l.starts_with("Error: ") || l.starts_with("Warning: ") {
-            blocks.push(String::new());
-        }
-        if let Some(b) = blocks.last_mut() {
-            b.push_str(l);
-            b.push('\n');
-        }
-    }
-    blocks
-}
-
-fn error_count(out: &TfOutput) -> usize {
-    diag_blocks(out)
-        .iter()
-        .filter(|b| b.starts_with("Error: "))
-        .count()
-}
-
-/// `out` has an error about resource `rtype.name` whose quoted configuration line assigns
-/// `attr`; returns the block.
-fn expect_error_on(out: &TfOutput, rtype: &str, name: &str, attr: &str) -> TestResult<String> {
-    let marker = format!("in resource {rtype:?} {name:?}:");
-    let assigns = |block: &str| {
-        let mut lines = block.lines().skip_while(|l| !l.contains(&marker));
-        lines.next();
-        lines.next().is_some_and(|l| {
-            l.split_once(':').is_some_and(|(num, src)| {
-                num.trim().chars().all(|c| c.is_ascii_digit())
-                    && src
-                        .trim()
-                        .strip_prefix(attr)
-                        .is_some_and(|r| r.trim_start().starts_with('='))
-            })
-        })
-    };
-    diag_blocks(out)
-        .into_iter()
-        .find(|b| b.starts_with("Error: ") && b.contains(&marker) && assigns(b))
-        .ok_or_else(|| format!("no error on `{attr}` of {rtype}.{name} in:\n{out}"))
-}
-
 /// `terraform state list` (empty without a state file).
 fn state_list(tf: &Tf) -> TestResult<String> {
     if !tf.dir.join("terraform.tfstate").exists() {
@@ -245,7 +177,8 @@ fn refuse_imports(
                 damage.err().unwrap_or_default()
             ));
         }
-        let block = diag_blocks(&out)
+        let block = out
+            .diag_blocks()
             .into_iter()
             .find(|b| b.starts_with("Error: Invalid Import ID"))
             .ok_or_else(|| format!("import {id:?}: no \"Invalid Import ID\" error:\n{out}"))?;
@@ -254,7 +187,8 @@ fn refuse_imports(
         ensure(flat.contains(what), || {
             format!("import {id:?}: the error does not name `{what}`:\n{block}")
         })?;
-        let warnings = diag_blocks(&out)
+        let warnings = out
+            .diag_blocks()
             .into_iter()
             .filter(|b| b.starts_with("Warning: ") && !b.contains("development overrides"))
             .count();
@@ -477,11 +411,11 @@ resource {OCI:?} "no_endpoint" {{
     for out in [&validate, &plan] {
         ensure(!out.success(), || format!("expected a failure:\n{out}"))?;
         for rtype in [HELM, OCI] {
-            let b = expect_error_on(out, rtype, "no_name", "name")?;
+            let b = expect_error_on(out, "", &in_resource(rtype, "no_name"), "name")?;
             ensure(b.contains("null"), || {
                 format!("the error does not say null:\n{b}")
             })?;
-            expect_error_on(out, rtype, "no_endpoint", "endpoint")?;
+            expect_error_on(out, "", &in_resource(rtype, "no_endpoint"), "endpoint")?;
         }
         let n = error_count(out);
         ensure(n == 4, || format!("expected 4 errors, got {n}:\n{out}"))?;
@@ -507,8 +441,8 @@ resource {OCI:?} "var_endpoint" {{
     tf.write(&from_var);
     let plan = tf.plan(&[]);
     ensure(!plan.success(), || format!("expected a failure:\n{plan}"))?;
-    expect_error_on(&plan, HELM, "var_name", "name")?;
-    expect_error_on(&plan, OCI, "var_endpoint", "endpoint")?;
+    expect_error_on(&plan, "", &in_resource(HELM, "var_name"), "name")?;
+    expect_error_on(&plan, "", &in_resource(OCI, "var_endpoint"), "endpoint")?;
     let n = error_count(&plan);
     ensure(n == 2, || format!("expected 2 errors, got {n}:\n{plan}"))?;
     ensure(state_list(&tf).unwrap_or_default().is_empty(), || {
@@ -543,8 +477,8 @@ fn empty_credentials(tb: &Testbed, cli: &TfCli) -> TestResult {
     for out in [&validate, &plan] {
         ensure(!out.success(), || format!("expected a failure:\n{out}"))?;
         for rtype in [HELM, OCI] {
-            expect_error_on(out, rtype, "no_user", "username")?;
-            expect_error_on(out, rtype, "no_pass", "password")?;
+            expect_error_on(out, "", &in_resource(rtype, "no_user"), "username")?;
+            expect_error_on(out, "", &in_resource(rtype, "no_pass"), "password")?;
         }
         ensure(!out.contains("s3cret"), || {
             format!("the password is echoed:\n{out}")
@@ -579,7 +513,7 @@ fn null_base_path(tb: &Testbed, cli: &TfCli) -> TestResult {
     let plan = tf.plan(&[]);
     for out in [&validate, &plan] {
         ensure(!out.success(), || format!("expected a failure:\n{out}"))?;
-        let b = expect_error_on(out, OCI, "paths", "base_content_paths")?;
+        let b = expect_error_on(out, "", &in_resource(OCI, "paths"), "base_content_paths")?;
         ensure(b.contains("null"), || {
             format!("the error does not say null:\n{b}")
         })?;

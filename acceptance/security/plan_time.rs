@@ -20,125 +20,41 @@ use std::sync::Arc;
 
 use libtest_mimic::Trial;
 
-use crate::harness::{self, ServerProc, TestResult, Testbed, Tf, TfCli, TfOutput};
-
-const HELM: &str = "chartreg_helm_registry";
-const OCI: &str = "chartreg_oci_registry";
-
-type Body = fn(&Testbed, &TfCli) -> TestResult;
+use super::{
+    error_count, expect_error_on, flat, helm_resource, in_resource, provider, q, HELM, IN_PROVIDER,
+    OCI,
+};
+use crate::harness::{self, ensure, ServerProc, TestResult, Testbed, Tf, TfCli, TfOutput};
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let cases: [(&str, Body); 7] = [
-        (
-            "security::plan_time::endpoint_secret_not_echoed_helm",
-            endpoint_secret_not_echoed_helm,
-        ),
-        (
-            "security::plan_time::endpoint_secret_not_echoed_oci",
-            endpoint_secret_not_echoed_oci,
-        ),
-        (
-            "security::plan_time::huge_request_timeout",
-            huge_request_timeout,
-        ),
-        (
-            "security::plan_time::non_integer_numbers",
-            non_integer_numbers,
-        ),
-        (
-            "security::plan_time::tls_name_mismatch_on_endpoint",
-            tls_name_mismatch_on_endpoint,
-        ),
-        ("security::plan_time::bad_pem_message", bad_pem_message),
-        (
-            "security::plan_time::endpoint_port_zero_and_control_chars",
-            endpoint_port_zero_and_control_chars,
-        ),
-    ];
-    cases
-        .into_iter()
-        .flat_map(|(name, body)| harness::both_tf(tb, name, body))
-        .collect()
+    harness::scenarios(
+        tb,
+        "security::plan_time",
+        &[
+            (
+                "endpoint_secret_not_echoed_helm",
+                endpoint_secret_not_echoed_helm,
+            ),
+            (
+                "endpoint_secret_not_echoed_oci",
+                endpoint_secret_not_echoed_oci,
+            ),
+            ("huge_request_timeout", huge_request_timeout),
+            ("non_integer_numbers", non_integer_numbers),
+            (
+                "tls_name_mismatch_on_endpoint",
+                tls_name_mismatch_on_endpoint,
+            ),
+            ("bad_pem_message", bad_pem_message),
+            (
+                "endpoint_port_zero_and_control_chars",
+                endpoint_port_zero_and_control_chars,
+            ),
+        ],
+    )
 }
 
 // ------------------------------------------------------------------ helpers
-
-fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(msg())
-    }
-}
-
-/// An HCL string literal.
-fn q(s: &str) -> String {
-    serde_json::to_string(s).expect("string to JSON")
-}
-
-/// The diagnostic blocks of `out` (each starts with `Error: ` or `Warning: `), box drawing removed.
-fn diag_blocks(out: &TfOutput) -> Vec<String> {
-    let mut blocks: Vec<String> = Vec::new();
-    for line in out.combined().lines() {
-        let l = line.trim_start_matches(['│', '╷', '╵', ' ']);
-        if l.starts_with("Error: ") || l.starts_with("Warning: ") {
-            blocks.push(String::new());
-        }
-        if let Some(b) = blocks.last_mut() {
-            b.push_str(l);
-            b.push('\n');
-        }
-    }
-    blocks
-}
-
-fn error_count(out: &TfOutput) -> usize {
-    diag_blocks(out)
-        .iter()
-        .filter(|b| b.starts_with("Error: "))
-        .count()
-}
-
-/// `text` with every run of white space made one space (Terraform wraps the detail).
-fn flat(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Where a diagnostic is: `in resource "T" "N":` or `in provider "chartreg":`.
-fn in_resource(rt: &str, name: &str) -> String {
-    format!("in resource {rt:?} {name:?}:")
-}
-const IN_PROVIDER: &str = "in provider \"chartreg\":";
-
-/// The configuration line Terraform quotes under `marker` (`  12:   endpoint = var.x`).
-fn quoted_line(block: &str, marker: &str) -> Option<String> {
-    let mut lines = block.lines().skip_while(|l| !l.contains(marker));
-    lines.next()?;
-    let l = lines.next()?.trim();
-    let (num, src) = l.split_once(':')?;
-    num.trim()
-        .chars()
-        .all(|c| c.is_ascii_digit())
-        .then(|| src.trim().to_string())
-}
-
-/// The error `Error: {summary}` at `marker` whose quoted line is the one of attribute `attr`.
-fn expect_error_on(out: &TfOutput, summary: &str, marker: &str, attr: &str) -> TestResult<String> {
-    let head = format!("Error: {summary}\n");
-    let block = diag_blocks(out)
-        .into_iter()
-        .find(|b| b.starts_with(&head) && b.contains(marker))
-        .ok_or_else(|| format!("no \"Error: {summary}\" {marker} in:\n{out}"))?;
-    let line = quoted_line(&block, marker).unwrap_or_default();
-    ensure(
-        line.strip_prefix(attr)
-            .is_some_and(|r| r.trim_start().starts_with('=')),
-        || {
-            format!("\"{summary}\" {marker} should quote the line of `{attr}`, quotes {line:?}:\n{block}")
-        },
-    )?;
-    Ok(block)
-}
 
 /// None of `secrets` (plain, base64, or base64 of `user:secret`) is in `text`.
 fn expect_no_secret(text: &str, user: &str, secrets: &[&str]) -> TestResult {
@@ -248,7 +164,6 @@ fn spawn_other_name_tls(tb: &Testbed) -> TestResult<(ServerProc, u16)> {
 /// Helm endpoints that fail the URL check, with a password in the userinfo or a token in the
 /// query, given through sensitive variables: the error is on `endpoint` and echoes neither.
 fn endpoint_secret_not_echoed_helm(tb: &Testbed, cli: &TfCli) -> TestResult {
-    let mut tf = Tf::new(tb, cli);
     let (pw, token) = ("S3cretPwHelm71", "T0kenQryHelm52");
     let endpoints = [
         ("bad_ipv6", format!("https://ci:{pw}@[::1/x")),
@@ -270,36 +185,11 @@ fn endpoint_secret_not_echoed_helm(tb: &Testbed, cli: &TfCli) -> TestResult {
             format!("https://ci:{pw}@127.0.0.1:5000/x?token={token}"),
         ),
     ];
-    let mut cfg = String::new();
-    for (name, ep) in &endpoints {
-        cfg.push_str(&format!(
-            "variable {name:?} {{\n  type      = string\n  sensitive = true\n  default   = {}\n}}\n\nresource {HELM:?} {name:?} {{\n  name     = {}\n  endpoint = var.{name}\n}}\n\n",
-            q(ep),
-            q(&name.replace('_', "-")),
-        ));
-    }
-    tf.write(&cfg);
-    let (plan, trace) = plan_traced(&mut tf)?;
-    ensure(!plan.success(), || format!("plan should fail:\n{plan}"))?;
-    expect_no_secret(&plan.combined(), "ci", &[pw, token])?;
-    expect_no_secret(&trace, "ci", &[pw, token])?;
-    for (name, _) in &endpoints {
-        expect_error_on(
-            &plan,
-            "Invalid Endpoint",
-            &in_resource(HELM, name),
-            "endpoint",
-        )?;
-    }
-    let n = error_count(&plan);
-    ensure(n == endpoints.len(), || {
-        format!("expected {} errors, got {n}:\n{plan}", endpoints.len())
-    })
+    endpoints_refused_without_secret(tb, cli, HELM, "ci", &[pw, token], &endpoints)
 }
 
 /// The same for OCI endpoints (`host[:port][/path]`, optionally with a scheme).
 fn endpoint_secret_not_echoed_oci(tb: &Testbed, cli: &TfCli) -> TestResult {
-    let mut tf = Tf::new(tb, cli);
     let (pw, token) = ("S3cretPwOci83", "T0kenQryOci64");
     let endpoints = [
         ("userinfo", format!("robot:{pw}@127.0.0.1:5000")),
@@ -315,10 +205,25 @@ fn endpoint_secret_not_echoed_oci(tb: &Testbed, cli: &TfCli) -> TestResult {
         ),
         ("slash_in_password", format!("robot:{pw}/x@127.0.0.1:5000")),
     ];
+    endpoints_refused_without_secret(tb, cli, OCI, "robot", &[pw, token], &endpoints)
+}
+
+/// One resource of type `rt` per `(name, endpoint)`, each endpoint in a sensitive variable: the
+/// plan fails with one "Invalid Endpoint" on each `endpoint`, and no form of `secrets` (with
+/// `user`) is in its output or its trace log.
+fn endpoints_refused_without_secret(
+    tb: &Testbed,
+    cli: &TfCli,
+    rt: &str,
+    user: &str,
+    secrets: &[&str],
+    endpoints: &[(&str, String)],
+) -> TestResult {
+    let mut tf = Tf::new(tb, cli);
     let mut cfg = String::new();
-    for (name, ep) in &endpoints {
+    for (name, ep) in endpoints {
         cfg.push_str(&format!(
-            "variable {name:?} {{\n  type      = string\n  sensitive = true\n  default   = {}\n}}\n\nresource {OCI:?} {name:?} {{\n  name     = {}\n  endpoint = var.{name}\n}}\n\n",
+            "variable {name:?} {{\n  type      = string\n  sensitive = true\n  default   = {}\n}}\n\nresource {rt:?} {name:?} {{\n  name     = {}\n  endpoint = var.{name}\n}}\n\n",
             q(ep),
             q(&name.replace('_', "-")),
         ));
@@ -326,13 +231,13 @@ fn endpoint_secret_not_echoed_oci(tb: &Testbed, cli: &TfCli) -> TestResult {
     tf.write(&cfg);
     let (plan, trace) = plan_traced(&mut tf)?;
     ensure(!plan.success(), || format!("plan should fail:\n{plan}"))?;
-    expect_no_secret(&plan.combined(), "robot", &[pw, token])?;
-    expect_no_secret(&trace, "robot", &[pw, token])?;
-    for (name, _) in &endpoints {
+    expect_no_secret(&plan.combined(), user, secrets)?;
+    expect_no_secret(&trace, user, secrets)?;
+    for (name, _) in endpoints {
         expect_error_on(
             &plan,
             "Invalid Endpoint",
-            &in_resource(OCI, name),
+            &in_resource(rt, name),
             "endpoint",
         )?;
     }
@@ -347,10 +252,7 @@ fn endpoint_secret_not_echoed_oci(tb: &Testbed, cli: &TfCli) -> TestResult {
 /// A provider block (with `line`) and one Helm resource that uses the provider (Terraform does not
 /// configure a provider that nothing uses).
 fn provider_cfg(tb: &Testbed, line: &str) -> String {
-    format!(
-        "provider \"chartreg\" {{\n  {line}\n}}\n\nresource {HELM:?} \"r\" {{\n  name     = \"r\"\n  endpoint = {}\n}}\n",
-        q(&tb.helm.http)
-    )
+    provider(&[line]) + &helm_resource("r", &tb.helm.http)
 }
 
 fn huge_request_timeout(tb: &Testbed, cli: &TfCli) -> TestResult {

@@ -11,49 +11,30 @@ use base64::Engine;
 use libtest_mimic::Trial;
 use serde_json::json;
 
-use crate::harness::{self, Fault, FaultServer, TestResult, Testbed, Tf, TfCli, TfOutput};
+use crate::harness::{self, ensure, Fault, FaultServer, TestResult, Testbed, Tf, TfCli, TfOutput};
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let mut t = Vec::new();
-    t.extend(harness::both_tf(
+    harness::scenarios(
         tb,
-        "security::remote::token_expires_in_never_crashes",
-        token_expires_in_never_crashes,
-    ));
-    t.extend(harness::both_tf(
-        tb,
-        "security::remote::echoed_credentials_helm_index",
-        echoed_credentials_helm_index,
-    ));
-    t.extend(harness::both_tf(
-        tb,
-        "security::remote::echoed_credentials_oci_ping",
-        echoed_credentials_oci_ping,
-    ));
-    t.extend(harness::both_tf(
-        tb,
-        "security::remote::echoed_credentials_oci_token_realm",
-        echoed_credentials_oci_token_realm,
-    ));
-    t.extend(harness::both_tf(
-        tb,
-        "security::remote::gzip_index_decoded",
-        gzip_index_decoded,
-    ));
-    t.extend(harness::both_tf(
-        tb,
-        "security::remote::gzip_bomb_hits_size_cap",
-        gzip_bomb_hits_size_cap,
-    ));
-    t
-}
-
-fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(msg())
-    }
+        "security::remote",
+        &[
+            (
+                "token_expires_in_never_crashes",
+                token_expires_in_never_crashes,
+            ),
+            (
+                "echoed_credentials_helm_index",
+                echoed_credentials_helm_index,
+            ),
+            ("echoed_credentials_oci_ping", echoed_credentials_oci_ping),
+            (
+                "echoed_credentials_oci_token_realm",
+                echoed_credentials_oci_token_realm,
+            ),
+            ("gzip_index_decoded", gzip_index_decoded),
+            ("gzip_bomb_hits_size_cap", gzip_bomb_hits_size_cap),
+        ],
+    )
 }
 
 /// What Terraform prints when the plugin panicked or died (a panic in a request handler shows
@@ -295,22 +276,7 @@ fn echoed_credentials_helm_index(tb: &Testbed, cli: &TfCli) -> TestResult {
     let fs = FaultServer::start();
     fs.route("/index.yaml", vec![Fault::EchoHeaders { status: 500 }]);
     let mut tf = secret_tf(tb, cli);
-    tf.write(&format!(
-        r#"{PROVIDER_NO_RETRY}
-variable "pw" {{
-  type      = string
-  sensitive = true
-}}
-
-resource "chartreg_helm_registry" "r" {{
-  name     = "r"
-  endpoint = "{}"
-  username = "{USER}"
-  password = var.pw
-}}
-"#,
-        fs.url("/")
-    ));
+    tf.write(&secret_config("chartreg_helm_registry", &fs.url("/")));
     let echo = failing_apply(&mut tf, 0, "HTTP 500")?;
     saw_authorization(&fs, "/index.yaml", "Basic ")?;
     fs.route("/index.yaml", vec![Fault::respond(400, leaky_body())]);
@@ -336,7 +302,9 @@ fn echoed_credentials_oci_ping(tb: &Testbed, cli: &TfCli) -> TestResult {
     assert_no_secret(&tf, &[echo, leak], &[])
 }
 
-fn oci_config(fs: &FaultServer) -> String {
+/// No retries, the password in the sensitive variable `pw`, and one registry `r` of type `rt`
+/// at `endpoint` that logs in as [`USER`].
+fn secret_config(rt: &str, endpoint: &str) -> String {
     format!(
         r#"{PROVIDER_NO_RETRY}
 variable "pw" {{
@@ -344,15 +312,19 @@ variable "pw" {{
   sensitive = true
 }}
 
-resource "chartreg_oci_registry" "r" {{
+resource "{rt}" "r" {{
   name     = "r"
-  endpoint = "http://{}"
+  endpoint = "{endpoint}"
   username = "{USER}"
   password = var.pw
 }}
-"#,
-        fs.host()
+"#
     )
+}
+
+/// [`secret_config`] for an OCI registry served by `fs`.
+fn oci_config(fs: &FaultServer) -> String {
+    secret_config("chartreg_oci_registry", &format!("http://{}", fs.host()))
 }
 
 /// The OCI token realm answering 500 with the request headers, then 400 with the password in

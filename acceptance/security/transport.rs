@@ -22,102 +22,31 @@ use std::time::{Duration, Instant, SystemTime};
 
 use libtest_mimic::Trial;
 
-use crate::harness::{self, Fault, FaultServer, TestResult, Testbed, Tf, TfCli, TfOutput};
-
-const RT: &str = "chartreg_helm_registry";
+use super::{expect_error_on, helm_resource, in_resource, provider, HELM};
+use crate::harness::{self, ensure, Fault, FaultServer, TestResult, Testbed, Tf, TfCli, TfOutput};
 
 /// A small valid index (one chart, one version).
 const INDEX: &str = "apiVersion: v1\nentries:\n  demo:\n    - name: demo\n      version: 1.0.0\n      description: a demo chart with a description long enough to be cut short\n      urls:\n        - demo-1.0.0.tgz\n";
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let mut v = Vec::new();
-    v.extend(harness::both_tf(
+    harness::scenarios(
         tb,
-        "security::transport::retry_after",
-        retry_after,
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "security::transport::body_failures_retried",
-        body_failures_retried,
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "security::transport::hopeless_not_retried",
-        hopeless_not_retried,
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "security::transport::ctrl_c_during_apply",
-        |tb, cli| interrupted_apply(tb, cli, Signal::ProcessGroup),
-    ));
-    v.extend(harness::both_tf(
-        tb,
-        "security::transport::stop_cancels_requests",
-        |tb, cli| interrupted_apply(tb, cli, Signal::TerraformOnly),
-    ));
-    v
+        "security::transport",
+        &[
+            ("retry_after", retry_after),
+            ("body_failures_retried", body_failures_retried),
+            ("hopeless_not_retried", hopeless_not_retried),
+            ("ctrl_c_during_apply", |tb, cli| {
+                interrupted_apply(tb, cli, Signal::ProcessGroup)
+            }),
+            ("stop_cancels_requests", |tb, cli| {
+                interrupted_apply(tb, cli, Signal::TerraformOnly)
+            }),
+        ],
+    )
 }
 
 // ------------------------------------------------------------------ helpers
-
-fn ensure(cond: bool, msg: impl FnOnce() -> String) -> TestResult {
-    if cond {
-        Ok(())
-    } else {
-        Err(msg())
-    }
-}
-
-/// `resource "chartreg_helm_registry" "<name>" { name = "<name>" endpoint = "<endpoint>" }`
-fn res(name: &str, endpoint: &str) -> String {
-    format!("resource {RT:?} {name:?} {{\n  name     = {name:?}\n  endpoint = {endpoint:?}\n}}\n\n")
-}
-
-fn provider(timeout: &str, retries: u32) -> String {
-    format!("provider \"chartreg\" {{\n  request_timeout = {timeout:?}\n  max_retries     = {retries}\n}}\n\n")
-}
-
-/// The error diagnostic `summary` about resource `name`, which must quote the `endpoint` line.
-fn endpoint_error(out: &TfOutput, summary: &str, name: &str) -> TestResult<String> {
-    let text = out.combined();
-    let mut blocks: Vec<String> = Vec::new();
-    for line in text.lines() {
-        let l = line.trim_start_matches(['│', '╷', '╵', ' ']);
-        if l.starts_with("Error: ") || l.starts_with("Warning: ") {
-            blocks.push(String::new());
-        }
-        if let Some(b) = blocks.last_mut() {
-            b.push_str(l);
-            b.push('\n');
-        }
-    }
-    let marker = format!("in resource {RT:?} {name:?}:");
-    let block = blocks
-        .into_iter()
-        .find(|b| b.starts_with(&format!("Error: {summary}")) && b.contains(&marker))
-        .ok_or_else(|| format!("no \"Error: {summary}\" diagnostic for {RT}.{name} in:\n{out}"))?;
-    let quoted = block
-        .lines()
-        .skip_while(|l| !l.contains(&marker))
-        .nth(1)
-        .unwrap_or_default();
-    ensure(
-        quoted
-            .split_once(':')
-            .is_some_and(|(_, src)| src.trim_start().starts_with("endpoint")),
-        || format!("\"{summary}\" on {name} should quote the endpoint line:\n{block}"),
-    )?;
-    Ok(block)
-}
-
-/// No resource in state (`state list` empty).
-fn expect_empty_state(tf: &Tf) -> TestResult {
-    let list = tf.run_ok(&["state", "list", "-no-color"])?;
-    ensure(list.stdout.trim().is_empty(), || {
-        format!("state should be empty, has:\n{}", list.stdout)
-    })
-}
 
 /// Gaps between consecutive requests to `path`, in seconds.
 fn gaps(fs: &FaultServer, path: &str) -> Vec<f64> {
@@ -177,9 +106,9 @@ fn retry_after(tb: &Testbed, cli: &TfCli) -> TestResult {
     let tf = Tf::new(tb, cli);
     tf.write(&format!(
         "{}{}{}",
-        provider("10s", 3),
-        res("secs", &fs.url("/secs")),
-        res("date", &fs.url("/date"))
+        provider(&["request_timeout = \"10s\"", "max_retries     = 3"]),
+        helm_resource("secs", &fs.url("/secs")),
+        helm_resource("date", &fs.url("/date"))
     ));
     tf.apply()?;
     let secs = fs.requests_to("/secs/index.yaml");
@@ -220,8 +149,8 @@ fn retry_after(tb: &Testbed, cli: &TfCli) -> TestResult {
     let tf = Tf::new(tb, cli);
     tf.write(&format!(
         "{}{}",
-        provider("10s", 3),
-        res("far", &fs.url("/far"))
+        provider(&["request_timeout = \"10s\"", "max_retries     = 3"]),
+        helm_resource("far", &fs.url("/far"))
     ));
     let t0 = Instant::now();
     let out = tf.apply_err()?;
@@ -234,12 +163,12 @@ fn retry_after(tb: &Testbed, cli: &TfCli) -> TestResult {
             gaps(&fs, "/far/index.yaml")
         )
     })?;
-    let block = endpoint_error(&out, "Registry Busy", "far")?;
+    let block = expect_error_on(&out, "Registry Busy", &in_resource(HELM, "far"), "endpoint")?;
     ensure(block.contains("3600"), || {
         format!("the error should say when the registry asked to be retried:\n{block}")
     })?;
     ensure(took < 30.0, || format!("apply took {took:.1} s"))?;
-    expect_empty_state(&tf)
+    tf.expect_empty_state()
 }
 
 // ------------------------------------------------------------------ body_failures_retried
@@ -274,9 +203,9 @@ fn body_failures_retried(tb: &Testbed, cli: &TfCli) -> TestResult {
     let tf = Tf::new(tb, cli);
     tf.write(&format!(
         "{}{}{}",
-        provider("10s", 2),
-        res("reset", &fs.url("/reset")),
-        res("truncated", &fs.url("/truncated"))
+        provider(&["request_timeout = \"10s\"", "max_retries     = 2"]),
+        helm_resource("reset", &fs.url("/reset")),
+        helm_resource("truncated", &fs.url("/truncated"))
     ));
     tf.apply()?;
     for name in ["reset", "truncated"] {
@@ -284,7 +213,7 @@ fn body_failures_retried(tb: &Testbed, cli: &TfCli) -> TestResult {
         ensure(n == 2, || {
             format!("{name}: expected 2 requests (a failed body, then a good one), saw {n}")
         })?;
-        let attrs = tf.resource_attrs(&format!("{RT}.{name}"))?;
+        let attrs = tf.resource_attrs(&format!("{HELM}.{name}"))?;
         ensure(attrs["charts"]["demo"]["versions"][0] == "1.0.0", || {
             format!("{name}: the index of the second attempt is not in state: {attrs}")
         })?;
@@ -306,10 +235,10 @@ fn hopeless_not_retried(tb: &Testbed, cli: &TfCli) -> TestResult {
     let tf = Tf::new(tb, cli);
     tf.write(&format!(
         "{}{}{}{}",
-        provider("10s", 4),
-        res("ftp", &fs.url("/ftp")),
-        res("bad", &fs.url("/bad")),
-        res("gone", &fs.url("/gone"))
+        provider(&["request_timeout = \"10s\"", "max_retries     = 4"]),
+        helm_resource("ftp", &fs.url("/ftp")),
+        helm_resource("bad", &fs.url("/bad")),
+        helm_resource("gone", &fs.url("/gone"))
     ));
     let out = tf.apply_err()?;
     for name in ["ftp", "bad", "gone"] {
@@ -321,13 +250,28 @@ fn hopeless_not_retried(tb: &Testbed, cli: &TfCli) -> TestResult {
             )
         })?;
     }
-    let block = endpoint_error(&out, "Registry Redirect Refused", "ftp")?;
+    let block = expect_error_on(
+        &out,
+        "Registry Redirect Refused",
+        &in_resource(HELM, "ftp"),
+        "endpoint",
+    )?;
     ensure(block.contains("ftp"), || {
         format!("the redirect error should name the scheme:\n{block}")
     })?;
-    endpoint_error(&out, "Unexpected Registry Response", "bad")?;
-    endpoint_error(&out, "Registry Index Not Found", "gone")?;
-    expect_empty_state(&tf)
+    expect_error_on(
+        &out,
+        "Unexpected Registry Response",
+        &in_resource(HELM, "bad"),
+        "endpoint",
+    )?;
+    expect_error_on(
+        &out,
+        "Registry Index Not Found",
+        &in_resource(HELM, "gone"),
+        "endpoint",
+    )?;
+    tf.expect_empty_state()
 }
 
 // ------------------------------------------------------------------ interrupted applies
@@ -375,7 +319,7 @@ fn interrupted_apply(tb: &Testbed, cli: &TfCli, signal: Signal) -> TestResult {
     let tf = Tf::new(tb, cli);
     // Default request_timeout (60 s) and max_retries (4): without cancellation a stop waits
     // minutes.
-    tf.write(&res("stall", &fs.url("/stall")));
+    tf.write(&helm_resource("stall", &fs.url("/stall")));
     let mut cmd = tf.command(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     cmd.stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -484,10 +428,10 @@ fn interrupted_apply(tb: &Testbed, cli: &TfCli, signal: Signal) -> TestResult {
         std::thread::sleep(Duration::from_millis(50));
     }
     // Nothing half-created; the next apply creates the registration from scratch.
-    expect_empty_state(&tf)?;
+    tf.expect_empty_state()?;
     fs.route("/stall/index.yaml", vec![Fault::ok(INDEX)]);
     tf.apply()?;
-    let attrs = tf.resource_attrs(&format!("{RT}.stall"))?;
+    let attrs = tf.resource_attrs(&format!("{HELM}.stall"))?;
     ensure(attrs["charts"]["demo"]["versions"][0] == "1.0.0", || {
         format!("after the interrupted apply, a new apply should create the registration: {attrs}")
     })?;

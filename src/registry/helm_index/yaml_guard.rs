@@ -316,6 +316,20 @@ fn event_pass(doc: &[u8], deadline: Option<Instant>) -> Result<(), Refusal> {
     }
 }
 
+/// An index whose one anchored version (a 60k-item field) is aliased 40k times: billions of
+/// events to replay (the unit tests of this module and of `parse`).
+#[cfg(test)]
+pub(crate) fn alias_bomb() -> String {
+    let mut doc =
+        String::from("apiVersion: v1\nentries:\n  c:\n    - &v {name: c, version: 1.0.0, junk: [");
+    doc.push_str(&"0,".repeat(60_000));
+    doc.push_str("0]}\n");
+    for _ in 0..40_000 {
+        doc.push_str("    - *v\n");
+    }
+    doc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,15 +409,7 @@ mod tests {
 
     #[test]
     fn bounds_alias_expansion() {
-        // Anchored version with a big field, aliased many times.
-        let mut doc = String::from(
-            "apiVersion: v1\nentries:\n  c:\n    - &v {name: c, version: 1.0.0, junk: [",
-        );
-        doc.push_str(&"0,".repeat(60_000));
-        doc.push_str("0]}\n");
-        for _ in 0..40_000 {
-            doc.push_str("    - *v\n");
-        }
+        let doc = alias_bomb();
         assert!(matches!(
             check(doc.as_bytes(), None),
             Err(Refusal::AliasExpansion(_))
