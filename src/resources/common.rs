@@ -195,6 +195,27 @@ pub fn split_import_id(id: &str) -> Option<(String, String)> {
     (!n.is_empty() && !e.is_empty()).then(|| (n.to_string(), e.to_string()))
 }
 
+/// Destroy of a registry resource: its cached files go (a refusal of the cache wall or an I/O
+/// error is a warning: the registration is forgotten all the same).
+pub fn forget_registry(
+    diags: &mut Diagnostics,
+    shared: &crate::settings::Shared,
+    class: &str,
+    name: &str,
+    kind: &str,
+) {
+    let cache_dir = shared.get().cache_dir;
+    if let Err(e) = crate::registry::cache::Cache::remove_registry(&cache_dir, class, name) {
+        diags.root_warning(
+            "Chart Cache Not Removed",
+            format!(
+                "{e}. The registration is forgotten; its cached files, if any, are left in place."
+            ),
+        );
+    }
+    tracing::info!(registry = %name, "{kind} forgotten");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -413,14 +413,7 @@ impl Resource for HelmRegistryResource {
         _meta: ValueEmpty,
     ) -> Option<()> {
         if let Some(Value::Value(name)) = prior.map(|p| p.name) {
-            let cache_dir = self.shared.get().cache_dir;
-            if let Err(e) = Cache::remove_registry(&cache_dir, CACHE_CLASS, &name) {
-                diags.root_warning(
-                    "Chart Cache Not Removed",
-                    format!("{e}. The registration is forgotten; its cached files, if any, are left in place."),
-                );
-            }
-            tracing::info!(registry = %name, "Helm repository forgotten");
+            common::forget_registry(diags, &self.shared, CACHE_CLASS, &name, "Helm repository");
         }
         Some(())
     }
