@@ -465,7 +465,15 @@ pub async fn read_body_limited(
             });
         }
     }
-    let mut out = Vec::with_capacity(resp.content_length().unwrap_or(0).min(limit) as usize);
+    // Pre-allocate from the server's Content-Length only up to 16 MiB: a registry announcing a
+    // huge body (under a large `max_index_size`) must not make the plugin reserve it up front.
+    const MAX_PREALLOC: u64 = 16 * 1024 * 1024;
+    let mut out = Vec::with_capacity(
+        resp.content_length()
+            .unwrap_or(0)
+            .min(limit)
+            .min(MAX_PREALLOC) as usize,
+    );
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| from_reqwest(url.as_str(), &e, timeout))?;
