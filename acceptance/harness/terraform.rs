@@ -332,6 +332,27 @@ impl Tf {
     /// Runs terraform with `args` (add `-no-color` yourself for commands not wrapped below).
     /// Panics only if the binary cannot be started.
     pub fn run(&self, args: &[&str]) -> TfOutput {
+        let o = self.run_once(args);
+        // Known, not yet explained: under load a `plan` on Terraform 1.0.3 has twice failed with
+        // "Plugin error … UpgradeResourceState: rpc error: code = Internal desc = unexpected EOF"
+        // (the gRPC response stream ended early; the plugin did not crash). A plan changes
+        // nothing, so it is run once more, loudly; any other failure, or a second one, stands.
+        if args.first() == Some(&"plan")
+            && !o.success()
+            && o.combined()
+                .contains("UpgradeResourceState: rpc error: code = Internal")
+            && o.combined().contains("unexpected EOF")
+        {
+            eprintln!(
+                "acceptance: WARNING: {} plan hit the known UpgradeResourceState 'unexpected EOF'; running it once more",
+                self.cli.label
+            );
+            return self.run_once(args);
+        }
+        o
+    }
+
+    fn run_once(&self, args: &[&str]) -> TfOutput {
         let out = self
             .command(args)
             .output()
