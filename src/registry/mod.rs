@@ -8,5 +8,6 @@ pub mod http;
 pub mod oci;
 pub mod request;
 pub mod scrub;
+pub mod snapshot;
 #[cfg(test)]
 pub mod testserver;
