@@ -1,0 +1,604 @@
+//! `data_sources::helm_chart::*`: data source `chartreg_helm_chart` against a Helm repository and
+//! an OCI registry holding the same charts, with the real `helm pull` / `helm show` as reference.
+//!
+//! - `synced::*`: synchronization on. The constraint table resolves as `helm pull --version`
+//!   does (Helm repository and OCI); values, values_schema and Chart.yaml fields equal
+//!   `helm show values` / `helm show chart`; `digest` is the sha256 of the archive `helm pull`
+//!   fetches with the data source's own `repository`/`chart`/`version` (the `helm_release`
+//!   wiring); a second plan downloads no archive and no index, and shows no changes.
+//! - `sync_off::*`: synchronization off, registries stopped: the stored catalog answers, a
+//!   version it lacks follows the standard layout with a warning, a constraint fails at plan on
+//!   `version`.
+//! - `not_a_registry::*`: a string, a map, a tuple, an object or a `terraform_data` given as
+//!   `registry` fail at plan on `registry`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use libtest_mimic::Trial;
+use serde_json::Value;
+
+use super::{
+    helm_pull, pulled_version, registry_requests, sha256_file, spawn_registries, Registries,
+    OCI_NAMESPACE, SCHEMED_SCHEMA, SCHEMED_VALUES,
+};
+use crate::harness::{
+    ensure, fixtures::random_hex, run_cmd, Cases, TestResult, Testbed, Tf, TfCli,
+};
+
+const DS: &str = "data.chartreg_helm_chart";
+
+/// The constraint table: (key, `version` as written; empty = omitted).
+pub const CONSTRAINTS: [(&str, &str); 18] = [
+    ("exact", "1.2.3"),
+    ("tilde_minor", "~1.2"),
+    ("tilde_patch", "~1.2.0"),
+    ("caret", "^1.0.0"),
+    ("range_comma", ">=1.0.0, <2.0.0"),
+    ("range_space", ">= 1.2.0 < 1.3.0"),
+    ("x_minor", "1.x"),
+    ("x_patch", "1.2.x"),
+    ("star", "*"),
+    ("pre_exact", "2.0.0-beta.1"),
+    ("pre_range", ">=2.0.0-0"),
+    ("pre_tilde", "~1.3.0-0"),
+    ("build_exact", "2.1.0+build.5"),
+    ("deprecated_exact", "0.9.0"),
+    ("or", "1.0.0 || 1.2.3"),
+    ("newest_pre", ">3.0.0-0"),
+    ("v_prefix", "v1.0.0"),
+    ("none", ""),
+];
+
+fn uniq(cli: &TfCli) -> String {
+    format!("{}-{}", cli.label.replace('.', ""), random_hex(3))
+}
+
+/// The registries (synchronization `sync`), one `web` data source per constraint on each, and the
+/// detail charts on each.
+fn config(r: &Registries, cache: &std::path::Path, id: &str, sync: bool) -> String {
+    let constraints: String = CONSTRAINTS
+        .iter()
+        .map(|(k, c)| format!("    {k} = {}\n", serde_json::to_string(c).unwrap()))
+        .collect();
+    format!(
+        r#"provider "chartreg" {{
+  cache_dir = {cache:?}
+}}
+
+resource "chartreg_helm_registry" "h" {{
+  name            = "h-{id}"
+  endpoint        = "{helm}"
+  synchronization = {sync}
+}}
+
+resource "chartreg_oci_registry" "o" {{
+  name            = "o-{id}"
+  endpoint        = "http://{oci}/{OCI_NAMESPACE}"
+  synchronization = {sync}
+}}
+
+locals {{
+  constraints = {{
+{constraints}  }}
+  regs = {{ h = chartreg_helm_registry.h, o = chartreg_oci_registry.o }}
+}}
+
+data "chartreg_helm_chart" "web_h" {{
+  for_each = local.constraints
+  registry = chartreg_helm_registry.h
+  name     = "web"
+  version  = each.value == "" ? null : each.value
+}}
+
+data "chartreg_helm_chart" "web_o" {{
+  for_each = local.constraints
+  registry = chartreg_oci_registry.o
+  name     = "web"
+  version  = each.value == "" ? null : each.value
+}}
+
+data "chartreg_helm_chart" "schemed" {{
+  for_each = local.regs
+  registry = each.value
+  name     = "schemed"
+  version  = "0.3.0"
+}}
+
+data "chartreg_helm_chart" "umbrella" {{
+  for_each = local.regs
+  registry = each.value
+  name     = "umbrella"
+}}
+
+output "web_h" {{
+  value = {{ for k, d in data.chartreg_helm_chart.web_h : k => d.version }}
+}}
+output "web_o" {{
+  value = {{ for k, d in data.chartreg_helm_chart.web_o : k => d.version }}
+}}
+"#,
+        cache = cache.display().to_string(),
+        helm = r.helm.url,
+        oci = r.oci.host,
+    )
+}
+
+/// `values` of data source `addr` from state, without the sensitive `registry`.
+fn ds(tf: &Tf, addr: &str) -> TestResult<Value> {
+    let mut a = tf.resource_attrs(addr)?;
+    if let Some(o) = a.as_object_mut() {
+        o.remove("registry");
+    }
+    Ok(a)
+}
+
+struct Synced {
+    r: Registries,
+    tf: Tf,
+    cache: std::path::PathBuf,
+    /// What `helm pull --version <c>` picked, per constraint key: (Helm repository, OCI).
+    pulled: BTreeMap<String, (String, String)>,
+}
+
+fn synced_setup(tb: &Testbed, cli: &TfCli) -> TestResult<Synced> {
+    let r = spawn_registries(tb, &format!("ds-{}", cli.label))?;
+    let tf = Tf::new(tb, cli);
+    let cache = tf.dir.join("cache");
+    tf.write(&config(&r, &cache, &uniq(cli), true));
+    tf.apply()?;
+    let mut pulled = BTreeMap::new();
+    let oci_repo = format!("oci://{}/{OCI_NAMESPACE}", r.oci.host);
+    for (k, c) in CONSTRAINTS {
+        let c = (!c.is_empty()).then_some(c);
+        let pick = |repo: &str| -> String {
+            match helm_pull(tb, repo, "web", c, r.oci.helm_flags()) {
+                Ok(t) => pulled_version(&t, "web"),
+                Err(e) => format!("(helm pull failed: {})", e.lines().last().unwrap_or("")),
+            }
+        };
+        pulled.insert(k.to_string(), (pick(&r.helm.url), pick(&oci_repo)));
+    }
+    Ok(Synced {
+        r,
+        tf,
+        cache,
+        pulled,
+    })
+}
+
+fn compare_constraints(s: &Synced, output: &str, oci: bool) -> TestResult {
+    let got = s.tf.output(output)?;
+    let mut wrong = Vec::new();
+    for (k, c) in CONSTRAINTS {
+        let (h, o) = &s.pulled[k];
+        let want = if oci { o } else { h };
+        let have = got[k].as_str().unwrap_or("(null)");
+        if have != want {
+            wrong.push(format!("  {k} {c:?}: data source {have}, helm pull {want}"));
+        }
+    }
+    ensure(wrong.is_empty(), || {
+        format!("resolution differs from helm pull:\n{}", wrong.join("\n"))
+    })
+}
+
+/// `helm show <what> <tgz>`.
+fn helm_show(tb: &Testbed, what: &str, tgz: &std::path::Path) -> TestResult<String> {
+    let o = run_cmd(tb.helm().args(["show", what]).arg(tgz))?;
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// The details of `DS.<name>["<reg>"]` against `helm show` of the archive that `helm pull`
+/// fetches with the data source's `repository`, `chart` and `version`.
+fn compare_details(tb: &Testbed, s: &Synced, name: &str, reg: &str) -> TestResult {
+    let a = ds(&s.tf, &format!("{DS}.{name}[\"{reg}\"]"))?;
+    let str_of = |k: &str| a[k].as_str().unwrap_or_default().to_string();
+    let tgz = helm_pull(
+        tb,
+        &str_of("repository"),
+        &str_of("chart"),
+        Some(&str_of("version")),
+        s.r.oci.helm_flags(),
+    )?;
+    let mut wrong = Vec::new();
+    let mut check = |what: &str, ok: bool, detail: String| {
+        if !ok {
+            wrong.push(format!("  {what}: {detail}"));
+        }
+    };
+    let sha = sha256_file(&tgz)?;
+    check(
+        "digest",
+        a["digest"] == sha.as_str(),
+        format!("{} vs pulled {sha}", a["digest"]),
+    );
+    let values = helm_show(tb, "values", &tgz)?;
+    check(
+        "values",
+        a["values"].as_str() == Some(values.as_str()),
+        format!("{:?} vs helm show values {values:?}", a["values"]),
+    );
+    let chart: Value = serde_yaml::from_str(&helm_show(tb, "chart", &tgz)?)
+        .map_err(|e| format!("helm show chart: {e}"))?;
+    let null_or = |v: &Value| if v.is_null() { Value::Null } else { v.clone() };
+    for (ours, theirs) in [
+        ("description", "description"),
+        ("app_version", "appVersion"),
+        ("home", "home"),
+        ("icon", "icon"),
+        ("kube_version", "kubeVersion"),
+    ] {
+        check(
+            ours,
+            a[ours] == null_or(&chart[theirs]),
+            format!("{} vs helm show chart {}", a[ours], chart[theirs]),
+        );
+    }
+    let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
+    for (ours, theirs) in [("keywords", "keywords"), ("sources", "sources")] {
+        check(
+            ours,
+            list(&a[ours]) == list(&chart[theirs]),
+            format!("{} vs {}", a[ours], chart[theirs]),
+        );
+    }
+    // Objects: every field helm shows, the others null.
+    let objects = |ours: &Value, theirs: &Value, fields: &[&str]| -> bool {
+        let (o, t) = (list(ours), list(theirs));
+        o.len() == t.len()
+            && o.iter().zip(&t).all(|(o, t)| {
+                fields
+                    .iter()
+                    .all(|f| o[*f] == null_or(&t[*f]) || (t[*f].is_null() && o[*f] == ""))
+            })
+    };
+    check(
+        "maintainers",
+        objects(
+            &a["maintainers"],
+            &chart["maintainers"],
+            &["name", "email", "url"],
+        ),
+        format!("{} vs {}", a["maintainers"], chart["maintainers"]),
+    );
+    check(
+        "dependencies",
+        objects(
+            &a["dependencies"],
+            &chart["dependencies"],
+            &["name", "version", "repository", "condition", "alias"],
+        ),
+        format!("{} vs {}", a["dependencies"], chart["dependencies"]),
+    );
+    let annotations = chart["annotations"].clone();
+    check(
+        "annotations",
+        a["annotations"] == annotations
+            || (annotations.is_null()
+                && a["annotations"].as_object().is_some_and(|m| m.is_empty())),
+        format!("{} vs {annotations}", a["annotations"]),
+    );
+    let deprecated = chart["deprecated"].as_bool().unwrap_or(false);
+    check(
+        "deprecated",
+        a["deprecated"] == deprecated,
+        format!("{}", a["deprecated"]),
+    );
+    let chart_type = chart["type"].as_str().unwrap_or("application");
+    check(
+        "type",
+        a["type"] == chart_type,
+        format!("{} vs {chart_type}", a["type"]),
+    );
+    if name == "schemed" {
+        check(
+            "values_schema",
+            a["values_schema"] == SCHEMED_SCHEMA,
+            format!("{}", a["values_schema"]),
+        );
+        check(
+            "values (verbatim)",
+            a["values"] == SCHEMED_VALUES,
+            format!("{}", a["values"]),
+        );
+    } else {
+        check(
+            "values_schema",
+            a["values_schema"].is_null(),
+            format!("{} (the chart has none)", a["values_schema"]),
+        );
+    }
+    if reg == "o" {
+        check(
+            "manifest_digest",
+            a["manifest_digest"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("sha256:")),
+            format!("{}", a["manifest_digest"]),
+        );
+    } else {
+        check(
+            "manifest_digest",
+            a["manifest_digest"].is_null(),
+            format!("{}", a["manifest_digest"]),
+        );
+    }
+    ensure(wrong.is_empty(), || {
+        format!("{name} on {reg}: differs from helm:\n{}", wrong.join("\n"))
+    })
+}
+
+/// Archive downloads in the registries' logs: (Helm repository `.tgz` GETs, OCI blob GETs).
+fn downloads(r: &Registries) -> (usize, usize, usize) {
+    let entries = r.helm.access_log_entries();
+    let tgz = entries
+        .iter()
+        .filter(|e| e.path.ends_with(".tgz") && e.status == 200)
+        .count();
+    let index = entries
+        .iter()
+        .filter(|e| e.path.starts_with("/index.yaml") && e.status == 200)
+        .count();
+    let blobs = registry_requests(&r.oci)
+        .iter()
+        .filter(|(m, p)| m == "GET" && p.contains("/blobs/"))
+        .count();
+    (tgz, index, blobs)
+}
+
+fn synced(tb: &Arc<Testbed>) -> Vec<Trial> {
+    Cases::new(tb, "data_sources::helm_chart::synced", synced_setup)
+        .case("constraints_helm_repo", |_, s| {
+            compare_constraints(s, "web_h", false)
+        })
+        .case("constraints_oci", |_, s| {
+            compare_constraints(s, "web_o", true)
+        })
+        .case("details_helm_repo_schema", |tb, s| {
+            compare_details(tb, s, "schemed", "h")
+        })
+        .case("details_oci_schema", |tb, s| {
+            compare_details(tb, s, "schemed", "o")
+        })
+        .case("details_helm_repo_dependencies", |tb, s| {
+            compare_details(tb, s, "umbrella", "h")
+        })
+        .case("details_oci_dependencies", |tb, s| {
+            compare_details(tb, s, "umbrella", "o")
+        })
+        .case("helm_release_wiring", |_, s| {
+            // repository/chart/version as helm_release takes them: the values the issue names.
+            let h = ds(&s.tf, &format!("{DS}.schemed[\"h\"]"))?;
+            let o = ds(&s.tf, &format!("{DS}.schemed[\"o\"]"))?;
+            ensure(
+                h["repository"] == s.r.helm.url.as_str()
+                    && h["chart"] == "schemed"
+                    && o["repository"] == format!("oci://{}/{OCI_NAMESPACE}", s.r.oci.host)
+                    && o["chart"] == "schemed"
+                    && h["version"] == "0.3.0"
+                    && o["version"] == "0.3.0",
+                || format!("helm_release inputs: {h}\n{o}"),
+            )?;
+            let b = ds(&s.tf, &format!("{DS}.web_o[\"build_exact\"]"))?;
+            ensure(b["version"] == "2.1.0+build.5", || {
+                format!("OCI versions keep '+': {}", b["version"])
+            })
+        })
+        .case("versions_listed_newest_first", |_, s| {
+            let h = ds(&s.tf, &format!("{DS}.web_h[\"none\"]"))?;
+            let o = ds(&s.tf, &format!("{DS}.web_o[\"none\"]"))?;
+            let want: Vec<&str> = {
+                let mut v = super::WEB_VERSIONS.to_vec();
+                v.reverse();
+                v
+            };
+            ensure(h["versions"] == serde_json::json!(want), || {
+                format!("Helm versions: {}", h["versions"])
+            })?;
+            ensure(o["versions"] == serde_json::json!(want), || {
+                format!("OCI versions: {}", o["versions"])
+            })
+        })
+        .case("second_plan_downloads_nothing", |_, s| {
+            let before = downloads(&s.r);
+            let cached = std::fs::read_dir(&s.cache).map(|d| d.count()).unwrap_or(0);
+            ensure(cached > 0, || {
+                format!("nothing cached under {}", s.cache.display())
+            })?;
+            s.tf.plan_is_empty()?;
+            let after = downloads(&s.r);
+            ensure(before == after, || {
+                format!("a second plan downloaded (tgz, index, blobs) {before:?} -> {after:?}")
+            })
+        })
+        .trials()
+}
+
+// ------------------------------------------------------------------ synchronization off
+
+struct Off {
+    r: Registries,
+    tf: Tf,
+    /// A workspace whose plan asks a constraint of a registry with synchronization off.
+    constraint: Tf,
+}
+
+fn off_config(r: &Registries, id: &str, charts: &str) -> String {
+    format!(
+        r#"resource "chartreg_helm_registry" "h" {{
+  name            = "h-{id}"
+  endpoint        = "{helm}"
+  synchronization = false
+}}
+
+resource "chartreg_oci_registry" "o" {{
+  name            = "o-{id}"
+  endpoint        = "http://{oci}/{OCI_NAMESPACE}"
+  synchronization = false
+}}
+
+locals {{
+  regs = {{ h = chartreg_helm_registry.h, o = chartreg_oci_registry.o }}
+}}
+{charts}"#,
+        helm = r.helm.url,
+        oci = r.oci.host,
+    )
+}
+
+const OFF_CHARTS: &str = r#"
+data "chartreg_helm_chart" "stored" {
+  for_each = local.regs
+  registry = each.value
+  name     = "web"
+  version  = "1.2.3"
+}
+
+data "chartreg_helm_chart" "unstored" {
+  for_each = local.regs
+  registry = each.value
+  name     = "web"
+  version  = "9.9.9"
+}
+"#;
+
+const CONSTRAINT_CHART: &str = r#"
+data "chartreg_helm_chart" "c" {
+  registry = chartreg_helm_registry.h
+  name     = "web"
+  version  = "~1.2"
+}
+"#;
+
+fn off_setup(tb: &Testbed, cli: &TfCli) -> TestResult<Off> {
+    let r = spawn_registries(tb, &format!("dsoff-{}", cli.label))?;
+    let tf = Tf::new(tb, cli);
+    tf.write(&off_config(&r, &uniq(cli), OFF_CHARTS));
+    tf.apply()?;
+    let constraint = Tf::new(tb, cli);
+    constraint.write(&off_config(&r, &uniq(cli), CONSTRAINT_CHART));
+    // The registries are created; the data source (read at apply: they were new) fails.
+    constraint.apply_json(&[]).failed()?;
+    r.helm.stop();
+    r.oci.stop();
+    Ok(Off { r, tf, constraint })
+}
+
+fn sync_off(tb: &Arc<Testbed>) -> Vec<Trial> {
+    Cases::new(tb, "data_sources::helm_chart::sync_off", off_setup)
+        .case("stored_catalog_answers_registry_stopped", |_, o| {
+            let p = o.tf.plan_json(&["-detailed-exitcode"]);
+            ensure(p.code == 0 && p.errors().is_empty(), || {
+                format!("plan with the registries stopped:\n{}", p.output)
+            })?;
+            let h = ds(&o.tf, &format!("{DS}.stored[\"h\"]"))?;
+            let oc = ds(&o.tf, &format!("{DS}.stored[\"o\"]"))?;
+            let tgz = o.r.helm.dir.join("web-1.2.3.tgz");
+            let sha = sha256_file(&tgz)?;
+            ensure(
+                h["version"] == "1.2.3"
+                    && h["repository"] == o.r.helm.url.as_str()
+                    && h["chart"] == "web"
+                    && h["url"] == format!("{}/web-1.2.3.tgz", o.r.helm.url)
+                    && h["digest"] == sha.as_str()
+                    && h["values"].is_null()
+                    && h["description"].is_null(),
+                || format!("Helm repository, sync off: {h}"),
+            )?;
+            ensure(
+                oc["repository"] == format!("oci://{}/{OCI_NAMESPACE}", o.r.oci.host)
+                    && oc["chart"] == "web"
+                    && oc["digest"] == sha.as_str()
+                    && oc["values"].is_null(),
+                || format!("OCI registry, sync off: {oc}"),
+            )
+        })
+        .case("unstored_version_standard_layout_warns", |_, o| {
+            let p = o.tf.plan_json(&[]).ok()?;
+            for reg in ["h", "o"] {
+                let w = p.expect_warning(
+                    "Chart Version Not In Stored Catalog",
+                    &format!("{DS}.unstored[\"{reg}\"].version"),
+                )?;
+                ensure(w.detail_has("standard layout"), || format!("{w}"))?;
+            }
+            let h = ds(&o.tf, &format!("{DS}.unstored[\"h\"]"))?;
+            let oc = ds(&o.tf, &format!("{DS}.unstored[\"o\"]"))?;
+            ensure(
+                h["url"] == format!("{}/web-9.9.9.tgz", o.r.helm.url)
+                    && h["digest"].is_null()
+                    && oc["url"] == format!("oci://{}/{OCI_NAMESPACE}/web:9.9.9", o.r.oci.host)
+                    && oc["repository"] == format!("oci://{}/{OCI_NAMESPACE}", o.r.oci.host),
+                || format!("standard layout: {h}\n{oc}"),
+            )
+        })
+        .case("constraint_fails_at_plan_on_version", |_, o| {
+            let p = o.constraint.plan_json(&[]).failed()?;
+            let e = p.expect_error(
+                "Chart Version Constraint Needs Synchronization",
+                &format!("{DS}.c.version"),
+            )?;
+            ensure(e.detail_has("synchronization = true"), || format!("{e}"))?;
+            p.expect_error_count(1)
+        })
+        .trials()
+}
+
+// ------------------------------------------------------------------ not a registry
+
+fn not_a_registry(tb: &Arc<Testbed>) -> Vec<Trial> {
+    Cases::new(tb, "data_sources::helm_chart::not_a_registry", |tb, cli| {
+        let tf = Tf::new(tb, cli);
+        let td = if cli.at_least(1, 4) {
+            "resource \"terraform_data\" \"td\" {\n  input = \"x\"\n}\ndata \"chartreg_helm_chart\" \"td\" {\n  registry = terraform_data.td\n  name     = \"web\"\n}\n"
+        } else {
+            ""
+        };
+        tf.write(&format!(
+            r#"resource "chartreg_helm_registry" "r" {{
+  count    = 1
+  name     = "r"
+  endpoint = "http://127.0.0.1:1"
+}}
+data "chartreg_helm_chart" "string" {{
+  registry = "https://charts.example.com"
+  name     = "web"
+}}
+data "chartreg_helm_chart" "map" {{
+  registry = tomap({{ a = "b" }})
+  name     = "web"
+}}
+data "chartreg_helm_chart" "object" {{
+  registry = {{ name = "r", endpoint = "https://charts.example.com" }}
+  name     = "web"
+}}
+data "chartreg_helm_chart" "tuple" {{
+  registry = chartreg_helm_registry.r
+  name     = "web"
+}}
+{td}"#
+        ));
+        Ok((tf.plan_json(&[]).failed()?, !td.is_empty()))
+    })
+    .case("each_on_registry", |_, (p, td)| {
+        let mut names = vec![("string", "a string"), ("map", "a map"), ("object", "an object with attributes"), ("tuple", "[0]")];
+        if *td {
+            names.push(("td", "terraform_data"));
+        }
+        for (n, says) in &names {
+            let e = p.expect_error("Invalid Registry Reference", &format!("{DS}.{n}.registry"))?;
+            ensure(e.detail_has(says), || format!("{n}: {e}"))?;
+        }
+        p.expect_error_count(names.len())
+    })
+    .trials()
+}
+
+pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
+    let mut v = Vec::new();
+    v.extend(synced(tb));
+    v.extend(sync_off(tb));
+    v.extend(not_a_registry(tb));
+    v
+}
