@@ -23,10 +23,15 @@ use tf_provider::schema::Schema;
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, DataSource, Diagnostics};
 
+use crate::data_sources::chart_fetch::{ChartFetcher, Fetched};
 use crate::data_sources::dynamic::Dynamic;
 use crate::data_sources::registry_ref::{self, Decoded, RegistryRef};
+use crate::diagnostics::ErrorMap;
+use crate::error::{Culprit, Error};
 use crate::registry::catalog::SemVer;
 use crate::registry::oci::{validate_repository_path, version_to_tag};
+use crate::registry::request::Protocol;
+use crate::registry::resolve::{self, closest_names, Constraint, ResolveError};
 use crate::registry::snapshot::{ChartRecords, Kind, VersionRecord};
 use crate::schema_util::{attr, schema, C, T};
 use crate::settings::Shared;
@@ -81,11 +86,40 @@ pub struct HelmChartState {
 
 pub struct HelmChartDataSource {
     shared: Shared,
+    fetcher: ChartFetcher,
 }
 
 impl HelmChartDataSource {
     pub fn new(shared: Shared) -> Self {
-        HelmChartDataSource { shared }
+        HelmChartDataSource {
+            shared,
+            fetcher: ChartFetcher::default(),
+        }
+    }
+}
+
+/// Where registry errors go: what is about the registry (endpoint, credentials, TLS, base paths)
+/// on `registry`; what is about the archive of the chosen version on `version`; the provider's
+/// settings (size caps, cache) on the block.
+fn error_map(kind: Kind) -> ErrorMap {
+    ErrorMap {
+        protocol: match kind {
+            Kind::Helm => Protocol::Helm,
+            Kind::Oci => Protocol::Oci,
+        },
+        at: |e, c| match (e, c) {
+            (
+                Error::InvalidChart { .. }
+                | Error::DigestMismatch { .. }
+                | Error::ChartTooLarge { .. },
+                _,
+            ) => AttributePath::new("version"),
+            (Error::NotFound { .. }, _) => AttributePath::new("version"),
+            (_, Culprit::Endpoint | Culprit::Credentials | Culprit::Tls | Culprit::BasePaths) => {
+                AttributePath::new("registry")
+            }
+            (_, Culprit::Provider | Culprit::None) => AttributePath::root(),
+        },
     }
 }
 
@@ -127,12 +161,10 @@ pub fn data_source_schema() -> Schema {
     )
 }
 
-/// A full `MAJOR.MINOR.PATCH[-pre][+build]` version, written as registries write them (no `v`):
-/// what `synchronization = false` accepts. Anything else Helm reads as a constraint (`1.2` is
-/// `1.2.x`, `v1.2.3` is `=1.2.3`).
+/// Whether `v` is an exact version (`MAJOR.MINOR.PATCH[-pre][+build]`), what
+/// `synchronization = false` accepts; anything else Helm reads as a constraint (`1.2` is `1.2.x`).
 pub fn is_exact_version(v: &str) -> bool {
-    let core = v.split(['-', '+']).next().unwrap_or("");
-    !v.starts_with('v') && core.split('.').count() == 3 && SemVer::parse(v).is_some()
+    resolve::is_exact_version(v)
 }
 
 /// The attribute paths of this data source's arguments.
@@ -184,6 +216,14 @@ fn check_version(diags: &mut Diagnostics, version: &Value<String>, sync: Option<
             "version must not be empty: omit it for the newest stable version.",
             at("version"),
         ),
+        Value::Value(v) if SemVer::parse(v).is_none() && Constraint::parse(v).is_err() => {
+            let reason = Constraint::parse(v).err().map(|e| e.reason).unwrap_or_default();
+            diags.error(
+                "Invalid Chart Version",
+                format!("version {v:?} is neither a version nor a Helm version constraint ({reason}). Write an exact version (`1.2.3`) or a constraint such as `~1.2`, `^1.0.0`, `>= 1.0.0, < 2.0.0`, `1.x`."),
+                at("version"),
+            )
+        }
         Value::Value(v) if sync == Some(false) && !is_exact_version(v) => diags.error(
             "Chart Version Constraint Needs Synchronization",
             format!("version {v:?} is not an exact version (MAJOR.MINOR.PATCH, as the registry lists it), and the registry's synchronization is off: without reading the registry chartreg cannot know which versions exist now, so a constraint is not resolved (a stale catalog would silently pick an old version). Write the exact version, or set synchronization = true on the registry."),
@@ -196,36 +236,6 @@ fn check_version(diags: &mut Diagnostics, version: &Value<String>, sync: Option<
         ),
         _ => {}
     }
-}
-
-/// The closest of `candidates` to `wanted`, for "not found" messages (at most 5).
-fn closest(candidates: &[&str], wanted: &str) -> Vec<String> {
-    let w = wanted.to_ascii_lowercase();
-    let mut scored: Vec<(usize, &str)> = candidates
-        .iter()
-        .map(|c| (strsim_distance(&c.to_ascii_lowercase(), &w), *c))
-        .collect();
-    scored.sort();
-    scored
-        .into_iter()
-        .take(5)
-        .map(|(_, c)| c.to_string())
-        .collect()
-}
-
-/// Levenshtein distance (closest-name suggestions only).
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// Where a chart lives in the registry, as `helm_release` and `helm pull` take it.
@@ -298,16 +308,15 @@ pub fn published_url(reg: &RegistryRef, loc: &Location, record: &VersionRecord) 
     }
 }
 
-/// Pick the version `wanted` (or the newest stable one) from `records`, newest first.
-/// PENDING: Helm's constraint resolution (`crate::registry::resolve`, `resolve` helper); until it
-/// lands, exact strings and "newest stable" only.
-fn pick<'a>(records: &'a ChartRecords, wanted: Option<&str>) -> Option<&'a VersionRecord> {
-    match wanted {
-        Some(w) => records.versions.iter().find(|r| r.version == w),
-        None => records
-            .versions
-            .iter()
-            .find(|r| SemVer::parse(&r.version).is_some_and(|v| !v.is_prerelease())),
+/// Resolve `wanted` among `records` as Helm does for this kind of registry.
+fn resolve_version<'a>(
+    kind: Kind,
+    records: &'a ChartRecords,
+    wanted: Option<&str>,
+) -> Result<&'a VersionRecord, ResolveError> {
+    match kind {
+        Kind::Helm => resolve::resolve_helm(&records.versions, wanted),
+        Kind::Oci => resolve::resolve_oci(&records.versions, wanted),
     }
 }
 
@@ -385,6 +394,74 @@ impl HelmChartState {
     }
 }
 
+impl HelmChartState {
+    /// The outputs read from the chart archive (synchronization on).
+    fn set_details(&mut self, f: &Fetched, record: &VersionRecord) {
+        let d = &f.details;
+        let text = |s: &str| Value::Value(s.to_string());
+        let opt = |s: &str| {
+            if s.is_empty() {
+                Value::Null
+            } else {
+                Value::Value(s.to_string())
+            }
+        };
+        let list = |v: &[String]| Value::Value(v.iter().map(|s| Value::Value(s.clone())).collect());
+        self.digest = Value::Value(f.digest.clone());
+        if let Some(m) = &f.manifest_digest {
+            self.manifest_digest = Value::Value(m.clone());
+        }
+        self.app_version = text(&d.app_version);
+        self.description = text(&d.description);
+        self.values = Value::Value(d.values.clone().unwrap_or_default());
+        self.values_schema = d.values_schema.clone().map_or(Value::Null, Value::Value);
+        self.home = text(&d.home);
+        self.icon = text(&d.icon);
+        self.keywords = list(&d.keywords);
+        self.sources = list(&d.sources);
+        self.maintainers = Value::Value(
+            d.maintainers
+                .iter()
+                .map(|m| {
+                    Value::Value(Maintainer {
+                        name: opt(&m.name),
+                        email: opt(&m.email),
+                        url: opt(&m.url),
+                    })
+                })
+                .collect(),
+        );
+        self.dependencies = Value::Value(
+            d.dependencies
+                .iter()
+                .map(|x| {
+                    Value::Value(Dependency {
+                        name: opt(&x.name),
+                        version: opt(&x.version),
+                        repository: opt(&x.repository),
+                        condition: opt(&x.condition),
+                        alias: opt(&x.alias),
+                    })
+                })
+                .collect(),
+        );
+        self.annotations = Value::Value(
+            d.annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::Value(v.clone())))
+                .collect(),
+        );
+        self.deprecated = Value::Value(d.deprecated);
+        self.created = opt(&record.created);
+        self.chart_type = text(if d.chart_type.is_empty() {
+            "application"
+        } else {
+            &d.chart_type
+        });
+        self.kube_version = text(&d.kube_version);
+    }
+}
+
 #[async_trait]
 impl DataSource for HelmChartDataSource {
     type State<'a> = HelmChartState;
@@ -429,8 +506,16 @@ impl DataSource for HelmChartDataSource {
         let loc = location(&reg, &name, records);
         if !reg.synchronization {
             // Exact version (checked above): from the stored catalog, else the standard layout.
-            let version = wanted.unwrap_or_default();
-            let record = records.and_then(|r| r.versions.iter().find(|v| v.version == version));
+            let asked = wanted.unwrap_or_default();
+            let record = records.and_then(|r| resolve_version(reg.kind, r, Some(&asked)).ok());
+            // A version the catalog lacks is written as registries name files and tags.
+            let version = record.map_or_else(
+                || match reg.kind {
+                    Kind::Helm => asked.strip_prefix('v').unwrap_or(&asked).to_string(),
+                    Kind::Oci => asked.clone(),
+                },
+                |r| r.version.clone(),
+            );
             if record.is_none() {
                 let known = match records {
                     Some(_) => format!("its stored catalog has no version {version:?} of {name:?}"),
@@ -455,14 +540,19 @@ impl DataSource for HelmChartDataSource {
         };
         let Some(records) = records else {
             let names: Vec<&str> = snapshot.charts.keys().map(String::as_str).collect();
-            let near = closest(&names, &name);
+            let near = closest_names(&names, &name);
             diags.error(
                 "Chart Not Found",
                 format!(
                     "{} has no chart {name:?}.{}",
                     reg.display(),
-                    if near.is_empty() {
-                        " It has no charts.".to_string()
+                    if snapshot.charts.is_empty() {
+                        " Its catalog is empty.".to_string()
+                    } else if near.is_empty() {
+                        format!(
+                            " It has {} chart(s), none with a similar name.",
+                            names.len()
+                        )
                     } else {
                         format!(" Closest: {}.", near.join(", "))
                     }
@@ -471,30 +561,48 @@ impl DataSource for HelmChartDataSource {
             );
             return None;
         };
-        let Some(record) = pick(records, wanted.as_deref()) else {
-            let listed: Vec<&str> = records
-                .versions
-                .iter()
-                .map(|v| v.version.as_str())
-                .collect();
-            let near = closest(&listed, wanted.as_deref().unwrap_or(""));
-            diags.error(
-                "Chart Version Not Found",
-                format!(
-                    "{} has no version of {name:?} matching {:?}. Closest: {}.",
-                    reg.display(),
-                    wanted.as_deref().unwrap_or("(newest stable)"),
-                    near.join(", ")
-                ),
-                at("version"),
-            );
-            return None;
+        let record = match resolve_version(reg.kind, records, wanted.as_deref()) {
+            Ok(r) => r,
+            Err(e) => {
+                let summary = match e {
+                    ResolveError::InvalidConstraint(..) => "Invalid Chart Version",
+                    ResolveError::NotFound(_) => "Chart Version Not Found",
+                };
+                diags.error(
+                    summary,
+                    format!("{} chart {name:?}: {e}.", reg.display()),
+                    at("version"),
+                );
+                return None;
+            }
         };
-        let version = record.version.clone();
-        config.set_location(&reg, &loc, Some(records), Some(record), &version);
-        // PENDING (archive helper): details from the archive.
-        let _ = &self.shared;
-        Some(config)
+        config.set_location(&reg, &loc, Some(records), Some(record), &record.version);
+        let settings = self.shared.get();
+        match self
+            .fetcher
+            .fetch(&settings, &reg, &name, records, record)
+            .await
+        {
+            Ok(f) => {
+                config.set_details(&f, record);
+                Some(config)
+            }
+            Err(e) => {
+                let context = format!(
+                    "{} chart {name:?} version {:?}",
+                    reg.display(),
+                    record.version
+                );
+                crate::diagnostics::error(
+                    diags,
+                    &e,
+                    &error_map(reg.kind),
+                    reg.credentials().is_some(),
+                    &context,
+                );
+                None
+            }
+        }
     }
 }
 
@@ -516,7 +624,6 @@ mod tests {
         for c in [
             "1.0",
             "1",
-            "v1.0.0",
             "~1.0.0",
             "^1",
             ">= 1.0.0",
@@ -529,11 +636,163 @@ mod tests {
         }
     }
 
+    use crate::data_sources::registry_ref::ClientInputs;
+    use crate::registry::helm_index::HelmRepo;
+    use crate::registry::oci::{parse_endpoint, OciRegistry};
+    use crate::resources::oci_registry::OciFetch;
+
+    fn helm_ref(endpoint: &str) -> RegistryRef {
+        RegistryRef {
+            kind: Kind::Helm,
+            name: "h".into(),
+            endpoint: endpoint.into(),
+            synchronization: true,
+            client: ClientInputs::Helm(HelmRepo {
+                endpoint: endpoint.into(),
+                credentials: None,
+                tls: Default::default(),
+                pass_credentials: false,
+            }),
+            charts: Default::default(),
+            snapshot: None,
+            index_digest: String::new(),
+        }
+    }
+
+    fn oci_ref(endpoint: &str) -> RegistryRef {
+        RegistryRef {
+            kind: Kind::Oci,
+            client: ClientInputs::Oci(OciFetch {
+                registry: OciRegistry {
+                    endpoint: parse_endpoint(endpoint).unwrap(),
+                    credentials: None,
+                    tls: Default::default(),
+                },
+                base_paths: vec![],
+            }),
+            ..helm_ref("https://unused")
+        }
+    }
+
+    /// `repository`/`chart`/`url` in the forms `helm_release` and `helm pull` take.
     #[test]
-    fn closest_names() {
+    fn locations_as_helm_takes_them() {
+        let h = helm_ref("https://u:p@charts.example.com/stable/?token=t");
+        let loc = location(&h, "nginx", None);
         assert_eq!(
-            closest(&["nginx", "redis", "nginx-ingress"], "ngnix")[0],
-            "nginx"
+            loc,
+            Location {
+                repository: "https://charts.example.com/stable".into(),
+                chart: "nginx".into()
+            }
         );
+        assert_eq!(
+            standard_url(&loc, "1.0.0+b.1"),
+            "https://charts.example.com/stable/nginx-1.0.0+b.1.tgz"
+        );
+        let rec = |u: &str| VersionRecord {
+            version: "1.0.0".into(),
+            urls: vec![u.into()],
+            ..Default::default()
+        };
+        // Relative entries resolve against the public URL (no query: it may be a token).
+        assert_eq!(
+            published_url(&h, &loc, &rec("charts/nginx-1.0.0.tgz")),
+            "https://charts.example.com/stable/charts/nginx-1.0.0.tgz"
+        );
+        assert_eq!(
+            published_url(&h, &loc, &rec("https://me:pw@cdn.example.com/n.tgz?sig=1")),
+            "https://cdn.example.com/n.tgz?sig=1"
+        );
+        let o = oci_ref("ghcr.example.com/org/charts");
+        let loc = location(&o, "team/nginx", None);
+        assert_eq!(
+            loc,
+            Location {
+                repository: "oci://ghcr.example.com/org/charts/team".into(),
+                chart: "nginx".into()
+            }
+        );
+        assert_eq!(
+            standard_url(&loc, "1.0.0+b.1"),
+            "oci://ghcr.example.com/org/charts/team/nginx:1.0.0_b.1"
+        );
+        let o = oci_ref("127.0.0.1:5000");
+        assert_eq!(
+            location(&o, "nginx", None).repository,
+            "oci://127.0.0.1:5000"
+        );
+    }
+
+    fn version_errors(v: Value<String>, sync: Option<bool>) -> Vec<(String, AttributePath)> {
+        let mut d = Diagnostics::default();
+        check_version(&mut d, &v, sync);
+        d.errors
+            .into_iter()
+            .map(|e| (e.summary.to_string(), e.attribute))
+            .collect()
+    }
+
+    #[test]
+    fn version_checks_at_plan() {
+        let v = |s: &str| Value::Value(s.to_string());
+        let on_version = |s: &str| vec![(s.to_string(), AttributePath::new("version"))];
+        assert!(version_errors(v("~1.2"), Some(true)).is_empty());
+        assert!(version_errors(v("~1.2"), None).is_empty());
+        assert!(version_errors(Value::Null, Some(true)).is_empty());
+        assert!(version_errors(v("1.2.3"), Some(false)).is_empty());
+        assert_eq!(
+            version_errors(v("~1.2"), Some(false)),
+            on_version("Chart Version Constraint Needs Synchronization")
+        );
+        assert_eq!(
+            version_errors(Value::Null, Some(false)),
+            on_version("Chart Version Required")
+        );
+        assert_eq!(
+            version_errors(v(""), None),
+            on_version("Invalid Chart Version")
+        );
+        assert_eq!(
+            version_errors(v(">= banana"), None),
+            on_version("Invalid Chart Version")
+        );
+        assert!(version_errors(Value::Unknown, Some(false)).is_empty());
+    }
+
+    #[test]
+    fn name_checks_at_plan() {
+        let errs = |n: &str, k: Option<Kind>| {
+            let mut d = Diagnostics::default();
+            check_name(&mut d, &Value::Value(n.to_string()), k);
+            d.errors.len()
+        };
+        assert_eq!(errs("team/nginx", Some(Kind::Oci)), 0);
+        assert_eq!(errs("Team//x", Some(Kind::Oci)), 1);
+        assert_eq!(errs("a/b", Some(Kind::Helm)), 1);
+        assert_eq!(errs("nginx", None), 0);
+        assert_eq!(errs(" ", None), 1);
+    }
+
+    /// Archive problems point at `version`, registry problems at `registry`.
+    #[test]
+    fn errors_on_the_attribute_at_fault() {
+        let m = error_map(Kind::Helm);
+        let mismatch = Error::DigestMismatch {
+            url: "https://h/x.tgz".into(),
+            expected: "sha256:a".into(),
+            actual: "sha256:b".into(),
+        };
+        assert_eq!(m.attribute(&mismatch), AttributePath::new("version"));
+        let unauthorized = Error::Unauthorized {
+            url: "https://h/x.tgz".into(),
+            status: 401,
+        };
+        assert_eq!(m.attribute(&unauthorized), AttributePath::new("registry"));
+        let big = Error::ChartTooLarge {
+            url: "https://h/x.tgz".into(),
+            limit: 1,
+        };
+        assert_eq!(m.attribute(&big), AttributePath::new("version"));
     }
 }

@@ -1,6 +1,7 @@
 //! Data sources, one Terraform object per file, plus what they share: the `registry` reference
 //! ([`registry_ref`]) and the dynamic value it arrives in ([`dynamic`]).
 
+pub mod chart_fetch;
 pub mod dynamic;
 pub mod helm_chart;
 pub mod registry_ref;
