@@ -30,11 +30,16 @@
 //! - Text that Terraform cannot hold (values or schema that are not UTF-8) is refused.
 
 mod chart_yaml;
+mod download;
 mod tarball;
 
 use std::collections::BTreeMap;
 
 pub use chart_yaml::{Dependency, Maintainer};
+pub(crate) use download::read_off_thread;
+pub use download::{
+    helm_chart_details, helm_chart_url, sha256_hex, ArchiveInfo, ArchiveStore, CHART_CACHE_KIND,
+};
 pub use tarball::{MAX_DECOMPRESSED_CHART_SIZE, MAX_DECOMPRESSED_FILE_SIZE, MAX_TAR_STREAM};
 
 use crate::error::{redact_url, Error, Result};
@@ -143,4 +148,4 @@ fn read(archive: &[u8]) -> std::result::Result<ChartDetails, String> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
