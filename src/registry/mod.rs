@@ -8,7 +8,9 @@ pub mod helm_index;
 pub mod http;
 pub mod oci;
 pub mod request;
+pub mod resolve;
 pub mod scrub;
+pub mod search;
 pub mod snapshot;
 #[cfg(test)]
 pub mod testserver;
