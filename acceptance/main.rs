@@ -16,6 +16,7 @@ mod chart_state;
 mod error_wording;
 mod harness;
 mod helm_registry;
+mod helm_semantics;
 mod oci_registry;
 mod provider;
 mod security;
@@ -32,6 +33,7 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(smoke::tests(tb));
     trials.extend(provider::tests(tb));
     trials.extend(helm_registry::tests(tb));
+    trials.extend(helm_semantics::tests(tb));
     trials.extend(oci_registry::tests(tb));
     trials.extend(chart_state::tests(tb));
     trials.extend(error_wording::tests(tb));
