@@ -1,181 +1,133 @@
 //! The chart archive behind a resolved version, and its details, for `chartreg_helm_chart` with
-//! synchronization on: downloaded once per digest and provider process, verified, cached.
+//! synchronization on.
 //!
-//! Why a layer of its own: Terraform reads the data sources of one plan in parallel (10 at a
-//! time) in one provider process, and 20 of them may name the same chart version. Each digest is
-//! fetched under its own lock ([`ChartFetcher`]), so the second reader finds the archive the first
-//! one cached (or its parsed details in memory) instead of downloading it again; and an archive
-//! already in the registry's disk cache (by the digest the catalog snapshot lists) costs no
-//! request at all, so a second plan downloads nothing.
+//! Why a layer of its own: the data source gets a registry *reference*, and this is where it
+//! becomes the registry's client calls, built as the resource builds them
+//! ([`RegistryRef`]: credentials, TLS, `pass_credentials`, the resource's cache directory).
+//! The downloads are `crate::registry::chart_archive`'s ([`helm_chart_details`]) and the OCI
+//! client's ([`OciClient::chart_details`](crate::registry::oci::OciClient::chart_details)):
+//! verified against the listed digest, capped, cached by digest once verified, and shared by
+//! concurrent readers of this provider process through [`ArchiveStore::global`] (20 data sources
+//! naming one version cost one download).
 //!
-//! The downloads themselves are the registry clients': `OciClient::chart_manifest` and
-//! `chart_archive` (layer digest verified, cached once verified); the Helm repository archive
-//! download is `crate::registry::chart_archive`'s.
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+//! One thing is added for OCI: an archive the registry's disk cache holds under the layer digest
+//! the catalog snapshot lists is read from there without any request (the OCI client would ask
+//! the registry for the manifest first), so a second plan makes no request for it at all.
 
 use crate::data_sources::registry_ref::RegistryRef;
 use crate::error::{Error, Result};
 use crate::registry::cache::Cache;
-use crate::registry::chart_archive::{read_chart_archive, ChartDetails};
-use crate::registry::oci::chart::digest_matches;
-use crate::registry::oci::CHART_CACHE_KIND;
-use crate::registry::snapshot::{ChartRecords, Kind, VersionRecord};
+use crate::registry::chart_archive::{
+    helm_chart_details, read_off_thread, sha256_hex, ArchiveInfo, ArchiveStore, ChartDetails,
+    CHART_CACHE_KIND,
+};
+use crate::registry::snapshot::{ChartRecords, Kind, Snapshot, VersionRecord};
 use crate::settings::Settings;
 
-/// What was fetched for one chart version.
-#[derive(Debug, Clone)]
-pub struct Fetched {
-    pub details: Arc<ChartDetails>,
-    /// sha256 (hex) of the archive, verified.
-    pub digest: String,
-    /// OCI: the manifest digest (`sha256:…`).
-    pub manifest_digest: Option<String>,
-}
-
-/// Per provider process: one lock per chart version being fetched, and what was fetched.
-#[derive(Debug, Default)]
-pub struct ChartFetcher {
-    slots: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Fetched>>>>>,
-}
-
-impl ChartFetcher {
-    /// The details of `record` (a version of chart `records` of `reg`), fetched at most once per
-    /// provider process; a failure is not remembered (the next reader tries again).
-    pub async fn fetch(
-        &self,
-        settings: &Settings,
-        reg: &RegistryRef,
-        key: &str,
-        records: &ChartRecords,
-        record: &VersionRecord,
-    ) -> Result<Fetched> {
-        // Keyed by what is fetched: the registry (its cache directory) and the version, with the
-        // digest the catalog lists (a re-published version is another archive).
-        let slot_key = format!(
-            "{:?}/{}/{key}/{}/{}",
-            reg.kind, reg.name, record.version, record.digest
-        );
-        let slot = self
-            .slots
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(slot_key)
-            .or_default()
-            .clone();
-        let mut guard = slot.lock().await;
-        if let Some(f) = guard.as_ref() {
-            return Ok(f.clone());
-        }
-        let cache = reg.cache(&settings.cache_dir).ok();
-        let fetched = match reg.kind {
-            Kind::Oci => fetch_oci(settings, reg, key, records, record, cache).await?,
-            Kind::Helm => fetch_helm(settings, reg, record, cache).await?,
-        };
-        *guard = Some(fetched.clone());
-        Ok(fetched)
-    }
-}
-
-/// The archive from the registry's disk cache, if it is there and matches `sha256:<digest>`.
-fn cached_archive(cache: Option<&Cache>, digest: &str) -> Option<Vec<u8>> {
-    if digest.is_empty() {
-        return None;
-    }
-    let d = format!("sha256:{digest}");
-    let bytes = cache?.get(CHART_CACHE_KIND, &d)?;
-    digest_matches(&d, &bytes).then_some(bytes)
-}
-
-async fn fetch_oci(
+/// The details of `record`, version of chart `records` (keyed `key`) of `reg`, and where they
+/// came from.
+pub async fn chart_details(
     settings: &Settings,
     reg: &RegistryRef,
+    snapshot: &Snapshot,
     key: &str,
     records: &ChartRecords,
     record: &VersionRecord,
-    cache: Option<Cache>,
-) -> Result<Fetched> {
-    let oci = reg.oci().expect("an OCI registry reference");
-    let repo = if records.repository.is_empty() {
-        let base = oci.registry.endpoint.path.trim_matches('/');
-        if base.is_empty() {
-            key.to_string()
-        } else {
-            format!("{base}/{key}")
+) -> Result<(ChartDetails, ArchiveInfo)> {
+    let store = ArchiveStore::global();
+    let cache = match reg.cache(&settings.cache_dir) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::debug!(error = %e, "no chart cache for this registry");
+            None
         }
-    } else {
-        records.repository.clone()
     };
-    let reference = format!(
-        "oci://{}/{repo}:{}",
-        oci.registry.endpoint.host, record.version
-    );
-    if let Some(bytes) = cached_archive(cache.as_ref(), &record.digest) {
-        tracing::debug!(registry = %reg.name, chart = %repo, version = %record.version, "chart archive from the cache");
-        return Ok(Fetched {
-            details: Arc::new(read_chart_archive(&bytes, &reference)?),
-            digest: record.digest.clone(),
-            manifest_digest: (!record.manifest_digest.is_empty())
-                .then(|| record.manifest_digest.clone()),
-        });
+    match reg.kind {
+        Kind::Helm => {
+            let repo = reg.helm().expect("a Helm repository reference");
+            helm_chart_details(
+                store,
+                repo,
+                &settings.http,
+                cache.as_ref(),
+                snapshot,
+                record,
+            )
+            .await
+        }
+        Kind::Oci => {
+            let repo = oci_repository(reg, key, records);
+            if let Some(found) = from_cache(cache.as_ref(), reg, &repo, record).await {
+                return found;
+            }
+            let client = reg
+                .oci_client(&settings.http, cache)
+                .expect("an OCI registry reference")?;
+            let (details, info) = client.chart_details(store, &repo, &record.version).await?;
+            if !record.digest.is_empty() && info.digest != record.digest {
+                // The tag was pushed again since the catalog was read: not the archive listed.
+                return Err(Error::DigestMismatch {
+                    url: info.url,
+                    expected: format!("sha256:{}", record.digest),
+                    actual: format!("sha256:{}", info.digest),
+                });
+            }
+            Ok((details, info))
+        }
     }
-    let client = OciClientFor::new(settings, reg, cache)?;
-    let manifest = client.0.chart_manifest(&repo, &record.version).await?;
-    let layer_digest = manifest
-        .manifest
-        .chart_layer()
-        .map(|l| l.digest.clone())
+}
+
+/// The OCI repository path of a chart: the snapshot's, else the endpoint path joined with the key.
+fn oci_repository(reg: &RegistryRef, key: &str, records: &ChartRecords) -> String {
+    if !records.repository.is_empty() {
+        return records.repository.clone();
+    }
+    let base = reg
+        .oci()
+        .map(|o| o.registry.endpoint.path.trim_matches('/').to_string())
         .unwrap_or_default();
-    let listed = format!("sha256:{}", record.digest);
-    if !record.digest.is_empty() && layer_digest != listed {
-        // The tag was pushed again since the catalog was read: the archive is not the one listed.
-        return Err(Error::DigestMismatch {
-            url: reference,
-            expected: listed,
-            actual: layer_digest,
-        });
-    }
-    let bytes = client.0.chart_archive(&manifest).await?;
-    tracing::debug!(registry = %reg.name, chart = %repo, version = %record.version, bytes = bytes.len(), "chart archive downloaded");
-    Ok(Fetched {
-        details: Arc::new(read_chart_archive(&bytes, &reference)?),
-        digest: layer_digest
-            .strip_prefix("sha256:")
-            .unwrap_or(&layer_digest)
-            .to_string(),
-        manifest_digest: Some(manifest.digest.clone()),
-    })
-}
-
-/// An OCI client built from the reference as the resource builds it.
-struct OciClientFor(crate::registry::oci::OciClient);
-
-impl OciClientFor {
-    fn new(settings: &Settings, reg: &RegistryRef, cache: Option<Cache>) -> Result<Self> {
-        reg.oci_client(&settings.http, cache)
-            .expect("an OCI registry reference")
-            .map(OciClientFor)
+    if base.is_empty() {
+        key.to_string()
+    } else {
+        format!("{base}/{key}")
     }
 }
 
-async fn fetch_helm(
-    _settings: &Settings,
-    _reg: &RegistryRef,
+/// An OCI chart archive from the disk cache by the listed layer digest, verified again.
+async fn from_cache(
+    cache: Option<&Cache>,
+    reg: &RegistryRef,
+    repo: &str,
     record: &VersionRecord,
-    cache: Option<Cache>,
-) -> Result<Fetched> {
-    if let Some(bytes) = cached_archive(cache.as_ref(), &record.digest) {
-        return Ok(Fetched {
-            details: Arc::new(read_chart_archive(&bytes, &record.version)?),
-            digest: record.digest.clone(),
-            manifest_digest: None,
-        });
+) -> Option<Result<(ChartDetails, ArchiveInfo)>> {
+    if record.digest.is_empty() {
+        return None;
     }
-    // PENDING (archive helper): the Helm repository archive download (URL resolved against the
-    // snapshot's index_url, credentials to the registry's host only unless pass_credentials,
-    // sha256 verified while streaming, max_chart_size, cached by digest).
-    Err(Error::Config(
-        "chart details from a Helm repository are not available in this build yet (the archive download is pending)".into(),
-    ))
+    let digest = format!("sha256:{}", record.digest);
+    let bytes = cache?.get(CHART_CACHE_KIND, &digest)?;
+    if sha256_hex(&bytes) != record.digest {
+        return None;
+    }
+    let host = reg
+        .oci()
+        .map(|o| o.registry.endpoint.base_url())
+        .unwrap_or_default();
+    let url = format!("{host}/v2/{repo}/blobs/{digest}");
+    tracing::debug!(registry = %reg.name, %url, "chart archive from the cache");
+    Some(
+        read_off_thread(bytes, url.clone())
+            .await
+            .map(|(_, details)| {
+                (
+                    details,
+                    ArchiveInfo {
+                        digest: record.digest.clone(),
+                        url,
+                        manifest_digest: (!record.manifest_digest.is_empty())
+                            .then(|| record.manifest_digest.clone()),
+                        downloaded: false,
+                    },
+                )
+            }),
+    )
 }

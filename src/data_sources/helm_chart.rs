@@ -23,12 +23,13 @@ use tf_provider::schema::Schema;
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, DataSource, Diagnostics};
 
-use crate::data_sources::chart_fetch::{ChartFetcher, Fetched};
+use crate::data_sources::chart_fetch;
 use crate::data_sources::dynamic::Dynamic;
 use crate::data_sources::registry_ref::{self, Decoded, RegistryRef};
 use crate::diagnostics::ErrorMap;
 use crate::error::{Culprit, Error};
 use crate::registry::catalog::SemVer;
+use crate::registry::chart_archive::{ArchiveInfo, ChartDetails};
 use crate::registry::oci::{validate_repository_path, version_to_tag};
 use crate::registry::request::Protocol;
 use crate::registry::resolve::{self, closest_names, Constraint, ResolveError};
@@ -86,15 +87,11 @@ pub struct HelmChartState {
 
 pub struct HelmChartDataSource {
     shared: Shared,
-    fetcher: ChartFetcher,
 }
 
 impl HelmChartDataSource {
     pub fn new(shared: Shared) -> Self {
-        HelmChartDataSource {
-            shared,
-            fetcher: ChartFetcher::default(),
-        }
+        HelmChartDataSource { shared }
     }
 }
 
@@ -136,7 +133,7 @@ pub fn data_source_schema() -> Schema {
         ("versions", attr(strings(), C::Computed, "Every version of the chart the registry's catalog lists, newest first (Helm's order), each once.")),
         ("repository", attr(T::String, C::Computed, "What `helm_release`'s `repository` (and `helm pull --repo`) takes: the Helm repository URL (without credentials or query string), or `oci://host[/path]` of the chart's OCI repository without its last segment.")),
         ("chart", attr(T::String, C::Computed, "What `helm_release`'s `chart` takes alongside `repository`: the chart name (Helm repository), or the last segment of the OCI repository.")),
-        ("url", attr(T::String, C::Computed, "Where the chart archive is downloaded: the absolute URL of the index entry (Helm repository; a relative entry is resolved against the repository URL), or the OCI reference `oci://host/path/name:tag` (`+` written `_`).")),
+        ("url", attr(T::String, C::Computed, "Where the chart archive is: the absolute URL of the index entry (Helm repository; a relative entry is resolved against the repository URL, without the endpoint's query string, which may hold a token), or the OCI reference `oci://host/path/name:tag` (`+` written `_`).")),
         ("digest", attr(T::String, C::Computed, "SHA-256 (hex) of the chart archive, as `sha256sum` of the pulled `.tgz` prints it: the index's `digest` (Helm repository, verified against the archive when synchronization is on) or the chart layer's digest (OCI). Null when unknown (synchronization off and a version the stored catalog lacks).")),
         ("manifest_digest", attr(T::String, C::Computed, "OCI registries: digest (`sha256:…`) of the chart's manifest. Null for a Helm repository, and when unknown.")),
         ("app_version", attr(T::String, C::Computed, &format!("`appVersion` of Chart.yaml. {details}"))),
@@ -396,8 +393,7 @@ impl HelmChartState {
 
 impl HelmChartState {
     /// The outputs read from the chart archive (synchronization on).
-    fn set_details(&mut self, f: &Fetched, record: &VersionRecord) {
-        let d = &f.details;
+    fn set_details(&mut self, d: &ChartDetails, info: &ArchiveInfo, record: &VersionRecord) {
         let text = |s: &str| Value::Value(s.to_string());
         let opt = |s: &str| {
             if s.is_empty() {
@@ -407,8 +403,8 @@ impl HelmChartState {
             }
         };
         let list = |v: &[String]| Value::Value(v.iter().map(|s| Value::Value(s.clone())).collect());
-        self.digest = Value::Value(f.digest.clone());
-        if let Some(m) = &f.manifest_digest {
+        self.digest = Value::Value(info.digest.clone());
+        if let Some(m) = &info.manifest_digest {
             self.manifest_digest = Value::Value(m.clone());
         }
         self.app_version = text(&d.app_version);
@@ -578,13 +574,9 @@ impl DataSource for HelmChartDataSource {
         };
         config.set_location(&reg, &loc, Some(records), Some(record), &record.version);
         let settings = self.shared.get();
-        match self
-            .fetcher
-            .fetch(&settings, &reg, &name, records, record)
-            .await
-        {
-            Ok(f) => {
-                config.set_details(&f, record);
+        match chart_fetch::chart_details(&settings, &reg, snapshot, &name, records, record).await {
+            Ok((details, info)) => {
+                config.set_details(&details, &info, record);
                 Some(config)
             }
             Err(e) => {
