@@ -126,6 +126,8 @@ fn strings() -> T {
 
 pub fn data_source_schema() -> Schema {
     let details = "Null when the registry's `synchronization` is off.";
+    let unset =
+        "Null when Chart.yaml does not set it, and when the registry's `synchronization` is off.";
     let attrs = [
         ("registry", registry_ref::attribute("that holds the chart")),
         ("name", attr(T::String, C::Required, "Chart name (Helm repository), or repository path relative to the endpoint (OCI registry, e.g. `nginx` or `team/nginx`), as the registry's `charts` keys it.")),
@@ -136,12 +138,12 @@ pub fn data_source_schema() -> Schema {
         ("url", attr(T::String, C::Computed, "Where the chart archive is: the absolute URL of the index entry (Helm repository; a relative entry is resolved against the repository URL, without the endpoint's query string, which may hold a token), or the OCI reference `oci://host/path/name:tag` (`+` written `_`).")),
         ("digest", attr(T::String, C::Computed, "SHA-256 (hex) of the chart archive, as `sha256sum` of the pulled `.tgz` prints it: the index's `digest` (Helm repository, verified against the archive when synchronization is on) or the chart layer's digest (OCI). Null when unknown (synchronization off and a version the stored catalog lacks).")),
         ("manifest_digest", attr(T::String, C::Computed, "OCI registries: digest (`sha256:…`) of the chart's manifest. Null for a Helm repository, and when unknown.")),
-        ("app_version", attr(T::String, C::Computed, &format!("`appVersion` of Chart.yaml. {details}"))),
-        ("description", attr(T::String, C::Computed, &format!("`description` of Chart.yaml. {details}"))),
+        ("app_version", attr(T::String, C::Computed, &format!("`appVersion` of Chart.yaml. {unset}"))),
+        ("description", attr(T::String, C::Computed, &format!("`description` of Chart.yaml. {unset}"))),
         ("values", attr(T::String, C::Computed, &format!("The chart's `values.yaml`, verbatim (what `helm show values` prints). {details}"))),
         ("values_schema", attr(T::String, C::Computed, &format!("The chart's `values.schema.json`, verbatim; null when the chart has none. {details}"))),
-        ("home", attr(T::String, C::Computed, &format!("`home` of Chart.yaml. {details}"))),
-        ("icon", attr(T::String, C::Computed, &format!("`icon` of Chart.yaml. {details}"))),
+        ("home", attr(T::String, C::Computed, &format!("`home` of Chart.yaml. {unset}"))),
+        ("icon", attr(T::String, C::Computed, &format!("`icon` of Chart.yaml. {unset}"))),
         ("keywords", attr(strings(), C::Computed, &format!("`keywords` of Chart.yaml. {details}"))),
         ("sources", attr(strings(), C::Computed, &format!("`sources` of Chart.yaml. {details}"))),
         ("maintainers", attr(T::List(Box::new(T::Object(map! {"name" => T::String, "email" => T::String, "url" => T::String}))), C::Computed, &format!("`maintainers` of Chart.yaml: `name`, `email`, `url`. {details}"))),
@@ -150,7 +152,7 @@ pub fn data_source_schema() -> Schema {
         ("deprecated", attr(T::Bool, C::Computed, &format!("`deprecated` of Chart.yaml. {details}"))),
         ("created", attr(T::String, C::Computed, &format!("When the version was published (RFC 3339): the index entry's `created` (Helm repository) or the manifest's `org.opencontainers.image.created` annotation (OCI), null when the registry does not say. {details}"))),
         ("type", attr(T::String, C::Computed, &format!("`type` of Chart.yaml (`application` or `library`; Helm's default `application` when unset). {details}"))),
-        ("kube_version", attr(T::String, C::Computed, &format!("`kubeVersion` of Chart.yaml: the Kubernetes versions the chart supports (a constraint). {details}"))),
+        ("kube_version", attr(T::String, C::Computed, &format!("`kubeVersion` of Chart.yaml: the Kubernetes versions the chart supports (a constraint). {unset}"))),
     ];
     schema(
         "One chart version of a registered registry (`chartreg_helm_registry` or `chartreg_oci_registry`, given by reference), resolved exactly as Helm resolves it, with what `helm_release` takes (`repository`, `chart`, `version`) and, when the registry is synchronized, the chart's details read from its archive (Chart.yaml, `values.yaml`, `values.schema.json`; the archive's digest is verified and it is cached by digest in `cache_dir`, so a second plan downloads nothing). With the registry's `synchronization` off no request is made: the version must be exact and the details are null.",
@@ -407,12 +409,12 @@ impl HelmChartState {
         if let Some(m) = &info.manifest_digest {
             self.manifest_digest = Value::Value(m.clone());
         }
-        self.app_version = text(&d.app_version);
-        self.description = text(&d.description);
+        self.app_version = opt(&d.app_version);
+        self.description = opt(&d.description);
         self.values = Value::Value(d.values.clone().unwrap_or_default());
         self.values_schema = d.values_schema.clone().map_or(Value::Null, Value::Value);
-        self.home = text(&d.home);
-        self.icon = text(&d.icon);
+        self.home = opt(&d.home);
+        self.icon = opt(&d.icon);
         self.keywords = list(&d.keywords);
         self.sources = list(&d.sources);
         self.maintainers = Value::Value(
@@ -454,7 +456,7 @@ impl HelmChartState {
         } else {
             &d.chart_type
         });
-        self.kube_version = text(&d.kube_version);
+        self.kube_version = opt(&d.kube_version);
     }
 }
 
