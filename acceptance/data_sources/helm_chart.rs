@@ -629,8 +629,209 @@ data "chartreg_helm_chart" "tuple" {{
     .trials()
 }
 
+// ------------------------------------------------------------------ archive faults, fan-out
+
+/// A workspace registering both registries (synchronization on) under `provider`, applied, then
+/// given `charts` (data sources read at plan from then on).
+fn registered(
+    tb: &Testbed,
+    cli: &TfCli,
+    r: &Registries,
+    provider: &str,
+    charts: &str,
+) -> TestResult<Tf> {
+    let tf = Tf::new(tb, cli);
+    let id = uniq(cli);
+    let regs = format!(
+        r#"{provider}
+resource "chartreg_helm_registry" "h" {{
+  name     = "h-{id}"
+  endpoint = "{helm}"
+}}
+
+resource "chartreg_oci_registry" "o" {{
+  name     = "o-{id}"
+  endpoint = "http://{oci}/{OCI_NAMESPACE}"
+}}
+"#,
+        helm = r.helm.url,
+        oci = r.oci.host,
+    );
+    tf.write(&regs);
+    tf.apply()?;
+    tf.write(&format!("{regs}\n{charts}"));
+    Ok(tf)
+}
+
+/// Files under any `charts/` directory of a cache (where archives are cached).
+fn cached_archives(cache: &std::path::Path) -> Vec<String> {
+    fn walk(d: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.parent().and_then(|p| p.file_name()) == Some("charts".as_ref()) {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(cache, &mut out);
+    out
+}
+
+struct Faults {
+    corrupt: (TfReport, std::path::PathBuf),
+    over_cap: (TfReport, std::path::PathBuf),
+    _r: Registries,
+}
+
+/// The blob file of `digest` (hex) in a docker-registry's filesystem storage.
+fn blob_file(r: &Registries, digest: &str) -> std::path::PathBuf {
+    r.oci
+        .data_dir
+        .join("docker/registry/v2/blobs/sha256")
+        .join(&digest[..2])
+        .join(digest)
+        .join("data")
+}
+
+fn faults_setup(tb: &Testbed, cli: &TfCli) -> TestResult<Faults> {
+    let r = spawn_registries(tb, &format!("dsfault-{}", cli.label))?;
+    let both = |version: &str| {
+        format!(
+            r#"data "chartreg_helm_chart" "h" {{
+  registry = chartreg_helm_registry.h
+  name     = "web"
+  version  = "{version}"
+}}
+
+data "chartreg_helm_chart" "o" {{
+  registry = chartreg_oci_registry.o
+  name     = "web"
+  version  = "{version}"
+}}
+"#
+        )
+    };
+    // Corrupted on the server after it was indexed / pushed: another archive's bytes.
+    let corrupt_dir = tb.scratch_dir("ds-cache");
+    let tf = registered(
+        tb,
+        cli,
+        &r,
+        &format!(
+            "provider \"chartreg\" {{\n  cache_dir = {:?}\n}}\n",
+            corrupt_dir.display().to_string()
+        ),
+        &both("1.2.3"),
+    )?;
+    let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let (good, other) = (read(&r.charts.web[2])?, read(&r.charts.web[1])?);
+    std::fs::write(r.helm.dir.join("web-1.2.3.tgz"), &other).map_err(|e| e.to_string())?;
+    let blob = blob_file(&r, &super::sha256_bytes(&good));
+    ensure(blob.is_file(), || format!("no blob {}", blob.display()))?;
+    std::fs::write(&blob, &other).map_err(|e| e.to_string())?;
+    let corrupt = (tf.plan_json(&[]), corrupt_dir);
+    // Over max_chart_size: `big` is ~40 KiB of incompressible data.
+    let cap_dir = tb.scratch_dir("ds-cache");
+    let tf = registered(
+        tb,
+        cli,
+        &r,
+        &format!(
+            "provider \"chartreg\" {{\n  cache_dir      = {:?}\n  max_chart_size = 4096\n}}\n",
+            cap_dir.display().to_string()
+        ),
+        &both("1.2.3")
+            .replace("\"web\"", "\"big\"")
+            .replace("1.2.3", "0.1.0"),
+    )?;
+    let over_cap = (tf.plan_json(&[]), cap_dir);
+    Ok(Faults {
+        corrupt,
+        over_cap,
+        _r: r,
+    })
+}
+
+fn faults(tb: &Arc<Testbed>) -> Vec<Trial> {
+    Cases::new(tb, "data_sources::helm_chart::archive_faults", faults_setup)
+        .case("corrupted_on_server_digest_mismatch", |_, f| {
+            let (p, cache) = &f.corrupt;
+            for ds in ["h", "o"] {
+                let e = p.expect_error(
+                    "Chart Archive Digest Mismatch",
+                    &format!("{DS}.{ds}.version"),
+                )?;
+                ensure(e.detail_has("nothing was cached"), || format!("{e}"))?;
+            }
+            p.expect_error_count(2)?;
+            let cached = cached_archives(cache);
+            ensure(cached.is_empty(), || {
+                format!("cached after a digest mismatch: {cached:?}")
+            })
+        })
+        .case("over_max_chart_size", |_, f| {
+            let (p, cache) = &f.over_cap;
+            for ds in ["h", "o"] {
+                let e = p.expect_error("Chart Archive Too Large", &format!("{DS}.{ds}.version"))?;
+                ensure(e.detail_has("max_chart_size"), || format!("{e}"))?;
+            }
+            p.expect_error_count(2)?;
+            let cached = cached_archives(cache);
+            ensure(cached.is_empty(), || {
+                format!("cached over the cap: {cached:?}")
+            })
+        })
+        .trials()
+}
+
+/// 20 data sources on each registry in one plan, over 3 versions.
+fn fan_out(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let r = spawn_registries(tb, &format!("dsfan-{}", cli.label))?;
+    let versions = ["1.0.0", "1.2.3", "2.0.0"];
+    let mut charts = String::new();
+    for i in 0..20 {
+        for (reg, res) in [
+            ("h", "chartreg_helm_registry.h"),
+            ("o", "chartreg_oci_registry.o"),
+        ] {
+            charts.push_str(&format!(
+                "data \"chartreg_helm_chart\" \"{reg}{i}\" {{\n  registry = {res}\n  name     = \"web\"\n  version  = \"{}\"\n}}\n",
+                versions[i % versions.len()]
+            ));
+        }
+    }
+    let cache = tb.scratch_dir("ds-cache");
+    let tf = registered(
+        tb,
+        cli,
+        &r,
+        &format!(
+            "provider \"chartreg\" {{\n  cache_dir = {:?}\n}}\n",
+            cache.display().to_string()
+        ),
+        &charts,
+    )?;
+    let before = downloads(&r);
+    let p = tf.plan_json(&[]).ok()?;
+    ensure(p.errors().is_empty(), || format!("{}", p.output))?;
+    let after = downloads(&r);
+    let (tgz, index, blobs) = (after.0 - before.0, after.1 - before.1, after.2 - before.2);
+    ensure(tgz == 3 && index == 0 && blobs == 3, || {
+        format!("one plan of 20 data sources per registry over 3 versions downloaded {tgz} Helm archive(s) (want 3), {index} index(es) (want 0), {blobs} OCI blob(s) (want 3)")
+    })
+}
+
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     let mut v = Vec::new();
+    v.extend(faults(tb));
+    v.extend(crate::harness::both_tf(
+        tb,
+        "data_sources::helm_chart::twenty_data_sources_one_download_per_version",
+        fan_out,
+    ));
     v.extend(synced(tb));
     v.extend(sync_off(tb));
     v.extend(not_a_registry(tb));

@@ -18,8 +18,9 @@ use std::sync::Arc;
 use libtest_mimic::Trial;
 
 use crate::harness::{
-    ensure, fixtures::index_repo_dir, run_cmd, HelmRepoServer, RegistryAuth, RegistryServer,
-    TestResult, Testbed,
+    ensure,
+    fixtures::{index_repo_dir, random_hex},
+    run_cmd, HelmRepoServer, RegistryAuth, RegistryServer, TestResult, Testbed,
 };
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
@@ -50,6 +51,9 @@ pub struct DsCharts {
     pub web: Vec<PathBuf>,
     pub schemed: PathBuf,
     pub umbrella: PathBuf,
+    /// `big` 0.1.0: ~40 KiB of incompressible data in a file of the chart (over a small
+    /// `max_chart_size`).
+    pub big: PathBuf,
 }
 
 impl DsCharts {
@@ -57,6 +61,7 @@ impl DsCharts {
         let mut v: Vec<&Path> = self.web.iter().map(PathBuf::as_path).collect();
         v.push(&self.schemed);
         v.push(&self.umbrella);
+        v.push(&self.big);
         v
     }
 }
@@ -173,10 +178,23 @@ pub fn make_charts(tb: &Testbed) -> TestResult<DsCharts> {
         None,
         &[&schemed_sub, &lib],
     )?;
+    let big_dir = work.join("big-files");
+    std::fs::create_dir_all(&big_dir).map_err(|e| e.to_string())?;
+    let noise: String = (0..40).map(|_| random_hex(512)).collect();
+    let big = package(
+        tb,
+        &work,
+        "big",
+        "apiVersion: v2\nname: big\nversion: 0.1.0\ndescription: large\n",
+        &format!("noise: {noise}\n"),
+        None,
+        &[],
+    )?;
     Ok(DsCharts {
         web,
         schemed,
         umbrella,
+        big,
     })
 }
 
@@ -200,9 +218,13 @@ pub fn spawn_registries(tb: &Testbed, name: &str) -> TestResult<Registries> {
 
 /// sha256 (hex) of a file.
 pub fn sha256_file(p: &Path) -> TestResult<String> {
-    use sha2::Digest;
     let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+    Ok(sha256_bytes(&bytes))
+}
+
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// What the real `helm pull` fetches: the `.tgz` it writes into a fresh directory. `repo` is a
