@@ -4,12 +4,15 @@
 //! `helm pull` / `helm show` as the reference.
 //!
 //! - `helm_chart::*` ([`helm_chart`]): `chartreg_helm_chart`.
+//! - `ghcr::*` ([`ghcr`]): `chartreg_helm_chart` on a GHCR-shaped registry (anonymous pull, no
+//!   catalog scope).
 //!
 //! The fixture charts ([`DsCharts`]): `web` in the versions of [`WEB_VERSIONS`] (the constraint
 //! table: pre-releases, build metadata, a deprecated version, a pre-release newest), `schemed`
 //! (every Chart.yaml field the data source outputs, a `values.schema.json`) and `umbrella` (two
 //! dependencies with condition and alias, one vendored in `charts/`).
 
+pub mod ghcr;
 pub mod helm_chart;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +29,7 @@ use crate::harness::{
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     let mut v = Vec::new();
     v.extend(helm_chart::tests(tb));
+    v.extend(ghcr::tests(tb));
     v
 }
 

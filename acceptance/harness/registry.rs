@@ -73,6 +73,7 @@ fn registry_proc(
     bind: IpAddr,
     port: u16,
     auth: RegistryAuth,
+    token: &super::TokenServer,
 ) -> TestResult<ServerProc> {
     std::fs::create_dir_all(dir.join("data")).map_err(|e| e.to_string())?;
     let mut cfg = format!(
@@ -97,8 +98,8 @@ fn registry_proc(
         )),
         RegistryAuth::Token => cfg.push_str(&format!(
             "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: chartreg-issuer\n    rootcertbundle: {}\n",
-            tb.token.realm,
-            tb.token.service,
+            token.realm,
+            token.service,
             token_cert(tb).display()
         )),
     }
@@ -131,6 +132,7 @@ pub(crate) fn shared(tb: &Testbed, bind: IpAddr) -> TestResult<(Vec<ServerProc>,
             bind,
             port,
             auth,
+            &tb.token,
         )?);
         let host = format!("{bind}:{port}");
         match auth {
@@ -269,10 +271,20 @@ pub fn spawn_registry(
     bind: IpAddr,
     auth: RegistryAuth,
 ) -> TestResult<RegistryServer> {
+    spawn_registry_with_token(tb, bind, auth, &tb.token)
+}
+
+/// [`spawn_registry`] whose token auth (with [`RegistryAuth::Token`]) is `token`'s.
+pub fn spawn_registry_with_token(
+    tb: &Testbed,
+    bind: IpAddr,
+    auth: RegistryAuth,
+    token: &super::TokenServer,
+) -> TestResult<RegistryServer> {
     let dir = tb.scratch_dir(&format!("registry-{}", auth.label()));
     let port = free_port_on(bind);
     let name = format!("registry-{}", auth.label());
-    let mut proc = registry_proc(tb, &name, &dir, bind, port, auth)?;
+    let mut proc = registry_proc(tb, &name, &dir, bind, port, auth, token)?;
     proc.start()?;
     let host = format!("{bind}:{port}");
     let layer = std::fs::read(&tb.charts.mychart_010).map_err(|e| e.to_string())?;
