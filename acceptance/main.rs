@@ -17,6 +17,7 @@ mod chart_state;
 mod error_wording;
 mod harness;
 mod helm_registry;
+mod helm_semantics;
 mod oci_registry;
 mod provider;
 mod security;
@@ -33,6 +34,7 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(smoke::tests(tb));
     trials.extend(provider::tests(tb));
     trials.extend(helm_registry::tests(tb));
+    trials.extend(helm_semantics::tests(tb));
     trials.extend(oci_registry::tests(tb));
     trials.extend(chart_state::tests(tb));
     trials.extend(chart_archive::tests(tb));
