@@ -14,7 +14,8 @@ use crate::diagnostics::{registry_attribute, ErrorMap};
 use crate::registry::cache::Cache;
 use crate::registry::helm_index::{self, FetchedIndex, HelmRepo, IndexFetch, Validators};
 use crate::registry::request::Protocol;
-use crate::resources::chart_state::{self, charts_state, ChartState};
+use crate::registry::snapshot::Kind;
+use crate::resources::chart_state::{charts_state, snapshot_state, ChartState};
 use crate::resources::common::{
     self, now_rfc3339, validate_credentials, validate_name, validate_pem, validate_required,
     with_default,
@@ -41,6 +42,7 @@ pub struct HelmRegistryState {
     pub chart_count: Value<i64>,
     pub version_count: Value<i64>,
     pub index_digest: Value<String>,
+    pub catalog_snapshot: Value<String>,
     pub last_synced: Value<String>,
 }
 
@@ -180,13 +182,19 @@ impl RegistryPlan for HelmRegistryState {
         self.chart_count = to.value(|p| &p.chart_count, 0);
         self.version_count = to.value(|p| &p.version_count, 0);
         self.index_digest = to.value(|p| &p.index_digest, String::new());
+        self.catalog_snapshot = to.value(|p| &p.catalog_snapshot, String::new());
         self.last_synced = to.value(|p| &p.last_synced, String::new());
     }
-    fn fill_derived(&mut self) {
-        if let Value::Value(charts) = &mut self.charts {
-            chart_state::fill_derived(charts);
-        }
-    }
+}
+
+/// The index URL as the snapshot names it (relative chart URLs resolve against it): without
+/// userinfo (an endpoint cannot carry any; stripped all the same), query string kept as Helm
+/// keeps it for chart URLs.
+fn snapshot_index_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
 }
 
 impl HelmRegistryResource {
@@ -201,6 +209,11 @@ impl HelmRegistryResource {
         s.chart_count = Value::Value(catalog.chart_count() as i64);
         s.version_count = Value::Value(catalog.version_count() as i64);
         s.charts = Value::Value(charts_state(&catalog));
+        s.catalog_snapshot = Value::Value(snapshot_state(
+            &catalog,
+            Kind::Helm,
+            &snapshot_index_url(&f.url),
+        ));
         s.index_digest = Value::Value(f.digest.clone());
         s.last_synced = Value::Value(now_rfc3339());
         let name = s.name.as_ref_option().cloned().unwrap_or_default();
@@ -312,7 +325,6 @@ impl Resource for HelmRegistryResource {
         let Some(mut s) = state else {
             return Some((None, private));
         };
-        s.fill_derived();
         if !matches!(s.synchronization, Value::Value(true)) {
             return Some((Some(s), private));
         }
@@ -592,14 +604,14 @@ mod tests {
         assert!(s.charts.is_unknown());
     }
 
-    /// catalog -> state -> catalog, through the JSON Terraform keeps: equal, the deprecated
-    /// latest version included.
+    /// catalog -> state -> catalog, through the JSON Terraform keeps: the summaries, and the
+    /// snapshot with every version, the index URL without userinfo.
     #[test]
     fn catalog_round_trips_through_state() {
         let index = br#"apiVersion: v1
 entries:
   old:
-    - {name: old, version: 2.0.0, appVersion: "2", description: last, deprecated: true, urls: [old-2.0.0.tgz]}
+    - {name: old, version: 2.0.0, appVersion: "2", description: last, deprecated: true, urls: [old-2.0.0.tgz], digest: "sha256:AB"}
     - {name: old, version: 1.0.0, description: first, urls: [old-1.0.0.tgz]}
   new:
     - {name: new, version: 0.1.0-rc.1, urls: [new.tgz]}
@@ -607,9 +619,14 @@ entries:
         let catalog = helm_index::parse_index(index, "https://h/index.yaml")
             .unwrap()
             .catalog();
-        assert!(catalog.charts["old"].deprecated);
+        let url = url::Url::parse("https://u:p@h/x/index.yaml?t=1").unwrap();
         let s = HelmRegistryState {
             charts: Value::Value(charts_state(&catalog)),
+            catalog_snapshot: Value::Value(snapshot_state(
+                &catalog,
+                Kind::Helm,
+                &snapshot_index_url(&url),
+            )),
             ..st()
         };
         let back: HelmRegistryState =
@@ -617,9 +634,19 @@ entries:
         let Value::Value(charts) = &back.charts else {
             panic!("charts")
         };
-        assert_eq!(chart_state::catalog_from_state(charts), catalog);
         assert_eq!(charts["old"].name, "old");
         assert_eq!(charts["old"].version_count, 2);
+        assert!(charts["old"].deprecated);
+        assert_eq!(charts["new"].latest_version, None);
+        let snap = crate::registry::snapshot::Snapshot::decode(
+            back.catalog_snapshot.as_ref_option().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(snap.index_url, "https://h/x/index.yaml?t=1");
+        assert_eq!(snap.kind, Kind::Helm);
+        assert_eq!(snap.charts, catalog.charts);
+        assert_eq!(snap.charts["old"].versions[0].digest, "ab");
+        assert_eq!(snap.charts["old"].versions[0].urls, ["old-2.0.0.tgz"]);
     }
 
     #[test]

@@ -15,7 +15,10 @@ use crate::registry::cache::Cache;
 use crate::registry::catalog::Catalog;
 use crate::registry::oci::{self, OciClient, OciRegistry};
 use crate::registry::request::Protocol;
-use crate::resources::chart_state::{self, catalog_from_state, charts_state, ChartState};
+use crate::registry::snapshot::Kind;
+use crate::resources::chart_state::{
+    catalog_from_snapshot, charts_state, snapshot_state, ChartState,
+};
 use crate::resources::common::{
     self, now_rfc3339, validate_credentials, validate_name, validate_pem, validate_required,
     with_default,
@@ -43,6 +46,7 @@ pub struct OciRegistryState {
     pub chart_count: Value<i64>,
     pub version_count: Value<i64>,
     pub catalog_digest: Value<String>,
+    pub catalog_snapshot: Value<String>,
     pub last_synced: Value<String>,
 }
 
@@ -141,12 +145,8 @@ impl RegistryPlan for OciRegistryState {
         self.chart_count = to.value(|p| &p.chart_count, 0);
         self.version_count = to.value(|p| &p.version_count, 0);
         self.catalog_digest = to.value(|p| &p.catalog_digest, String::new());
+        self.catalog_snapshot = to.value(|p| &p.catalog_snapshot, String::new());
         self.last_synced = to.value(|p| &p.last_synced, String::new());
-    }
-    fn fill_derived(&mut self) {
-        if let Value::Value(charts) = &mut self.charts {
-            chart_state::fill_derived(charts);
-        }
     }
 }
 
@@ -233,6 +233,7 @@ impl OciRegistryResource {
             s.chart_count = Value::Value(report.catalog.chart_count() as i64);
             s.version_count = Value::Value(report.catalog.version_count() as i64);
             s.catalog_digest = Value::Value(digest);
+            s.catalog_snapshot = Value::Value(snapshot_state(&report.catalog, Kind::Oci, ""));
             s.last_synced = Value::Value(now_rfc3339());
         }
         Some(())
@@ -319,10 +320,9 @@ impl Resource for OciRegistryResource {
         let Some(mut s) = state else {
             return Some((None, private));
         };
-        s.fill_derived();
         if matches!(s.synchronization, Value::Value(true)) {
             let mut next = s.clone();
-            let previous = s.charts.as_ref_option().map(catalog_from_state);
+            let previous = catalog_from_snapshot(s.catalog_snapshot.as_ref_option());
             if self
                 .sync(diags, &mut next, Phase::Refresh, previous)
                 .await
@@ -397,11 +397,8 @@ impl Resource for OciRegistryResource {
             return Some((Some(s), private));
         }
         // Same endpoint: unchanged repositories may be reused from the prior catalog.
-        let previous = prior
-            .charts
-            .as_ref_option()
-            .filter(|_| !plan::changed(&prior.endpoint, &s.endpoint))
-            .map(catalog_from_state);
+        let previous = catalog_from_snapshot(prior.catalog_snapshot.as_ref_option())
+            .filter(|_| !plan::changed(&prior.endpoint, &s.endpoint));
         match self.sync(diags, &mut s, Phase::Update, previous).await {
             Some(()) => Some((Some(s), private)),
             // Validation failed: the registration stays as it was.
@@ -479,28 +476,26 @@ mod tests {
         }
     }
 
-    /// catalog -> state -> catalog, through the JSON Terraform keeps: equal, and so is its
-    /// digest, which a refresh compares with `catalog_digest`. A deprecated latest version was
-    /// once read back as not deprecated, and the first refresh rewrote the digest.
+    /// catalog -> state -> catalog, through the JSON Terraform keeps: the snapshot gives the
+    /// catalog back, and so its digest, which a refresh compares with `catalog_digest`.
     #[test]
     fn catalog_round_trips_through_state() {
-        let catalog = chart_state::tests::sample_catalog();
+        let catalog = crate::resources::chart_state::tests::sample_catalog();
         let s = OciRegistryState {
             charts: Value::Value(charts_state(&catalog)),
             catalog_digest: Value::Value(oci::catalog_digest(&catalog)),
+            catalog_snapshot: Value::Value(snapshot_state(&catalog, Kind::Oci, "")),
             ..st()
         };
         let back: OciRegistryState =
             serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
-        let Value::Value(charts) = &back.charts else {
-            panic!("charts")
-        };
-        let read_back = catalog_from_state(charts);
+        let read_back = catalog_from_snapshot(back.catalog_snapshot.as_ref_option()).unwrap();
         assert_eq!(read_back, catalog);
         assert_eq!(
             back.catalog_digest.as_ref_option(),
             Some(&oci::catalog_digest(&read_back))
         );
+        assert_eq!(back.charts, s.charts);
     }
 
     /// Every configurable attribute reaches the client (a change lists the registry again)

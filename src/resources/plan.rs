@@ -86,10 +86,6 @@ pub trait RegistryPlan: Default {
     fn client_inputs(&self) -> Result<Self::Client, NotReady>;
     /// Set every computed attribute (the one list of them).
     fn set_computed(&mut self, to: Computed<'_, Self>);
-    /// Recompute what a state written by an earlier release lacks (chart fields added since,
-    /// see [`super::chart_state`]); a no-op on a current state. Every read does it, and so does
-    /// a plan that keeps the prior catalog.
-    fn fill_derived(&mut self);
 }
 
 /// Does going from `prior` to `planned` read the registry again? When what the client receives
@@ -154,7 +150,6 @@ pub fn plan_update<S: RegistryPlan>(
         s.set_computed(Computed::Unknown);
     } else {
         s.set_computed(Computed::CopyOf(prior));
-        s.fill_derived();
     }
     (s, replace)
 }
