@@ -81,9 +81,9 @@ pub fn resource_schema() -> Schema {
         endpoint: "URL of the repository (`http://` or `https://`), under which `index.yaml` is served. A query string is kept. Changed in place and validated again.",
         username: "Username for HTTP basic authentication.",
         password: "Password for HTTP basic authentication (sensitive).",
-        charts: "The repository's charts by name: `name`, `latest_version` (newest non-pre-release version, as `helm search repo` shows it), `app_version`, `description` and `deprecated` of that version, `version_count` and `versions` (all versions, newest first by semver, as Helm sorts them).",
+        charts: "The repository's charts by name, one summary each: `name`, `latest_version` (the newest version that is not a pre-release, as `helm search repo` shows it and `helm pull` without `--version` takes it; `null` when every version is a pre-release, a chart `helm search repo` shows only with `--devel`), `app_version`, `description` and `deprecated` of that version (of the newest version when there is no stable one), and `version_count` (distinct versions). A version listed more than once in the index (a re-published chart) counts once; its details are those of its first entry, the one `helm pull --version` downloads (`helm search repo --versions` may show another entry's). The versions themselves are listed by the `chartreg_helm_chart` and `chartreg_helm_charts` data sources.",
         chart_count: "Number of charts in the index.",
-        version_count: "Number of chart versions in the index.",
+        version_count: "Number of distinct chart versions in the index (the sum of the charts' `version_count`).",
         digest: ("index_digest", "SHA-256 (hex) of the index bytes last downloaded."),
         last_synced: "When the index in state was last downloaded (RFC 3339). A refresh answered 304 leaves it unchanged.",
     });
@@ -185,6 +185,9 @@ impl RegistryPlan for HelmRegistryState {
         self.catalog_snapshot = to.value(|p| &p.catalog_snapshot, String::new());
         self.last_synced = to.value(|p| &p.last_synced, String::new());
     }
+    fn catalog_snapshot(&self) -> &Value<String> {
+        &self.catalog_snapshot
+    }
 }
 
 /// The index URL as the snapshot names it (relative chart URLs resolve against it): without
@@ -270,7 +273,10 @@ impl HelmRegistryResource {
             }
             Ok(IndexFetch::Fetched(f)) => {
                 tracing::debug!(registry = %name, digest = %f.digest, bytes = f.bytes.len(), "index downloaded");
-                if !phase.records_unchanged() && s.index_digest.as_ref_option() == Some(&f.digest) {
+                if !phase.records_unchanged()
+                    && s.index_digest.as_ref_option() == Some(&f.digest)
+                    && !plan::snapshot_missing(s)
+                {
                     // Same bytes: nothing changes in state but the validators.
                     return Some(Some(HelmRegistryPrivate {
                         etag: f.validators.etag.clone(),
@@ -334,6 +340,7 @@ impl Resource for HelmRegistryResource {
                 s.index_digest
                     .as_ref_option()
                     .is_some_and(|d| !d.is_empty())
+                    && !plan::snapshot_missing(&s)
             })
             .map(|p| Validators {
                 etag: p.etag.clone(),
@@ -407,7 +414,7 @@ impl Resource for HelmRegistryResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let prior = prior?;
         let mut s = planned?;
-        if !plan::needs_sync(&prior, &s) {
+        if !plan::reads_again(&prior, &s) {
             return Some((Some(s), private));
         }
         match self.download(diags, &mut s, Phase::Update, None).await {
@@ -563,6 +570,7 @@ mod tests {
             chart_count: Value::Value(0),
             version_count: Value::Value(0),
             index_digest: Value::Value("d".into()),
+            catalog_snapshot: Value::Value("s".into()),
             last_synced: Value::Value("t".into()),
             ..Default::default()
         }
@@ -649,11 +657,32 @@ entries:
         assert_eq!(snap.charts["old"].versions[0].urls, ["old-2.0.0.tgz"]);
     }
 
+    /// A state written before `catalog_snapshot` existed has it `null`: the plan reads the
+    /// registry again (an update), so that the data sources get a snapshot; an import's empty
+    /// catalog (`""`) does not.
+    #[test]
+    fn a_state_without_snapshot_reads_again() {
+        let prior = HelmRegistryState {
+            catalog_snapshot: Value::Null,
+            ..st()
+        };
+        let (s, rep) = plan::plan_update(&prior, st(), Some(st()));
+        assert!(rep.is_empty());
+        assert!(s.catalog_snapshot.is_unknown() && s.charts.is_unknown());
+        let prior = HelmRegistryState {
+            catalog_snapshot: Value::Value(String::new()),
+            ..st()
+        };
+        let (s, _) = plan::plan_update(&prior, st(), Some(st()));
+        assert_eq!(s.catalog_snapshot, Value::Value(String::new()));
+    }
+
     #[test]
     fn plans() {
         // Unchanged: computed values kept.
         let (s, rep) = plan(st());
         assert!(rep.is_empty());
+        assert_eq!(s.catalog_snapshot, Value::Value("s".into()));
         assert_eq!(s.index_digest, Value::Value("d".into()));
         // sync toggle only: no download, no replacement.
         let (s, rep) = plan(HelmRegistryState {

@@ -88,10 +88,10 @@ pub fn resource_schema() -> Schema {
         endpoint: "Registry as `host[:port][/path]`. HTTPS by default; `oci://` is accepted (HTTPS) and `http://` means plain HTTP. The path, if any, is a repository prefix (or a repository) under which charts are looked up.",
         username: "Username.",
         password: "Password or access token (sensitive). Registry tokens obtained with it are kept in memory only.",
-        charts: "Chart repositories keyed by path relative to the endpoint (e.g. `library/nginx`): chart `name`, `latest_version` (newest non-pre-release), its `app_version`, `description` and `deprecated`, `version_count` and `versions` (newest first). Tags pushed by Helm with `_` for `+` are shown with `+`.",
+        charts: "Chart repositories keyed by path relative to the endpoint (e.g. `library/nginx`), one summary each: chart `name`, `latest_version` (the newest tag that is not a pre-release, the one Helm takes without `--version`; `null` when every version is a pre-release), its `app_version`, `description` and `deprecated` (of the newest version when there is no stable one), and `version_count`. Tags pushed by Helm with `_` for `+` are read with `+`. The versions themselves are listed by the `chartreg_helm_chart` and `chartreg_helm_charts` data sources.",
         chart_count: "Number of chart repositories.",
         version_count: "Number of chart versions.",
-        digest: ("catalog_digest", "SHA-256 (hex) of the catalog in state; it changes when a chart, version or description changes."),
+        digest: ("catalog_digest", "SHA-256 (hex) of the catalog in state (every version record of `catalog_snapshot`); it changes when a chart, a version or anything recorded of one (digests, metadata) changes."),
         last_synced: "When the catalog in state last changed or was listed on create, update or `sync_trigger` (RFC 3339).",
     });
     attributes.insert("authentication_type".into(), attr(T::String, C::OptionalComputed, "`\"basic\"` (default: anonymous, or `username`/`password` answering the registry's Basic or Bearer-token challenge) or `\"ecr\"` (Amazon ECR, reserved for a later release)."));
@@ -147,6 +147,9 @@ impl RegistryPlan for OciRegistryState {
         self.catalog_digest = to.value(|p| &p.catalog_digest, String::new());
         self.catalog_snapshot = to.value(|p| &p.catalog_snapshot, String::new());
         self.last_synced = to.value(|p| &p.last_synced, String::new());
+    }
+    fn catalog_snapshot(&self) -> &Value<String> {
+        &self.catalog_snapshot
     }
 }
 
@@ -228,7 +231,10 @@ impl OciRegistryResource {
             );
         }
         let digest = oci::catalog_digest(&report.catalog);
-        if phase.records_unchanged() || s.catalog_digest.as_ref_option() != Some(&digest) {
+        if phase.records_unchanged()
+            || s.catalog_digest.as_ref_option() != Some(&digest)
+            || plan::snapshot_missing(s)
+        {
             s.charts = Value::Value(charts_state(&report.catalog));
             s.chart_count = Value::Value(report.catalog.chart_count() as i64);
             s.version_count = Value::Value(report.catalog.version_count() as i64);
@@ -393,7 +399,7 @@ impl Resource for OciRegistryResource {
     ) -> Option<(Self::State<'a>, ValueEmpty)> {
         let prior = prior?;
         let mut s = planned?;
-        if !plan::needs_sync(&prior, &s) {
+        if !plan::reads_again(&prior, &s) {
             return Some((Some(s), private));
         }
         // Same endpoint: unchanged repositories may be reused from the prior catalog.
@@ -471,6 +477,7 @@ mod tests {
             chart_count: Value::Value(0),
             version_count: Value::Value(0),
             catalog_digest: Value::Value("d".into()),
+            catalog_snapshot: Value::Value("s".into()),
             last_synced: Value::Value("t".into()),
             ..Default::default()
         }
