@@ -10,11 +10,20 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use chartreg::registry::chart_archive::{read_chart_archive, ChartDetails};
+use chartreg::error::Error;
+use chartreg::registry::cache::Cache;
+use chartreg::registry::chart_archive::{
+    helm_chart_details, read_chart_archive, sha256_hex, ArchiveStore, ChartDetails,
+};
+use chartreg::registry::helm_index::{fetch_index, HelmRepo, IndexFetch};
+use chartreg::registry::http::{Credentials, HttpSettings, TlsOptions};
+use chartreg::registry::oci::{parse_endpoint, OciClient, OciRegistry};
+use chartreg::registry::snapshot::{Kind, Snapshot, VersionRecord};
 use libtest_mimic::Trial;
 use serde_json::{json, Map, Value};
 
-use crate::harness::{self, ensure, run_cmd, TestResult, Testbed};
+use crate::harness::fixtures::index_repo_dir;
+use crate::harness::{self, ensure, run_cmd, RegistryAuth, TestResult, Testbed};
 
 fn trial(tb: &Arc<Testbed>, name: &str, f: fn(&Testbed) -> TestResult) -> Trial {
     let tb = tb.clone();
@@ -62,6 +71,8 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
             },
         ),
         trial(tb, "hand_made_archives_as_helm_reads_them", hand_made),
+        trial(tb, "download_helm_repo_tls_auth", download_helm_repo),
+        trial(tb, "download_oci_basic", download_oci),
     ]
 }
 
@@ -323,4 +334,150 @@ fn hand_made(tb: &Testbed) -> TestResult {
         e.as_deref().is_some_and(|e| e.contains("values.yaml")),
         || format!("{e:?}"),
     )
+}
+
+fn runtime() -> TestResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn credentials(tb: &Testbed) -> Credentials {
+    Credentials {
+        username: tb.user.clone(),
+        password: tb.password.clone(),
+    }
+}
+
+/// The library downloads `withschema` 0.3.0 from a real nginx repository over TLS (test CA) with
+/// basic auth: the details equal the reader's on the file `helm package` wrote, the digest is the
+/// file's sha256 (what `helm pull` downloads), one GET with the user; the next read (a new
+/// process: a new store, the same cache) sends no request; a corrupted archive on the server is
+/// a digest mismatch and nothing is cached.
+fn download_helm_repo(tb: &Testbed) -> TestResult {
+    let srv = tb.try_spawn_helm_repo("archive-dl", true, true)?;
+    let tgz = &tb.charts.details.with_schema;
+    index_repo_dir(tb.helm_cli(), &srv.dir, &[tgz])?;
+    let file = std::fs::read(tgz).map_err(|e| e.to_string())?;
+    let want = read_chart_archive(&file, "local").map_err(|e| e.to_string())?;
+    let repo = HelmRepo {
+        endpoint: srv.url.clone(),
+        credentials: Some(credentials(tb)),
+        tls: TlsOptions {
+            ca_pem: Some(tb.ca_pem.clone()),
+            insecure_skip_verify: false,
+        },
+        pass_credentials: false,
+    };
+    let settings = HttpSettings::default();
+    let rt = runtime()?;
+    let IndexFetch::Fetched(index) = rt
+        .block_on(fetch_index(&repo, &settings, None))
+        .map_err(|e| e.to_string())?
+    else {
+        return Err("index not fetched".into());
+    };
+    let entry = index.index.entries["withschema"][0].clone();
+    let snapshot = Snapshot {
+        kind: Kind::Helm,
+        index_url: index.url.to_string(),
+        charts: Default::default(),
+    };
+    let record = VersionRecord {
+        version: entry.version.clone(),
+        digest: entry.digest.clone(),
+        urls: entry.urls.clone(),
+        ..Default::default()
+    };
+    let cache_dir = tb.scratch_dir("archive-dl-cache");
+    let cache = Cache::registry(&cache_dir, "helm", "r").map_err(|e| e.to_string())?;
+    let read = |store: &ArchiveStore, cache: &Cache| {
+        rt.block_on(helm_chart_details(
+            store,
+            &repo,
+            &settings,
+            Some(cache),
+            &snapshot,
+            &record,
+        ))
+    };
+    let store = ArchiveStore::default();
+    let (got, info) = read(&store, &cache).map_err(|e| e.to_string())?;
+    ensure(got == want, || format!("{got:?}\n{want:?}"))?;
+    ensure(
+        info.digest == sha256_hex(&file) && info.digest == entry.digest,
+        || format!("{info:?} / index digest {}", entry.digest),
+    )?;
+    ensure(
+        info.url == format!("{}/withschema-0.3.0.tgz", srv.url),
+        || info.url.clone(),
+    )?;
+    let gets = || srv.requests_to("/withschema-0.3.0.tgz");
+    let users: Vec<_> = gets().into_iter().map(|e| (e.status, e.user)).collect();
+    ensure(users == [(200, Some(tb.user.clone()))], || {
+        format!("{users:?}")
+    })?;
+    let (again, info) = read(&ArchiveStore::default(), &cache).map_err(|e| e.to_string())?;
+    ensure(
+        again == want && !info.downloaded && gets().len() == 1,
+        || format!("second read: {info:?}, {} GETs", gets().len()),
+    )?;
+    // Corrupted on the server after indexing: refused, nothing cached.
+    let other = std::fs::read(&tb.charts.details.with_deps).map_err(|e| e.to_string())?;
+    std::fs::write(srv.dir.join("withschema-0.3.0.tgz"), &other).map_err(|e| e.to_string())?;
+    let fresh = Cache::registry(&cache_dir, "helm", "fresh").map_err(|e| e.to_string())?;
+    match read(&ArchiveStore::default(), &fresh) {
+        Err(e @ Error::DigestMismatch { .. }) => {
+            let s = e.to_string();
+            ensure(
+                s.contains(&entry.digest) && s.contains(&sha256_hex(&other)),
+                || s.clone(),
+            )?;
+        }
+        other => return Err(format!("corrupted archive: {other:?}")),
+    }
+    ensure(!fresh.root().exists(), || {
+        "a corrupted archive was cached".into()
+    })
+}
+
+/// The library reads `withschema` 0.3.0 pushed by `helm push` to a real docker-registry (TLS,
+/// htpasswd): the details equal the reader's on the pushed file, the manifest digest is the one
+/// `helm push` printed, the archive digest the file's sha256; the next read only asks for the
+/// manifest (the layer comes from the cache).
+fn download_oci(tb: &Testbed) -> TestResult {
+    let reg = tb.try_spawn_registry(RegistryAuth::Basic)?;
+    let tgz = &tb.charts.details.with_schema;
+    let pushed = reg.push(tgz, "details")?;
+    let file = std::fs::read(tgz).map_err(|e| e.to_string())?;
+    let want = read_chart_archive(&file, "local").map_err(|e| e.to_string())?;
+    let registry = OciRegistry {
+        endpoint: parse_endpoint(&reg.host).map_err(|e| format!("{e:?}"))?,
+        credentials: Some(credentials(tb)),
+        tls: TlsOptions {
+            ca_pem: Some(tb.ca_pem.clone()),
+            insecure_skip_verify: false,
+        },
+    };
+    let cache_dir = tb.scratch_dir("archive-oci-cache");
+    let cache = Cache::registry(&cache_dir, "oci", "r").map_err(|e| e.to_string())?;
+    let rt = runtime()?;
+    let settings = HttpSettings::default();
+    let read = || {
+        let client = OciClient::new(&registry, &settings, Some(cache.clone()))?;
+        rt.block_on(client.chart_details(&ArchiveStore::default(), "details/withschema", "0.3.0"))
+    };
+    let (got, info) = read().map_err(|e| e.to_string())?;
+    ensure(got == want, || format!("{got:?}\n{want:?}"))?;
+    ensure(
+        info.digest == sha256_hex(&file)
+            && info.manifest_digest.as_deref() == Some(pushed.digest.as_str())
+            && info.downloaded,
+        || format!("{info:?} / pushed {}", pushed.digest),
+    )?;
+    let (again, info) = read().map_err(|e| e.to_string())?;
+    ensure(again == want && !info.downloaded, || {
+        format!("second read: {info:?}")
+    })
 }

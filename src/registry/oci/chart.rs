@@ -154,6 +154,9 @@ pub struct Manifest {
     pub config: Descriptor,
     #[serde(deserialize_with = "lenient")]
     pub layers: Vec<Descriptor>,
+    /// `org.opencontainers.image.created` and the like (Helm writes them on push).
+    #[serde(deserialize_with = "lenient")]
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 impl Manifest {
@@ -189,6 +192,8 @@ pub struct ChartConfig {
     pub description: String,
     #[serde(deserialize_with = "lenient")]
     pub deprecated: bool,
+    #[serde(deserialize_with = "lenient")]
+    pub keywords: Vec<String>,
 }
 
 impl ChartConfig {
@@ -537,7 +542,7 @@ mod tests {
         assert!(valid_digest(&d) && digest_matches(&d, b"x") && !digest_matches(&d, b"y"));
         assert!(!valid_digest("sha256:abc") && !valid_digest("md5:00"));
         assert!(!valid_digest(&d.to_uppercase().replace("SHA256", "sha256")));
-        let c = ChartConfig::parse(br#"{"name":"c","version":"1.0.0","appVersion":"2","description":"d","deprecated":true}"#).unwrap();
+        let c = ChartConfig::parse(br#"{"name":"c","version":"1.0.0","appVersion":"2","description":"d","deprecated":true,"keywords":["web","proxy"]}"#).unwrap();
         assert_eq!(
             c,
             ChartConfig {
@@ -545,7 +550,8 @@ mod tests {
                 version: "1.0.0".into(),
                 app_version: "2".into(),
                 description: "d".into(),
-                deprecated: true
+                deprecated: true,
+                keywords: vec!["web".into(), "proxy".into()],
             }
         );
         assert!(ChartConfig::parse(b"[]").is_err());
