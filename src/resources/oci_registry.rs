@@ -197,6 +197,21 @@ impl OciRegistryResource {
         };
         let report = match client.sync(&inputs.base_paths, previous.as_ref()).await {
             Ok(r) => r,
+            // A registry that refuses `_catalog` (GHCR, Docker Hub) under an endpoint that is a
+            // prefix, with synchronization off: reachable and the credentials accepted (the ping
+            // passed), nothing to list. Palette registers such a registry and takes charts by name
+            // and version; so does chartreg, with an empty catalog and a warning.
+            Err(e @ crate::error::Error::CatalogUnsupported { .. })
+                if matches!(s.synchronization, Value::Value(false))
+                    && inputs.base_paths.is_empty() =>
+            {
+                diags.warning(
+                    "Registry Catalog Not Listable",
+                    format!("{ctx}: {e}. With synchronization off the registration is kept with an empty catalog: chartreg_helm_chart takes a chart by name and exact version without listing it. To list charts, name their repositories in base_content_paths."),
+                    AttributePath::new("endpoint"),
+                );
+                oci::SyncReport::default()
+            }
             Err(e) => {
                 report_err(diags, &e);
                 return None;
