@@ -4,6 +4,7 @@
 //! `helm pull` / `helm show` as the reference.
 //!
 //! - `helm_chart::*` ([`helm_chart`]): `chartreg_helm_chart`.
+//! - `example` ([`example`]): the documented example, with its `helm_release` wiring.
 //! - `ghcr::*` ([`ghcr`]): `chartreg_helm_chart` on a GHCR-shaped registry (anonymous pull, no
 //!   catalog scope).
 //!
@@ -12,6 +13,7 @@
 //! (every Chart.yaml field the data source outputs, a `values.schema.json`) and `umbrella` (two
 //! dependencies with condition and alias, one vendored in `charts/`).
 
+pub mod example;
 pub mod ghcr;
 pub mod helm_chart;
 
@@ -30,6 +32,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     let mut v = Vec::new();
     v.extend(helm_chart::tests(tb));
     v.extend(ghcr::tests(tb));
+    v.extend(example::tests(tb));
     v
 }
 
@@ -85,7 +88,7 @@ pub const SCHEMED_SCHEMA: &str = r#"{
 "#;
 
 /// Writes a chart directory `work/<name>` from scratch and packages it with `helm package`.
-fn package(
+pub fn package(
     tb: &Testbed,
     work: &Path,
     name: &str,

@@ -140,7 +140,7 @@ pub fn data_source_schema() -> Schema {
         ("manifest_digest", attr(T::String, C::Computed, "OCI registries: digest (`sha256:…`) of the chart's manifest. Null for a Helm repository, and when unknown.")),
         ("app_version", attr(T::String, C::Computed, &format!("`appVersion` of Chart.yaml. {unset}"))),
         ("description", attr(T::String, C::Computed, &format!("`description` of Chart.yaml. {unset}"))),
-        ("values", attr(T::String, C::Computed, &format!("The chart's `values.yaml`, verbatim (what `helm show values` prints). {details}"))),
+        ("values", attr(T::String, C::Computed, &format!("The chart's `values.yaml`, verbatim (`helm show values` prints it followed by one newline); empty when the chart has none. {details}"))),
         ("values_schema", attr(T::String, C::Computed, &format!("The chart's `values.schema.json`, verbatim; null when the chart has none. {details}"))),
         ("home", attr(T::String, C::Computed, &format!("`home` of Chart.yaml. {unset}"))),
         ("icon", attr(T::String, C::Computed, &format!("`icon` of Chart.yaml. {unset}"))),
@@ -155,7 +155,7 @@ pub fn data_source_schema() -> Schema {
         ("kube_version", attr(T::String, C::Computed, &format!("`kubeVersion` of Chart.yaml: the Kubernetes versions the chart supports (a constraint). {unset}"))),
     ];
     schema(
-        "One chart version of a registered registry (`chartreg_helm_registry` or `chartreg_oci_registry`, given by reference), resolved exactly as Helm resolves it, with what `helm_release` takes (`repository`, `chart`, `version`) and, when the registry is synchronized, the chart's details read from its archive (Chart.yaml, `values.yaml`, `values.schema.json`; the archive's digest is verified and it is cached by digest in `cache_dir`, so a second plan downloads nothing). With the registry's `synchronization` off no request is made: the version must be exact and the details are null.",
+        "One chart version of a registered registry (`chartreg_helm_registry` or `chartreg_oci_registry`, given by reference), resolved exactly as Helm resolves it, with what `helm_release` takes (`repository`, `chart`, `version`) and, when the registry is synchronized, the chart's details read from its archive (Chart.yaml, `values.yaml`, `values.schema.json`; the archive's digest is verified and it is cached by digest in `cache_dir`, so a second plan downloads nothing). With the registry's `synchronization` off no request is made: the version must be exact and the details are null. A `helm_release` (hashicorp/helm) takes `repository`, `chart` and `version` as they are, for a Helm repository and an OCI registry alike.",
         attrs.into_iter().map(|(k, a)| (k.to_string(), a)).collect(),
     )
 }
