@@ -16,6 +16,7 @@ mod chart_state;
 mod error_wording;
 mod harness;
 mod helm_registry;
+mod install;
 mod oci_registry;
 mod provider;
 mod security;
@@ -36,6 +37,7 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(chart_state::tests(tb));
     trials.extend(error_wording::tests(tb));
     trials.extend(security::tests(tb));
+    trials.extend(install::tests(tb));
     trials
 }
 
