@@ -20,6 +20,9 @@
 #   CHARTREG_RELEASE_TARGETS  Rust target triples, space separated (default: the host's). Each maps to a
 #                             Terraform <os>_<arch> (table below); the release matrix is in README.md.
 #   CHARTREG_RELEASE_BINARY   package this prebuilt binary instead of building (one target only)
+#   CHARTREG_RELEASE_PREBUILT package prebuilt binaries instead of building: DIR/<triple>/terraform-provider-chartreg[.exe]
+#                             (cargo's target/<triple>/release/ layout; a build matrix's artifacts), so
+#                             that one job signs what one runner per target built
 #   CHARTREG_DIST             output directory (default <repo>/dist)
 #   SOURCE_DATE_EPOCH         time stamp of the zip entries (default: the HEAD commit's time), so the
 #                             same binary always gives the same zip and the same zh: hash
@@ -66,6 +69,8 @@ for t in "${targets[@]}"; do
   [ -z "${seen[$p]:-}" ] || die "targets ${seen[$p]} and $t are both $p"
   seen[$p]=$t
 done
+[ -z "${CHARTREG_RELEASE_BINARY:-}" ] || [ -z "${CHARTREG_RELEASE_PREBUILT:-}" ] ||
+  die "CHARTREG_RELEASE_BINARY and CHARTREG_RELEASE_PREBUILT are both set: choose one"
 if [ -n "${CHARTREG_RELEASE_BINARY:-}" ]; then
   ((${#targets[@]} == 1)) || die "CHARTREG_RELEASE_BINARY packages one binary, but ${#targets[@]} targets are asked"
   [ -f "$CHARTREG_RELEASE_BINARY" ] && [ -x "$CHARTREG_RELEASE_BINARY" ] ||
@@ -115,6 +120,10 @@ for t in "${targets[@]}"; do
   if [ -n "${CHARTREG_RELEASE_BINARY:-}" ]; then
     bin=$CHARTREG_RELEASE_BINARY
     say "$platform: packaging the prebuilt $bin (not built by this run)"
+  elif [ -n "${CHARTREG_RELEASE_PREBUILT:-}" ]; then
+    bin=$CHARTREG_RELEASE_PREBUILT/$t/$PROJECT$exe
+    [ -f "$bin" ] || die "$platform: $bin is missing (CHARTREG_RELEASE_PREBUILT holds <triple>/$PROJECT$exe)"
+    say "$platform: packaging the prebuilt $bin (not built by this run)"
   else
     # The host target is built without --target, into target/release: the build `make bench` and a
     # plain `cargo build --release` make is the same one, not a second.
@@ -136,6 +145,39 @@ for t in "${targets[@]}"; do
         die "$bin still has symbols or debug info: [profile.release] strip = true was lost"
     fi
   fi
+  # an executable of the platform's format and CPU, whoever built it (a mixed-up artifact of a
+  # build matrix would otherwise be published under the wrong name)
+  python3 - "$bin" "$platform" <<'PY' || die "$bin is not a $platform executable"
+import struct, sys
+path, platform = sys.argv[1], sys.argv[2]
+os_, arch = platform.split("_")
+head = open(path, "rb").read(4096)
+def fail(what):
+    sys.exit(f"[release] ERROR: {path} is {what}, not a {platform} executable")
+if os_ in ("linux", "freebsd"):
+    want = {"amd64": 0x3E, "386": 0x03, "arm": 0x28, "arm64": 0xB7}[arch]
+    if head[:4] != b"\x7fELF":
+        fail("not an ELF file")
+    machine = struct.unpack_from("<H" if head[5] == 1 else ">H", head, 18)[0]
+    if machine != want:
+        fail(f"an ELF file for machine 0x{machine:x}")
+elif os_ == "darwin":
+    want = {"amd64": 0x01000007, "arm64": 0x0100000C}[arch]
+    if head[:4] != b"\xcf\xfa\xed\xfe":
+        fail("not a 64-bit Mach-O file")
+    if struct.unpack_from("<I", head, 4)[0] != want:
+        fail("a Mach-O file for another CPU")
+elif os_ == "windows":
+    want = {"amd64": 0x8664, "386": 0x14C, "arm64": 0xAA64}[arch]
+    if head[:2] != b"MZ":
+        fail("not a PE file")
+    pe = struct.unpack_from("<I", head, 0x3C)[0]
+    if head[pe:pe + 4] != b"PE\0\0":
+        fail("not a PE file")
+    machine = struct.unpack_from("<H", head, pe + 4)[0]
+    if machine != want:
+        fail(f"a PE file for machine 0x{machine:x}")
+PY
   if [ "$t" = "$host" ]; then
     # it must start and hand Terraform a plugin-protocol-6 handshake, as the real thing will
     python3 "$repo/scripts/handshake.py" --runs 1 "$bin" >&2 || die "$bin does not complete a plugin handshake"

@@ -29,6 +29,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         trial(tb, "mirror_trees", mirror_trees),
         trial(tb, "refuses_without_key", refuses_without_key),
         trial(tb, "refuses_unknown_target", refuses_unknown_target),
+        trial(tb, "matrix_from_prebuilt", matrix_from_prebuilt),
     ]
 }
 
@@ -288,4 +289,126 @@ fn refuses_unknown_target(tb: &Testbed) -> TestResult {
         !out.status.success() && err.contains("are both linux_amd64"),
         || err.to_string(),
     )
+}
+
+/// The first bytes of an executable of `platform` (format and CPU are all the script reads).
+fn fake_executable(platform: &str) -> Vec<u8> {
+    let mut b = vec![0u8; 256];
+    match platform {
+        "linux_arm64" => {
+            b[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
+            b[18..20].copy_from_slice(&0xB7u16.to_le_bytes());
+        }
+        "darwin_arm64" => {
+            b[..4].copy_from_slice(&[0xcf, 0xfa, 0xed, 0xfe]);
+            b[4..8].copy_from_slice(&0x0100_000Cu32.to_le_bytes());
+        }
+        "windows_amd64" => {
+            b[..2].copy_from_slice(b"MZ");
+            b[0x3C..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+            b[0x80..0x84].copy_from_slice(b"PE\0\0");
+            b[0x84..0x86].copy_from_slice(&0x8664u16.to_le_bytes());
+        }
+        _ => unreachable!("{platform}"),
+    }
+    b
+}
+
+/// A build matrix's artifacts (CHARTREG_RELEASE_PREBUILT: `<triple>/terraform-provider-chartreg[.exe]`,
+/// here other platforms than this machine's) are packaged under their Terraform platform names
+/// (`.exe` inside the Windows zip), summed and signed once, and `make mirror` lists every
+/// platform; an artifact of another CPU than its triple says is refused.
+fn matrix_from_prebuilt(tb: &Testbed) -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let rel = release(tb)?;
+    let dir = tb.scratch_dir("release-matrix");
+    let prebuilt = dir.join("artifacts");
+    let matrix = [
+        ("aarch64-unknown-linux-gnu", "linux_arm64", ""),
+        ("aarch64-apple-darwin", "darwin_arm64", ""),
+        ("x86_64-pc-windows-msvc", "windows_amd64", ".exe"),
+    ];
+    for (triple, platform, exe) in matrix {
+        let d = prebuilt.join(triple);
+        std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
+        let f = d.join(format!("{PROJECT}{exe}"));
+        std::fs::write(&f, fake_executable(platform)).map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+    }
+    let dist = dir.join("dist");
+    let triples = matrix.map(|m| m.0).join(" ");
+    run_cmd(
+        script(
+            "release.sh",
+            &[
+                ("CHARTREG_DIST", &dist),
+                ("CHARTREG_RELEASE_PREBUILT", &prebuilt),
+                ("GNUPGHOME", &rel.gnupghome),
+            ],
+        )
+        .env("GPG_FINGERPRINT", &rel.fingerprint)
+        .env("CHARTREG_RELEASE_TARGETS", &triples),
+    )?;
+    let sums = String::from_utf8(read(&dist.join(format!("{PROJECT}_{VERSION}_SHA256SUMS")))?)
+        .map_err(|e| e.to_string())?;
+    for (_, platform, exe) in matrix {
+        let zip = dist.join(format!("{PROJECT}_{VERSION}_{platform}.zip"));
+        let listing = zip_listing(tb, &zip)?;
+        ensure(
+            listing["entries"][0]["name"] == format!("{PROJECT}_v{VERSION}{exe}")
+                && listing["entries"].as_array().map(Vec::len) == Some(1),
+            || format!("{}: {listing}", zip.display()),
+        )?;
+        let line = format!(
+            "{}  {PROJECT}_{VERSION}_{platform}.zip",
+            hex::encode(Sha256::digest(read(&zip)?))
+        );
+        ensure(sums.lines().any(|l| l == line), || {
+            format!("{line} not in:\n{sums}")
+        })?;
+    }
+    ensure(sums.lines().count() == 4, || sums.clone())?;
+    let mirror = dir.join("mirror");
+    run_cmd(&mut script(
+        "mirror.sh",
+        &[("CHARTREG_DIST", &dist), ("CHARTREG_MIRROR", &mirror)],
+    ))?;
+    let version: Value = serde_json::from_slice(&read(
+        &provider_dir_in(&mirror.join("network")).join(format!("{VERSION}.json")),
+    )?)
+    .map_err(|e| e.to_string())?;
+    let platforms: BTreeSet<&str> = version["archives"]
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    ensure(platforms == matrix.iter().map(|m| m.1).collect(), || {
+        format!("{VERSION}.json: {version}")
+    })?;
+
+    // this machine's x86_64 binary handed in as the aarch64 build
+    std::fs::copy(
+        &rel.binary,
+        prebuilt.join("aarch64-unknown-linux-gnu").join(PROJECT),
+    )
+    .map_err(|e| e.to_string())?;
+    let out = script(
+        "release.sh",
+        &[
+            ("CHARTREG_DIST", &dir.join("dist2")),
+            ("CHARTREG_RELEASE_PREBUILT", &prebuilt),
+            ("GNUPGHOME", &rel.gnupghome),
+        ],
+    )
+    .env("GPG_FINGERPRINT", &rel.fingerprint)
+    .env("CHARTREG_RELEASE_TARGETS", &triples)
+    .output()
+    .map_err(|e| e.to_string())?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure(
+        !out.status.success()
+            && err.contains("is an ELF file for machine 0x3e, not a linux_arm64 executable"),
+        || err.to_string(),
+    )?;
+    ensure(!dir.join("dist2").exists(), || "dist2/ was written".into())
 }
