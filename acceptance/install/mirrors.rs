@@ -114,8 +114,10 @@ fn network_mirror_locks_h1(tb: &Testbed, cli: &TfCli) -> TestResult {
     )
 }
 
-/// A committed lock file holding the release's `zh:` (from SHA256SUMS, the way the Registry
-/// records a signed release): init from the network mirror enforces it, keeps it and adds `h1:`.
+/// A committed lock file holding only the release's `zh:` (from SHA256SUMS, the way the Registry
+/// records a signed release): while the mirror serves another build (with a consistent
+/// <version>.json) init refuses it on that `zh:`; once the mirror serves the release again,
+/// init installs it, keeps the `zh:` and adds the `h1:`.
 fn network_mirror_keeps_release_zh(tb: &Testbed, cli: &TfCli) -> TestResult {
     let rel = release(tb)?;
     let srv = serve_network_mirror(
@@ -126,11 +128,47 @@ fn network_mirror_keeps_release_zh(tb: &Testbed, cli: &TfCli) -> TestResult {
     let tf = tf_network(tb, cli, &format!("{}/", srv.url));
     tf.write(&registry_config(tb));
     let zh = format!("zh:{}", rel.zip_sha256);
-    tf.write_file(".terraform.lock.hcl", &lock_file(&[zh.clone()]));
+    let lock = lock_file(&[zh.clone()]);
+    tf.write_file(".terraform.lock.hcl", &lock);
+
+    republish_tampered(tb, &srv)?;
+    let o = init(&tf);
+    ensure(
+        !o.success() && said(&o, "doesn't match any of the checksums previously recorded in the dependency lock file"),
+        || format!("init must refuse an archive the locked zh: does not name:\n{o}"),
+    )?;
+    ensure(read(&tf.dir.join(".terraform.lock.hcl"))? == lock, || {
+        "the lock file changed".into()
+    })?;
+
+    copy_tree(&rel.network_tree(), &srv.dir)?;
     let o = init(&tf);
     ensure(o.success(), || o.to_string())?;
     expect_lock(&tf.dir, &[&rel.h1, &zh])?;
     expect_installed(&tf, rel)
+}
+
+fn read(p: &Path) -> TestResult<String> {
+    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+/// The mirror of `srv` republishes another build: the zip replaced by a tampered one and
+/// <version>.json naming it with its own `zh:` (as a compromised mirror would).
+fn republish_tampered(tb: &Testbed, srv: &crate::harness::HelmRepoServer) -> TestResult {
+    let dir = provider_dir_in(&srv.dir);
+    let name = format!("{}_{VERSION}_{}.zip", super::PROJECT, super::PLATFORM);
+    let zip = dir.join(&name);
+    write_tampered_zip(tb, &zip)?;
+    let digest = {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(
+            std::fs::read(&zip).map_err(|e| e.to_string())?,
+        ))
+    };
+    let version = serde_json::json!({ "archives": { super::PLATFORM: {
+        "url": name, "hashes": [format!("zh:{digest}")] } } });
+    std::fs::write(dir.join(format!("{VERSION}.json")), version.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// A network mirror serving another archive than the one SHA256SUMS names (its <version>.json
@@ -201,19 +239,7 @@ fn republished_archive_refused_after_locking(tb: &Testbed, cli: &TfCli) -> TestR
     ensure(o.success(), || o.to_string())?;
     let locked = expect_lock(&tf.dir, &[&rel.h1])?;
 
-    let dir = provider_dir_in(&srv.dir);
-    let zip = dir.join(rel.zip_name());
-    write_tampered_zip(tb, &zip)?;
-    let digest = {
-        use sha2::{Digest, Sha256};
-        hex::encode(Sha256::digest(
-            std::fs::read(&zip).map_err(|e| e.to_string())?,
-        ))
-    };
-    let version = serde_json::json!({ "archives": { super::PLATFORM: {
-        "url": rel.zip_name(), "hashes": [format!("zh:{digest}")] } } });
-    std::fs::write(dir.join(format!("{VERSION}.json")), version.to_string())
-        .map_err(|e| e.to_string())?;
+    republish_tampered(tb, &srv)?;
     std::fs::remove_dir_all(tf.dir.join(".terraform")).map_err(|e| e.to_string())?;
     let o = init(&tf);
     ensure(
