@@ -110,6 +110,9 @@ pub fn summary(err: &Error, map: &ErrorMap) -> &'static str {
         Error::Transport { .. } => "Registry Request Failed",
         Error::RetryLater { .. } => "Registry Busy",
         Error::Cancelled { .. } => "Operation Cancelled",
+        Error::InvalidChart { .. } => "Invalid Chart Archive",
+        Error::DigestMismatch { .. } => "Chart Archive Digest Mismatch",
+        Error::ChartTooLarge { .. } => "Chart Archive Too Large",
     }
 }
 
@@ -151,6 +154,9 @@ pub fn hint(err: &Error, map: &ErrorMap, have_credentials: bool) -> &'static str
         Error::Cache { .. } => "Set the provider's `cache_dir` to a writable directory.",
         Error::HttpStatus { .. } | Error::Protocol { .. } => "Check `endpoint` and the registry's health.",
         Error::RetryLater { .. } => "The registry asked to be retried later than chartreg waits: try again later, or raise the provider's `request_timeout` to wait that long.",
+        Error::InvalidChart { .. } => "The registry serves a chart archive Helm could not load either: check the chart (`helm show chart` on the downloaded archive) and publish a valid one.",
+        Error::DigestMismatch { .. } => "The archive changed after the registry listed it, or the server corrupts it on the way: nothing was cached. Re-index the repository (or push the chart again) if the chart was re-published, else check the server and any proxy in between.",
+        Error::ChartTooLarge { .. } => "Raise the provider's `max_chart_size` if the chart is expected to be that large.",
         Error::InvalidUrl { .. } | Error::Config(_) | Error::Cancelled { .. } => "",
     }
 }

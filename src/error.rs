@@ -103,6 +103,23 @@ pub enum Error {
 
     #[error("the request to {url} was cancelled: Terraform is stopping")]
     Cancelled { url: String },
+
+    /// A chart archive that Helm's loader would refuse, or that chartreg cannot read safely.
+    #[error("{url} is not a valid Helm chart archive: {reason}")]
+    InvalidChart { url: String, reason: String },
+
+    /// A downloaded chart archive whose sha256 is not the one the registry listed; nothing of it
+    /// is kept. Digests are lower-case hex with their algorithm (`sha256:…`).
+    #[error("the chart archive {url} does not match its digest: the registry lists {expected}, the download is {actual}")]
+    DigestMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+
+    /// A chart archive over the provider's `max_chart_size` (as announced, or while streaming).
+    #[error("the chart archive {url} is larger than max_chart_size ({limit} bytes)")]
+    ChartTooLarge { url: String, limit: u64 },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -127,6 +144,9 @@ impl Error {
             | Error::Protocol { url, .. }
             | Error::Transport { url, .. }
             | Error::RetryLater { url, .. }
+            | Error::InvalidChart { url, .. }
+            | Error::DigestMismatch { url, .. }
+            | Error::ChartTooLarge { url, .. }
             | Error::Cancelled { url } => Some(url),
             Error::EmptyBasePath { .. }
             | Error::CatalogUnsupported { .. }
@@ -151,11 +171,15 @@ impl Error {
             | Error::Transport { .. }
             | Error::TlsName { .. }
             | Error::RetryLater { .. }
+            | Error::InvalidChart { .. }
+            | Error::DigestMismatch { .. }
             | Error::CatalogUnsupported { .. } => Culprit::Endpoint,
             Error::Tls { .. } => Culprit::Tls,
             Error::Unauthorized { .. } => Culprit::Credentials,
             Error::EmptyBasePath { .. } => Culprit::BasePaths,
-            Error::TooLarge { .. } | Error::Cache { .. } => Culprit::Provider,
+            Error::TooLarge { .. } | Error::ChartTooLarge { .. } | Error::Cache { .. } => {
+                Culprit::Provider
+            }
             Error::Config(_) | Error::Cancelled { .. } => Culprit::None,
         }
     }
