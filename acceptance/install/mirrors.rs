@@ -128,7 +128,7 @@ fn network_mirror_keeps_release_zh(tb: &Testbed, cli: &TfCli) -> TestResult {
     let tf = tf_network(tb, cli, &format!("{}/", srv.url));
     tf.write(&registry_config(tb));
     let zh = format!("zh:{}", rel.zip_sha256);
-    let lock = lock_file(&[zh.clone()]);
+    let lock = lock_file(std::slice::from_ref(&zh));
     tf.write_file(".terraform.lock.hcl", &lock);
 
     republish_tampered(tb, &srv)?;

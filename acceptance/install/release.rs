@@ -95,7 +95,7 @@ fn dist_layout(tb: &Testbed) -> TestResult {
     })?;
 
     let text = String::from_utf8(read(&rel.dist.join(&sums))?).map_err(|e| e.to_string())?;
-    let mut want_lines = vec![
+    let mut want_lines = [
         format!("{}  {zip}", rel.zip_sha256),
         format!(
             "{}  {manifest}",
