@@ -114,7 +114,7 @@ pub fn script(name: &str, envs: &[(&str, &Path)]) -> Command {
 }
 
 /// Stops the gpg-agent of one GNUPGHOME (gpg starts it for key generation and signing).
-struct AgentGuard(PathBuf);
+pub struct AgentGuard(pub PathBuf);
 
 impl Drop for AgentGuard {
     fn drop(&mut self) {

@@ -30,6 +30,11 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         trial(tb, "refuses_without_key", refuses_without_key),
         trial(tb, "refuses_unknown_target", refuses_unknown_target),
         trial(tb, "matrix_from_prebuilt", matrix_from_prebuilt),
+        trial(
+            tb,
+            "signs_with_key_from_environment",
+            signs_with_key_from_environment,
+        ),
     ]
 }
 
@@ -411,4 +416,119 @@ fn matrix_from_prebuilt(tb: &Testbed) -> TestResult {
         || err.to_string(),
     )?;
     ensure(!dir.join("dist2").exists(), || "dist2/ was written".into())
+}
+
+/// A CI job's way: the secret key (passphrase-protected) and its passphrase come from the
+/// secret store as GPG_PRIVATE_KEY and GPG_PASSPHRASE; the script imports it into a throw-away
+/// GNUPGHOME (the caller's keyring is not read), signs, and removes that home. A wrong passphrase
+/// fails loudly without writing dist/.
+fn signs_with_key_from_environment(tb: &Testbed) -> TestResult {
+    let dir = tb.scratch_dir("release-envkey");
+    let home = gnupg_home(&dir.join("gnupg"))?;
+    let _agent = super::AgentGuard(home.clone());
+    let passphrase = crate::harness::fixtures::random_hex(8);
+    run_cmd(gpg(&home).args([
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        &passphrase,
+        "--quick-gen-key",
+        "chartreg acceptance CI key <ci@chartreg.invalid>",
+        "rsa2048",
+        "sign",
+        "1d",
+    ]))?;
+    let out = run_cmd(gpg(&home).args(["--with-colons", "--list-secret-keys"]))?;
+    let fingerprint = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fpr:")
+                .map(|r| r.trim_matches(':').to_string())
+        })
+        .ok_or("no fingerprint")?;
+    let secret = run_cmd(gpg(&home).args([
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        &passphrase,
+        "--armor",
+        "--export-secret-keys",
+        &fingerprint,
+    ]))?;
+    let secret = String::from_utf8(secret.stdout).map_err(|e| e.to_string())?;
+    ensure(secret.contains("BEGIN PGP PRIVATE KEY BLOCK"), || {
+        "no armored key".into()
+    })?;
+    // an aarch64 build, so that nothing is compressed but a small file
+    let prebuilt = dir.join("artifacts");
+    let d = prebuilt.join("aarch64-unknown-linux-gnu");
+    std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
+    std::fs::write(d.join(PROJECT), fake_executable("linux_arm64")).map_err(|e| e.to_string())?;
+    let empty = gnupg_home(&dir.join("empty-gnupg"))?;
+    let run = |dist: &Path, pass: &str| {
+        script(
+            "release.sh",
+            &[
+                ("CHARTREG_DIST", dist),
+                ("CHARTREG_RELEASE_PREBUILT", &prebuilt),
+                ("GNUPGHOME", &empty),
+            ],
+        )
+        .env("CHARTREG_RELEASE_TARGETS", "aarch64-unknown-linux-gnu")
+        .env("GPG_FINGERPRINT", &fingerprint)
+        .env("GPG_PRIVATE_KEY", &secret)
+        .env("GPG_PASSPHRASE", pass)
+        .env("TMPDIR", &dir)
+        .output()
+        .map_err(|e| e.to_string())
+    };
+    let bad = dir.join("dist-bad");
+    let out = run(&bad, "not-the-passphrase")?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure(!out.status.success() && !bad.exists(), || {
+        format!("a wrong passphrase signed:\n{err}")
+    })?;
+    ensure(!err.contains(&passphrase), || {
+        "the passphrase was printed".into()
+    })?;
+
+    let dist = dir.join("dist");
+    let out = run(&dist, &passphrase)?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure(out.status.success(), || {
+        format!("release.sh failed:\n{err}")
+    })?;
+    ensure(!err.contains(&passphrase), || {
+        "the passphrase was printed".into()
+    })?;
+    let left: Vec<String> = names_in(&dir)?
+        .into_iter()
+        .filter(|n| n.starts_with("chartreg-gnupg."))
+        .collect();
+    ensure(left.is_empty(), || {
+        format!("the throw-away GNUPGHOME stayed: {left:?}")
+    })?;
+    // verified with the public key alone
+    let public = run_cmd(gpg(&home).args(["--armor", "--export", &fingerprint]))?;
+    let vhome = gnupg_home(&dir.join("verify-gnupg"))?;
+    let key = dir.join("key.asc");
+    std::fs::write(&key, &public.stdout).map_err(|e| e.to_string())?;
+    run_cmd(gpg(&vhome).arg("--import").arg(&key))?;
+    let sums = dist.join(format!("{PROJECT}_{VERSION}_SHA256SUMS"));
+    let out = run_cmd(
+        gpg(&vhome)
+            .args(["--status-fd", "1", "--verify"])
+            .arg(dist.join(format!("{PROJECT}_{VERSION}_SHA256SUMS.sig")))
+            .arg(&sums),
+    )?;
+    let status = String::from_utf8_lossy(&out.stdout);
+    ensure(status.contains(&format!("VALIDSIG {fingerprint}")), || {
+        status.to_string()
+    })?;
+    ensure(
+        names_in(&empty)?
+            .iter()
+            .all(|n| !n.ends_with(".kbx") && n != "private-keys-v1.d"),
+        || "the caller's GNUPGHOME was written".into(),
+    )
 }
