@@ -18,6 +18,7 @@ mod error_wording;
 mod harness;
 mod helm_registry;
 mod helm_semantics;
+mod install;
 mod oci_registry;
 mod provider;
 mod security;
@@ -40,6 +41,7 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(chart_archive::tests(tb));
     trials.extend(error_wording::tests(tb));
     trials.extend(security::tests(tb));
+    trials.extend(install::tests(tb));
     trials
 }
 
