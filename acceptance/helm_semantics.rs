@@ -215,7 +215,10 @@ pub const RESOLVE: &[(&str, &str)] = &[
 ];
 
 /// `(query, regexp, devel, versions)` for `helm search repo`.
-pub const SEARCHES: &[(&str, bool, bool, bool)] = &[
+pub type Search = (&'static str, bool, bool, bool);
+
+/// The searches compared with `helm search repo`.
+pub const SEARCHES: &[Search] = &[
     ("", false, false, false),
     ("", false, true, false),
     ("", false, false, true),

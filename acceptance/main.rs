@@ -13,6 +13,7 @@
 //! for the testbed's secrets (`harness::sweep`; a hit fails the run).
 
 mod chart_state;
+mod data_sources;
 mod error_wording;
 mod harness;
 mod helm_registry;
@@ -34,6 +35,7 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(provider::tests(tb));
     trials.extend(helm_registry::tests(tb));
     trials.extend(helm_semantics::tests(tb));
+    trials.extend(data_sources::tests(tb));
     trials.extend(oci_registry::tests(tb));
     trials.extend(chart_state::tests(tb));
     trials.extend(error_wording::tests(tb));

@@ -2,11 +2,16 @@
 //! ([`registry_ref`]) and the dynamic value it arrives in ([`dynamic`]).
 
 pub mod dynamic;
+pub mod helm_charts;
 pub mod registry_ref;
 
 use crate::objects::DataSourceType;
 
 /// Every data source type: read by the provider (`get_data_sources`) and the docs generator.
 pub fn all() -> Vec<DataSourceType> {
-    vec![]
+    vec![DataSourceType {
+        name: "helm_charts",
+        schema: helm_charts::data_source_schema,
+        new: |shared| Box::new(helm_charts::HelmChartsDataSource::new(shared)),
+    }]
 }
