@@ -1,22 +1,44 @@
-//! One chart state shape for both registry resources (issue 8, point 3): every chart in `charts`
-//! carries `name`, `latest_version`, `app_version`, `description`, `deprecated`, `version_count`
-//! and `versions`, in `chartreg_helm_registry` and `chartreg_oci_registry` alike.
+//! The chart state shape of both registry resources (issue 8 point 3, issue 9): every chart in
+//! `charts` is a summary (`name`, `latest_version`, `app_version`, `description`, `deprecated`,
+//! `version_count`), in `chartreg_helm_registry` and `chartreg_oci_registry` alike, and every
+//! version is in the one `catalog_snapshot` string ([`snapshot`], [`snapshot_versions`] read it
+//! for the other modules).
 //!
 //! - `oci_deprecated_latest`: a chart pushed with the real `helm push` whose only (latest)
 //!   version is deprecated is listed as deprecated, and a refresh with nothing changed on the
-//!   registry leaves `catalog_digest` and `last_synced` as they were (before the fix the chart was
-//!   read back from state as not deprecated, so the first refresh rewrote both).
-//! - `previous_release_state`: a state written by the previous release (charts without the fields
-//!   that release did not have: `name` for Helm, `deprecated` for OCI, `version_count` for both)
-//!   still decodes: plan and refresh succeed, the refresh fills the fields in, and the next plan
-//!   is empty.
+//!   registry leaves `catalog_digest`, `catalog_snapshot` and `last_synced` as they were (before
+//!   the issue 8 fix the chart was read back from state as not deprecated, so the first refresh
+//!   rewrote them).
+//! - `pre_snapshot_state`: a state written before issue 9 (per-chart `versions` lists, no
+//!   `catalog_snapshot`) still decodes (Terraform drops the attribute the schema no longer has):
+//!   a plan from it alone shows the catalog re-read (`catalog_snapshot` known after apply), and
+//!   after the apply every registry (synchronization on and off, Helm and OCI) has the same
+//!   snapshot as a fresh registration and the next plan is empty. Without the fix a refresh
+//!   answered 304 left `catalog_snapshot` null for good.
 
 use std::sync::Arc;
 
 use libtest_mimic::Trial;
 use serde_json::Value;
 
+use chartreg::registry::snapshot::Snapshot;
+
 use crate::harness::{self, ensure, RegistryAuth, TestResult, Testbed, Tf, TfCli};
+
+/// The `catalog_snapshot` of a registry resource's attributes, decoded.
+pub fn snapshot(attrs: &Value) -> TestResult<Snapshot> {
+    let text = attrs["catalog_snapshot"].as_str().unwrap_or_default();
+    Snapshot::decode(text).map_err(|e| format!("catalog_snapshot: {e}; attributes: {attrs:.400}"))
+}
+
+/// Every version of chart `key` in the snapshot, newest first (empty when it is not there).
+pub fn snapshot_versions(attrs: &Value, key: &str) -> Vec<String> {
+    snapshot(attrs)
+        .ok()
+        .and_then(|s| s.charts.get(key).cloned())
+        .map(|c| c.versions.into_iter().map(|v| v.version).collect())
+        .unwrap_or_default()
+}
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     harness::scenarios(
@@ -24,7 +46,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         "chart_state",
         &[
             ("oci_deprecated_latest", oci_deprecated_latest),
-            ("previous_release_state", previous_release_state),
+            ("pre_snapshot_state", pre_snapshot_state),
         ],
     )
 }
@@ -70,7 +92,7 @@ fn oci_deprecated_latest(tb: &Testbed, cli: &TfCli) -> TestResult {
         std::thread::sleep(std::time::Duration::from_millis(1100));
         tf.refresh_only()?;
         let refreshed = tf.resource_attrs(OCI_ADDR)?;
-        for k in ["catalog_digest", "last_synced"] {
+        for k in ["catalog_digest", "catalog_snapshot", "last_synced"] {
             ensure(refreshed[k] == applied[k], || {
                 format!(
                     "nothing changed on the registry, yet refresh rewrote {k}: {} -> {}",
@@ -87,73 +109,84 @@ fn oci_deprecated_latest(tb: &Testbed, cli: &TfCli) -> TestResult {
     })
 }
 
-/// Removes `fields` from every chart object of every instance of `addr` in `terraform.tfstate`,
-/// as the previous release wrote it.
-fn strip_chart_fields(tf: &Tf, addr_type: &str, fields: &[&str]) -> TestResult {
+/// Rewrites every registry in `terraform.tfstate` as a release before issue 9 wrote it: no
+/// `catalog_snapshot`, each chart with its `versions` list (newest first).
+fn write_pre_snapshot_state(tf: &Tf) -> TestResult {
     let path = tf.dir.join("terraform.tfstate");
     let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
     let mut state: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    let mut stripped = 0;
+    let mut rewritten = 0;
     for r in state["resources"].as_array_mut().into_iter().flatten() {
-        if r["type"] != addr_type {
-            continue;
-        }
         for i in r["instances"].as_array_mut().into_iter().flatten() {
-            for chart in i["attributes"]["charts"]
+            let a = &mut i["attributes"];
+            let snap = snapshot(a)?;
+            for (key, chart) in a["charts"]
                 .as_object_mut()
                 .into_iter()
-                .flat_map(|m| m.values_mut())
+                .flat_map(|m| m.iter_mut())
             {
-                for f in fields {
-                    if chart.as_object_mut().and_then(|c| c.remove(*f)).is_some() {
-                        stripped += 1;
-                    }
-                }
+                let versions: Vec<Value> = snap.charts[key.as_str()]
+                    .versions
+                    .iter()
+                    .map(|v| Value::from(v.version.clone()))
+                    .collect();
+                chart["versions"] = Value::from(versions);
             }
+            let removed = a.as_object_mut().and_then(|m| m.remove("catalog_snapshot"));
+            rewritten += usize::from(removed.is_some());
         }
     }
-    ensure(stripped > 0, || {
-        format!("no chart field stripped in {text}")
+    ensure(rewritten == 3, || {
+        format!("{rewritten} registries rewritten in {text}")
     })?;
     state["serial"] = Value::from(state["serial"].as_i64().unwrap_or(0) + 1);
     let out = serde_json::to_string_pretty(&state).map_err(|e| e.to_string())?;
     std::fs::write(&path, out).map_err(|e| e.to_string())
 }
 
-fn previous_release_state(tb: &Testbed, cli: &TfCli) -> TestResult {
+fn pre_snapshot_state(tb: &Testbed, cli: &TfCli) -> TestResult {
     let key = "charts/mychart";
     let tf = Tf::new(tb, cli);
     tf.write(&format!(
-        "{}resource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{}\"\n}}\n",
+        "{}resource \"chartreg_helm_registry\" \"r\" {{\n  name     = \"r\"\n  endpoint = \"{url}\"\n}}\n\
+         resource \"chartreg_helm_registry\" \"off\" {{\n  name            = \"off\"\n  endpoint        = \"{url}\"\n  synchronization = false\n}}\n",
         oci_config(&tb.oci.plain, key),
-        tb.helm.http
+        url = tb.helm.http
     ));
+    const OFF_ADDR: &str = "chartreg_helm_registry.off";
     with_destroy(&tf, || {
         tf.apply()?;
-        let helm = tf.resource_attrs(HELM_ADDR)?;
-        let oci = tf.resource_attrs(OCI_ADDR)?;
-        strip_chart_fields(&tf, "chartreg_helm_registry", &["name", "version_count"])?;
-        strip_chart_fields(
-            &tf,
-            "chartreg_oci_registry",
-            &["deprecated", "version_count"],
-        )?;
-        // Plan from the stored state alone: it decodes (the plan fills the fields in, as an
-        // in-place update of `charts` only), then refresh.
-        let p = tf.plan(&["-refresh=false", "-detailed-exitcode"]);
-        ensure(p.code != 1, || {
-            format!("a previous release's state does not plan:\n{p}")
+        let fresh: Vec<Value> = [HELM_ADDR, OFF_ADDR, OCI_ADDR]
+            .iter()
+            .map(|a| tf.resource_attrs(a))
+            .collect::<TestResult<_>>()?;
+        write_pre_snapshot_state(&tf)?;
+        // Plan from the stored state alone: it decodes, and says the catalog is read again.
+        let p = tf.plan_json(&["-refresh=false"]);
+        ensure(p.success(), || {
+            format!("a pre-snapshot state does not plan:\n{}", p.combined())
         })?;
-        tf.refresh_only()?;
-        for (addr, before) in [(HELM_ADDR, &helm), (OCI_ADDR, &oci)] {
-            let after = tf.resource_attrs(addr)?;
-            ensure(&after == before, || {
-                format!("{addr}: after refresh {after}\n  expected {before}")
-            })?;
+        let planned = p.planned();
+        for addr in [HELM_ADDR, OFF_ADDR, OCI_ADDR] {
+            ensure(
+                planned
+                    .iter()
+                    .any(|(a, action)| a == addr && action == "update"),
+                || format!("{addr}: no update planned to restore the snapshot: {planned:?}"),
+            )?;
         }
-        ensure(helm["charts"]["mychart"]["name"] == "mychart", || {
-            format!("Helm charts carry their name: {helm}")
-        })?;
+        tf.apply()?;
+        for (addr, before) in [HELM_ADDR, OFF_ADDR, OCI_ADDR].iter().zip(&fresh) {
+            let after = tf.resource_attrs(addr)?;
+            for k in ["catalog_snapshot", "charts", "version_count"] {
+                ensure(after[k] == before[k], || {
+                    format!(
+                        "{addr}.{k}: after the apply {:.300}\n  fresh registration {:.300}",
+                        after[k], before[k]
+                    )
+                })?;
+            }
+        }
         tf.plan_is_empty()
     })
 }

@@ -37,7 +37,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     v.extend(invalid_config(tb));
     v.extend(apply_errors(tb));
     v.extend(unreachable(tb));
-    let list: [(&str, Body); 12] = [
+    let list: [(&str, Body); 13] = [
         ("sync::unchanged_index_is_304", sync_unchanged_index_is_304),
         ("sync::new_version_at_refresh", sync_new_version_at_refresh),
         (
@@ -60,6 +60,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         ("helm_search_bitnami", |tb, cli| {
             helm_search_realworld(tb, cli, "bitnami")
         }),
+        ("helm_search_excerpts", helm_search_excerpts),
         ("example", example),
     ];
     v.extend(harness::scenarios(tb, "helm_registry", &list));
@@ -92,19 +93,14 @@ fn res(res: &str, endpoint: &str, extra: &str) -> String {
     )
 }
 
-/// The `charts` attribute of a resource in state.
+/// The attributes of a resource in state.
 fn charts(tf: &Tf, name: &str) -> TestResult<Value> {
-    let a = tf.resource_attrs(&addr(name))?;
-    Ok(a["charts"].clone())
+    tf.resource_attrs(&addr(name))
 }
 
-fn versions(charts: &Value, chart: &str) -> Vec<String> {
-    charts[chart]["versions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|v| v.as_str().unwrap_or_default().to_string())
-        .collect()
+/// Every version of `chart`, newest first, from the resource's `catalog_snapshot`.
+fn versions(attrs: &Value, chart: &str) -> Vec<String> {
+    crate::chart_state::snapshot_versions(attrs, chart)
 }
 
 type Want<'a> = &'a [(&'a str, &'a [&'a str])];
@@ -113,13 +109,25 @@ const V1: Want = &[("mychart", &["0.1.0"])];
 const V2: Want = &[("mychart", &["0.2.0", "0.1.0"])];
 const FIXTURE: Want = &[("mychart", &["0.2.0", "0.1.0"]), ("other", &["1.0.0"])];
 
-/// `charts` must be exactly `{chart: [versions newest first]}`.
-fn expect_versions(charts: &Value, want: Want, ctx: &str) -> TestResult {
-    let got: BTreeMap<String, Vec<String>> = charts
+/// The catalog (chart keys of `charts`, versions from the snapshot, which must list the same
+/// charts) must be exactly `{chart: [versions newest first]}`.
+fn expect_versions(attrs: &Value, want: Want, ctx: &str) -> TestResult {
+    let snapshot_keys: Vec<String> = crate::chart_state::snapshot(attrs)?
+        .charts
+        .into_keys()
+        .collect();
+    let state_keys: Vec<String> = attrs["charts"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    ensure(snapshot_keys == state_keys, || {
+        format!("{ctx}: charts {state_keys:?} but the snapshot has {snapshot_keys:?}")
+    })?;
+    let got: BTreeMap<String, Vec<String>> = attrs["charts"]
         .as_object()
         .into_iter()
         .flatten()
-        .map(|(k, _)| (k.clone(), versions(charts, k)))
+        .map(|(k, _)| (k.clone(), versions(attrs, k)))
         .collect();
     let want: BTreeMap<String, Vec<String>> = want
         .iter()
@@ -235,7 +243,7 @@ fn connected(c: &Connected, name: &str) -> TestResult {
         &c.private_index
     };
     let a = c.tf.resource_attrs(&addr(name))?;
-    expect_versions(&a["charts"], FIXTURE, name)?;
+    expect_versions(&a, FIXTURE, name)?;
     let m = &a["charts"]["mychart"];
     ensure(
         m["latest_version"] == "0.2.0"
@@ -642,7 +650,7 @@ fn endpoint_change(tb: &Testbed, cli: &TfCli) -> TestResult {
     tf.write(&res("r", &tb.helm.http, ""));
     tf.apply()?;
     let before = tf.resource_attrs(&addr("r"))?;
-    expect_versions(&before["charts"], FIXTURE, "before the endpoint change")?;
+    expect_versions(&before, FIXTURE, "before the endpoint change")?;
 
     tf.write(&res("r", &format!("{}/missing", tb.helm.http), ""));
     let out = tf.apply_json(&[]).failed()?;
@@ -658,7 +666,7 @@ fn endpoint_change(tb: &Testbed, cli: &TfCli) -> TestResult {
     ensure(a["endpoint"] == repo.url.as_str(), || {
         format!("endpoint not updated: {}", a["endpoint"])
     })?;
-    expect_versions(&a["charts"], V1, "after the endpoint change")?;
+    expect_versions(&a, V1, "after the endpoint change")?;
     ensure(a["index_digest"] != before["index_digest"], || {
         "index_digest did not change with the endpoint".into()
     })?;
@@ -703,10 +711,13 @@ fn helm_search(helm: &harness::HelmCli, repo: &str, args: &[&str]) -> TestResult
         .collect())
 }
 
-/// `charts` of the resource against `helm search repo` on the same repository: for every chart
-/// the ordered version list (`--versions --devel`), and `latest_version` with its app_version and
-/// description (`helm search repo` without `--devel`: the newest non-pre-release).
-fn compare_with_helm(tb: &Testbed, url: &str, charts: &Value) -> TestResult<usize> {
+/// The stored catalog of the resource (attributes `attrs`) against `helm search repo` on the
+/// same repository: for every chart the ordered version list of `catalog_snapshot` equals
+/// `--versions --devel` (each version once) and `version_count` its length; `latest_version`
+/// with its app_version and description equals `helm search repo` without `--devel` (the newest
+/// stable version), and a chart helm hides there (pre-releases only) has `latest_version` null
+/// and is described by its newest version. Returns how many versions helm lists.
+fn compare_with_helm(tb: &Testbed, url: &str, attrs: &Value) -> TestResult<usize> {
     let home = tb.helm_home();
     run_cmd(home.helm4.command().args(["repo", "add", "r", url]))?;
     let all = helm_search(&home.helm4, "r", &["--versions", "--devel"])?;
@@ -718,12 +729,18 @@ fn compare_with_helm(tb: &Testbed, url: &str, charts: &Value) -> TestResult<usiz
             .or_default()
             .push(f.version.clone());
     }
-    let ours: BTreeMap<String, Vec<String>> = charts
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, _)| (k.clone(), versions(charts, k)))
+    let snapshot = crate::chart_state::snapshot(attrs)?;
+    let ours: BTreeMap<String, Vec<String>> = snapshot
+        .charts
+        .iter()
+        .map(|(k, c)| {
+            (
+                k.clone(),
+                c.versions.iter().map(|v| v.version.clone()).collect(),
+            )
+        })
         .collect();
+    let charts = &attrs["charts"];
     let mut errors = Vec::new();
     let names: std::collections::BTreeSet<&String> =
         helm_versions.keys().chain(ours.keys()).collect();
@@ -732,38 +749,42 @@ fn compare_with_helm(tb: &Testbed, url: &str, charts: &Value) -> TestResult<usiz
             (Some(h), Some(o)) if h == o => {}
             (h, o) => errors.push(format!("chart {name}: helm {h:?}\n  chartreg {o:?}")),
         }
+        let count = charts[name.as_str()]["version_count"].as_u64().unwrap_or(0) as usize;
+        if count != ours.get(name).map_or(0, Vec::len) {
+            errors.push(format!(
+                "chart {name}: version_count {count}, snapshot {:?}",
+                ours.get(name)
+            ));
+        }
     }
     let latest: BTreeMap<&str, &Found> = latest.iter().map(|f| (f.chart.as_str(), f)).collect();
     for (name, c) in charts.as_object().into_iter().flatten() {
         let ours = (
-            c["latest_version"].as_str().unwrap_or_default(),
+            c["latest_version"].as_str(),
             c["app_version"].as_str().unwrap_or_default(),
             c["description"].as_str().unwrap_or_default(),
         );
-        match latest.get(name.as_str()) {
-            Some(f) => {
-                let theirs = (
-                    f.version.as_str(),
-                    f.app_version.as_str(),
-                    f.description.as_str(),
-                );
-                if ours != theirs {
-                    errors.push(format!(
-                        "chart {name}: latest (version, app_version, description) helm {theirs:?}, chartreg {ours:?}"
-                    ));
-                }
-            }
-            // Only pre-releases: helm shows nothing without --devel; chartreg falls back to
-            // the newest version.
+        let theirs = match latest.get(name.as_str()) {
+            Some(f) => (
+                Some(f.version.as_str()),
+                f.app_version.as_str(),
+                f.description.as_str(),
+            ),
+            // Only pre-releases: helm shows nothing without --devel; no latest version, and
+            // the newest version describes the chart.
             None => {
-                let newest = versions(charts, name).first().cloned().unwrap_or_default();
-                if ours.0 != newest {
-                    errors.push(format!(
-                        "chart {name}: helm shows no stable version; latest_version {:?} is not the newest version {newest:?}",
-                        ours.0
-                    ));
-                }
+                let newest = snapshot.charts.get(name).and_then(|c| c.versions.first());
+                (
+                    None,
+                    newest.map_or("", |v| v.app_version.as_str()),
+                    newest.map_or("", |v| v.description.as_str()),
+                )
             }
+        };
+        if ours != theirs {
+            errors.push(format!(
+                "chart {name}: latest (version, app_version, description) helm {theirs:?}, chartreg {ours:?}"
+            ));
         }
     }
     if errors.is_empty() {
@@ -772,7 +793,7 @@ fn compare_with_helm(tb: &Testbed, url: &str, charts: &Value) -> TestResult<usiz
         let n = errors.len();
         errors.truncate(20);
         Err(format!(
-            "`charts` differs from helm search repo on {url} ({n} difference(s)):\n{}",
+            "the stored catalog differs from helm search repo on {url} ({n} difference(s)):\n{}",
             errors.join("\n")
         ))
     }
@@ -806,13 +827,73 @@ fn helm_search_traps(tb: &Testbed, cli: &TfCli) -> TestResult {
         ],
         "traps",
     )?;
-    ensure(traps["mychart"]["latest_version"] == "0.10.0", || {
+    ensure(
+        traps["charts"]["mychart"]["latest_version"] == "0.10.0",
+        || {
+            format!(
+                "latest_version must skip the pre-release: {}",
+                traps["charts"]["mychart"]
+            )
+        },
+    )?;
+    ensure(traps["charts"]["beta"]["latest_version"].is_null(), || {
         format!(
-            "latest_version must skip the pre-release: {}",
-            traps["mychart"]
+            "a chart with pre-releases only has no latest_version: {}",
+            traps["charts"]["beta"]
         )
     })?;
     compare_with_helm(tb, &repo.url, &traps).map(drop)
+}
+
+/// The excerpts of real indexes in `testdata/indexes/` (served by the shared nginx), one
+/// registry each in one configuration: versions listed more than once (ingress-nginx lists
+/// `4.12.0-beta.0` nine times, grafana and DataDog one version twice), charts with pre-releases
+/// only (rke2), besides the bitnami and rancher excerpts.
+fn helm_search_excerpts(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let dir = harness::repo_dir().join("testdata/indexes");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| {
+            let n = e.ok()?.file_name().to_string_lossy().into_owned();
+            n.strip_suffix(".excerpt.yaml").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    ensure(names.len() >= 6, || format!("excerpts: {names:?}"))?;
+    let res_name = |n: &str| n.replace(['.', '-'], "_");
+    let url = |n: &str| format!("{}/excerpts/{n}", tb.helm.realworld);
+    let tf = Tf::new(tb, cli);
+    tf.write(
+        &names
+            .iter()
+            .map(|n| res(&res_name(n), &url(n), ""))
+            .collect::<String>(),
+    );
+    tf.apply()?;
+    for n in &names {
+        let a = tf.resource_attrs(&addr(&res_name(n)))?;
+        let listed = compare_with_helm(tb, &url(n), &a).map_err(|e| format!("{n}: {e}"))?;
+        ensure(a["version_count"] == listed, || {
+            format!(
+                "{n}: version_count {} but helm lists {listed} versions",
+                a["version_count"]
+            )
+        })?;
+    }
+    // What the issue measured on the whole ingress-nginx index: each version once.
+    let ingress = tf.resource_attrs(&addr(&res_name("ingress-nginx-2026-03-19")))?;
+    let beta = crate::chart_state::snapshot(&ingress)?.charts["ingress-nginx"]
+        .versions
+        .iter()
+        .filter(|v| v.version == "4.12.0-beta.0")
+        .cloned()
+        .collect::<Vec<_>>();
+    ensure(
+        beta.len() == 1
+            && beta[0].digest == "aed5bccc70f4d39ed645acf397618e0c47f06a1befc8bdd97a4e5b57c89a866c",
+        || format!("4.12.0-beta.0 must be listed once, as its first entry: {beta:?}"),
+    )?;
+    tf.plan_is_empty()
 }
 
 fn helm_search_realworld(tb: &Testbed, cli: &TfCli, which: &str) -> TestResult {
@@ -823,7 +904,7 @@ fn helm_search_realworld(tb: &Testbed, cli: &TfCli, which: &str) -> TestResult {
     tf.apply()?;
     let t_apply = t0.elapsed();
     let a = tf.resource_attrs(&addr(which))?;
-    let n = compare_with_helm(tb, &url, &a["charts"])?;
+    let n = compare_with_helm(tb, &url, &a)?;
     ensure(a["version_count"] == n, || {
         format!(
             "version_count {} but helm lists {n} versions",

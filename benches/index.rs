@@ -136,10 +136,14 @@ fn compare(repo: &str, idx: &ParsedIndex, cat: &Catalog, helm_json: &[u8]) -> Ve
             continue;
         };
         let hv: Vec<&str> = rows.iter().map(|r| r.version.as_str()).collect();
-        if summary.versions != hv {
+        let ov: Vec<&str> = summary
+            .versions
+            .iter()
+            .map(|v| v.version.as_str())
+            .collect();
+        if ov != hv {
             diffs.push(format!(
-                "{chart}: version order differs\n  ours {:?}\n  helm {:?}",
-                summary.versions, hv
+                "{chart}: version order differs\n  ours {ov:?}\n  helm {hv:?}"
             ));
         }
         for r in rows {
@@ -192,6 +196,11 @@ fn main() {
             let idx = parse_index(&bytes, &url).expect("parse");
             let t1 = Instant::now();
             let cat = idx.catalog();
+            // What a registry resource stores: the summaries and the encoded snapshot.
+            let _charts = cat.summaries();
+            let _snapshot = cat
+                .to_snapshot(chartreg::registry::snapshot::Kind::Helm, &url)
+                .encode();
             let t2 = Instant::now();
             tp.push(t1 - t0);
             tc.push(t2 - t1);

@@ -111,6 +111,9 @@ pub struct FixtureCharts {
     pub mychart_010: PathBuf,
     pub mychart_020: PathBuf,
     pub other_100: PathBuf,
+    /// Charts with more inside (schema, dependencies, a v1 chart): not served by the shared
+    /// servers ([`FixtureCharts::all`] leaves them out); see [`fixtures::DetailCharts`].
+    pub details: fixtures::DetailCharts,
 }
 
 impl FixtureCharts {
@@ -431,7 +434,14 @@ pub fn check_tools(tools: &Path) -> TestResult {
             missing.push(tools.join(rel).display().to_string());
         }
     }
-    for prog in ["docker-registry", "nginx", "htpasswd", "openssl"] {
+    for prog in [
+        "docker-registry",
+        "nginx",
+        "htpasswd",
+        "openssl",
+        "gpg",
+        "gpgconf",
+    ] {
         if fixtures::which(prog).is_none() {
             missing.push(format!("{prog} (on PATH)"));
         }

@@ -26,7 +26,8 @@ pub struct HelmRepos {
     pub https: String,
     /// `https://127.0.0.1:P/private` (TLS + basic auth).
     pub https_auth: String,
-    /// `http://127.0.0.1:P`: `<realworld>/bitnami/index.yaml` and `<realworld>/rancher/index.yaml`.
+    /// `http://127.0.0.1:P`: `<realworld>/bitnami/index.yaml` and `<realworld>/rancher/index.yaml`;
+    /// `<realworld>/excerpts/NAME/index.yaml` is `testdata/indexes/NAME.excerpt.yaml`.
     pub realworld: String,
 }
 
@@ -102,11 +103,13 @@ pub(crate) fn shared(tb: &Testbed, bind: IpAddr) -> TestResult<(ServerProc, u16,
     let body = format!(
         " root {www};\n location /private/ {{ auth_basic \"chartreg\"; auth_basic_user_file {htp}; }}\n \
          location = /bitnami/index.yaml {{ alias {bitnami}; }}\n \
-         location = /rancher/index.yaml {{ alias {rancher}; }}",
+         location = /rancher/index.yaml {{ alias {rancher}; }}\n \
+         location ~ ^/excerpts/([a-z0-9.-]+)/index.yaml$ {{ alias {excerpts}/$1.excerpt.yaml; }}",
         www = www.display(),
         htp = tb.htpasswd.display(),
         bitnami = idx.join("bitnami-2022-06-16.yaml").display(),
         rancher = idx.join("rancher-dev-v2.9.yaml").display(),
+        excerpts = super::repo_dir().join("testdata/indexes").display(),
     );
     let dir = tb.root.join("nginx");
     let server = |port, tls| NginxServer {

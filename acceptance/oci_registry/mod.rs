@@ -105,13 +105,9 @@ pub(super) fn chart_keys(a: &Value) -> Vec<String> {
     k
 }
 
+/// Every version of chart `key`, newest first, from `catalog_snapshot`.
 pub(super) fn versions(a: &Value, key: &str) -> Vec<String> {
-    a["charts"][key]["versions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.as_str().map(str::to_string))
-        .collect()
+    crate::chart_state::snapshot_versions(a, key)
 }
 
 pub(super) fn count(a: &Value, field: &str) -> i64 {

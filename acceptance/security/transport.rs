@@ -214,9 +214,13 @@ fn body_failures_retried(tb: &Testbed, cli: &TfCli) -> TestResult {
             format!("{name}: expected 2 requests (a failed body, then a good one), saw {n}")
         })?;
         let attrs = tf.resource_attrs(&format!("{HELM}.{name}"))?;
-        ensure(attrs["charts"]["demo"]["versions"][0] == "1.0.0", || {
-            format!("{name}: the index of the second attempt is not in state: {attrs}")
-        })?;
+        ensure(
+            crate::chart_state::snapshot_versions(&attrs, "demo")
+                .first()
+                .map(String::as_str)
+                == Some("1.0.0"),
+            || format!("{name}: the index of the second attempt is not in state: {attrs}"),
+        )?;
     }
     tf.destroy()?;
     Ok(())
@@ -432,9 +436,17 @@ fn interrupted_apply(tb: &Testbed, cli: &TfCli, signal: Signal) -> TestResult {
     fs.route("/stall/index.yaml", vec![Fault::ok(INDEX)]);
     tf.apply()?;
     let attrs = tf.resource_attrs(&format!("{HELM}.stall"))?;
-    ensure(attrs["charts"]["demo"]["versions"][0] == "1.0.0", || {
-        format!("after the interrupted apply, a new apply should create the registration: {attrs}")
-    })?;
+    ensure(
+        crate::chart_state::snapshot_versions(&attrs, "demo")
+            .first()
+            .map(String::as_str)
+            == Some("1.0.0"),
+        || {
+            format!(
+                "after the interrupted apply, a new apply should create the registration: {attrs}"
+            )
+        },
+    )?;
     tf.destroy()?;
     Ok(())
 }

@@ -17,7 +17,7 @@ use tf_provider::{AttributePath, DataSource, Diagnostics};
 
 use crate::data_sources::dynamic::Dynamic;
 use crate::data_sources::registry_ref::{self, Decoded, RegistryRef};
-use crate::registry::catalog::{sort_versions_desc, SemVer};
+use crate::registry::catalog::ChartSummary;
 use crate::registry::search::{check_pattern, search, SearchError, SearchHit, SearchOptions};
 use crate::registry::snapshot::{ChartRecords, Snapshot};
 use crate::schema_util::{attr, schema, C, T};
@@ -126,14 +126,9 @@ fn needs_synchronization(diags: &mut Diagnostics, reg: &RegistryRef) {
 
 /// The chart's newest stable version (the registry's `charts[name].latest_version`).
 fn latest_stable(records: Option<&ChartRecords>) -> Value<String> {
-    let Some(c) = records else {
-        return Value::Null;
-    };
-    let mut all: Vec<&str> = c.versions.iter().map(|r| r.version.as_str()).collect();
-    sort_versions_desc(&mut all, |v| v);
-    all.into_iter()
-        .find(|v| SemVer::parse(v).is_some_and(|s| !s.is_prerelease()))
-        .map_or(Value::Null, text)
+    records
+        .and_then(|c| ChartSummary::of(c).latest_version)
+        .map_or(Value::Null, Value::Value)
 }
 
 fn hit(snapshot: &Snapshot, h: SearchHit) -> Value<ChartHit> {

@@ -5,6 +5,8 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use crate::registry::snapshot::{ChartRecords, Kind, Snapshot, VersionRecord};
+
 /// A version as Masterminds/semver's lenient `NewVersion` reads it (`v` prefix, missing minor or
 /// patch allowed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,63 +148,101 @@ impl Ord for SortKey {
     }
 }
 
-/// What the catalog keeps of one chart version (enough to summarise a chart).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VersionMeta {
-    pub version: String,
-    pub app_version: String,
-    pub description: String,
-    pub deprecated: bool,
+/// Sort `versions` newest first as Helm does and list each version string once: of a version
+/// listed more than once (a re-published chart) the first entry in input order is kept (the
+/// sort is stable), which for a Helm index is the entry `helm pull --version` downloads.
+/// (`helm search repo --versions` keeps one of them too, but may show the metadata of another.)
+pub fn chart_records(
+    name: &str,
+    repository: &str,
+    mut versions: Vec<VersionRecord>,
+) -> ChartRecords {
+    sort_versions_desc(&mut versions, |v| &v.version);
+    let mut seen = std::collections::HashSet::with_capacity(versions.len());
+    versions.retain(|v| seen.insert(v.version.clone()));
+    ChartRecords {
+        name: name.to_string(),
+        repository: repository.to_string(),
+        versions,
+    }
 }
 
-/// One chart of a registry, as kept in Terraform state.
+/// Whether `version` is a stable release: a semantic version without pre-release part.
+pub fn is_stable(version: &str) -> bool {
+    SemVer::parse(version).is_some_and(|s| !s.is_prerelease())
+}
+
+/// One chart as `charts` in state shows it: its latest stable version and what describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChartSummary {
     /// The chart's own name (for OCI, from its config blob).
     pub name: String,
-    /// Newest version that is not a pre-release (newest of all when every version is one), as
-    /// `helm search repo` picks it.
-    pub latest_version: String,
+    /// The newest version that is not a pre-release (the one `helm pull` and `helm install`
+    /// without `--version` take, and `helm search repo` shows); `None` when every version is a
+    /// pre-release (Helm hides such a chart without `--devel`).
+    pub latest_version: Option<String>,
+    /// `app_version`, `description` and `deprecated` of `latest_version`, or of the newest
+    /// version when there is no stable one.
     pub app_version: String,
     pub description: String,
     pub deprecated: bool,
-    /// All versions, newest first.
-    pub versions: Vec<String>,
+    /// Number of distinct versions.
+    pub version_count: usize,
 }
 
 impl ChartSummary {
-    /// Summarise the versions of one chart. `versions` may be in any order.
-    pub fn from_versions(name: &str, mut versions: Vec<VersionMeta>) -> ChartSummary {
-        sort_versions_desc(&mut versions, |v| &v.version);
-        let latest = versions
-            .iter()
-            .find(|v| SemVer::parse(&v.version).is_some_and(|s| !s.is_prerelease()))
-            .or_else(|| versions.first())
-            .cloned()
-            .unwrap_or_default();
+    /// Summarise one chart whose versions are sorted and unique ([`chart_records`]).
+    pub fn of(c: &ChartRecords) -> ChartSummary {
+        let latest = c.versions.iter().find(|v| is_stable(&v.version));
+        let shown = latest.or_else(|| c.versions.first());
         ChartSummary {
-            name: name.to_string(),
-            latest_version: latest.version,
-            app_version: latest.app_version,
-            description: latest.description,
-            deprecated: latest.deprecated,
-            versions: versions.into_iter().map(|v| v.version).collect(),
+            name: c.name.clone(),
+            latest_version: latest.map(|v| v.version.clone()),
+            app_version: shown.map(|v| v.app_version.clone()).unwrap_or_default(),
+            description: shown.map(|v| v.description.clone()).unwrap_or_default(),
+            deprecated: shown.is_some_and(|v| v.deprecated),
+            version_count: c.versions.len(),
         }
     }
 }
 
-/// All charts of a registry, keyed by chart name (Helm repositories) or repository path (OCI).
+/// All charts of a registry with every version ([`chart_records`] order), keyed by chart name
+/// (Helm repositories) or repository path relative to the endpoint path (OCI). State keeps the
+/// [`ChartSummary`] of each and the whole as one [`Snapshot`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
-    pub charts: BTreeMap<String, ChartSummary>,
+    pub charts: BTreeMap<String, ChartRecords>,
 }
 
 impl Catalog {
     pub fn chart_count(&self) -> usize {
         self.charts.len()
     }
+
+    /// Distinct versions over all charts.
     pub fn version_count(&self) -> usize {
         self.charts.values().map(|c| c.versions.len()).sum()
+    }
+
+    /// The summaries `charts` in state holds.
+    pub fn summaries(&self) -> BTreeMap<String, ChartSummary> {
+        self.charts
+            .iter()
+            .map(|(k, c)| (k.clone(), ChartSummary::of(c)))
+            .collect()
+    }
+
+    /// The snapshot of this catalog (`index_url`: Helm, without userinfo; empty for OCI).
+    pub fn to_snapshot(&self, kind: Kind, index_url: &str) -> Snapshot {
+        Snapshot {
+            kind,
+            index_url: index_url.to_string(),
+            charts: self.charts.clone(),
+        }
+    }
+
+    pub fn from_snapshot(s: Snapshot) -> Catalog {
+        Catalog { charts: s.charts }
     }
 }
 
@@ -247,18 +287,47 @@ mod tests {
         );
     }
 
-    #[test]
-    fn latest_skips_prereleases() {
-        let mk = |v: &str| VersionMeta {
+    fn rec(v: &str) -> VersionRecord {
+        VersionRecord {
             version: v.into(),
             app_version: format!("app-{v}"),
             ..Default::default()
-        };
-        let s = ChartSummary::from_versions("c", vec![mk("1.0.0"), mk("2.0.0-rc.1")]);
-        assert_eq!(s.latest_version, "1.0.0");
+        }
+    }
+
+    #[test]
+    fn latest_skips_prereleases() {
+        let c = chart_records("c", "", vec![rec("1.0.0"), rec("2.0.0-rc.1")]);
+        let s = ChartSummary::of(&c);
+        assert_eq!(s.latest_version.as_deref(), Some("1.0.0"));
         assert_eq!(s.app_version, "app-1.0.0");
-        assert_eq!(s.versions, ["2.0.0-rc.1", "1.0.0"]);
-        let s = ChartSummary::from_versions("c", vec![mk("2.0.0-rc.1")]);
-        assert_eq!(s.latest_version, "2.0.0-rc.1");
+        assert_eq!(s.version_count, 2);
+        let v: Vec<_> = c.versions.iter().map(|v| v.version.as_str()).collect();
+        assert_eq!(v, ["2.0.0-rc.1", "1.0.0"]);
+        // Only pre-releases: no latest version; the newest describes the chart.
+        let c = chart_records("c", "", vec![rec("2.0.0-rc.1"), rec("2.0.0-rc.2")]);
+        let s = ChartSummary::of(&c);
+        assert_eq!(s.latest_version, None);
+        assert_eq!(s.app_version, "app-2.0.0-rc.2");
+        assert_eq!(
+            ChartSummary::of(&ChartRecords::default()),
+            ChartSummary::default()
+        );
+    }
+
+    #[test]
+    fn a_version_listed_twice_is_kept_once_first_wins() {
+        let mut second = rec("1.0.0");
+        second.digest = "b".into();
+        let mut first = rec("1.0.0");
+        first.digest = "a".into();
+        let c = chart_records("c", "", vec![rec("0.9.0"), first, rec("1.0.0+x"), second]);
+        let v: Vec<_> = c
+            .versions
+            .iter()
+            .map(|v| (v.version.as_str(), v.digest.as_str()))
+            .collect();
+        assert_eq!(v, [("1.0.0", "a"), ("1.0.0+x", ""), ("0.9.0", "")]);
+        assert_eq!(ChartSummary::of(&c).version_count, 3);
     }
 }

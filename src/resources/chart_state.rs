@@ -1,19 +1,24 @@
-//! One chart as both registry resources keep it in `charts` ([`ChartState`]), and the conversion
-//! of a [`Catalog`] to state and back.
+//! One chart as both registry resources keep it in `charts` ([`ChartState`], a summary), the
+//! `catalog_snapshot` beside it (every version, for the data sources), and the conversions of a
+//! [`Catalog`] to state and back.
 //!
-//! Why one shape: the catalog is the same thing whatever the registry protocol (a data source
-//! reads either resource's `charts` the same way), and a field that one resource drops is lost on
-//! the way back: OCI charts used to have no `deprecated`, so a deprecated latest version was read
-//! back from state as not deprecated and the first refresh rewrote `catalog_digest` and
-//! `last_synced`. `catalog_from_state(charts_state(c)) == c` for every catalog (tested below).
+//! Why summaries and one snapshot: Terraform walks every element of every list in state at every
+//! plan; per-version lists of real-size indexes made that walk most of a plan's CPU (issue 9).
+//! `charts` keeps what people read (latest stable version and what describes it, how many
+//! versions); the records that resolution and search need (version, digest, URLs, app version,
+//! …) are in the one opaque [`Snapshot`](crate::registry::snapshot::Snapshot) string. A refresh
+//! compares with, and reuses, the catalog read back from the snapshot
+//! ([`catalog_from_snapshot`]); `charts` is derived from it, never read back.
+//!
+//! Why one shape: the catalog is the same thing whatever the registry protocol, and a field that
+//! one resource drops is lost on the way back (OCI charts once had no `deprecated`, and the first
+//! refresh rewrote `catalog_digest`).
 //!
 //! State cannot be upgraded (schema version 0, and tf-provider hands a same-version state to
-//! Terraform as it is): every field added later must decode from a state written before it. Such
-//! a state has the field missing, which Terraform turns into `null` for attributes of an object;
-//! both decode to the field's default ([`null_as_default`]) and [`ChartState::fill_derived`]
-//! recomputes what can be derived (`name` from the key, `version_count` from `versions`). The
-//! field names are those of the per-chart summaries issue 9 keeps (`latest_version`,
-//! `app_version`, `description`, `deprecated`, `version_count`).
+//! Terraform as it is). Every field decodes from `null` or absence ([`null_as_default`]). A
+//! state written before issue 9 (charts with a `versions` list, no `catalog_snapshot`) is
+//! refused by Terraform itself when it decodes the state against this schema ("unsupported
+//! attribute"); no such state was released (see CHANGELOG).
 
 use std::collections::BTreeMap;
 
@@ -21,6 +26,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use tf_provider::map;
 
 use crate::registry::catalog::{Catalog, ChartSummary};
+use crate::registry::snapshot::{Kind, Snapshot};
 use crate::schema_util::T;
 
 /// One chart of a registry, as kept in state by `chartreg_helm_registry` and
@@ -30,24 +36,22 @@ pub struct ChartState {
     /// The chart's own name (Helm: the index key; OCI: `name` of the chart's config).
     #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub latest_version: String,
+    /// Newest stable version; `null` when every version is a pre-release.
+    #[serde(default)]
+    pub latest_version: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub app_version: String,
     #[serde(default, deserialize_with = "null_as_default")]
     pub description: String,
-    /// Whether `latest_version` is deprecated.
+    /// Whether the version described (`latest_version`, else the newest) is deprecated.
     #[serde(default, deserialize_with = "null_as_default")]
     pub deprecated: bool,
-    /// Number of versions (`versions` lists them).
+    /// Number of distinct versions.
     #[serde(default, deserialize_with = "null_as_default")]
     pub version_count: i64,
-    /// All versions, newest first.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub versions: Vec<String>,
 }
 
-/// A field missing from an older state, or `null` there, decodes as its default.
+/// A field missing from a state, or `null` there, decodes as its default.
 pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
@@ -64,30 +68,8 @@ impl ChartState {
             app_version: s.app_version.clone(),
             description: s.description.clone(),
             deprecated: s.deprecated,
-            version_count: s.versions.len() as i64,
-            versions: s.versions.clone(),
+            version_count: s.version_count as i64,
         }
-    }
-
-    pub fn to_summary(&self) -> ChartSummary {
-        ChartSummary {
-            name: self.name.clone(),
-            latest_version: self.latest_version.clone(),
-            app_version: self.app_version.clone(),
-            description: self.description.clone(),
-            deprecated: self.deprecated,
-            versions: self.versions.clone(),
-        }
-    }
-
-    /// Recompute what a state written before a field existed lacks: `name` (the last segment
-    /// of the key: the chart name of a Helm repository, the repository name in an OCI registry,
-    /// as a sync names a chart whose config has none) and `version_count`.
-    pub fn fill_derived(&mut self, key: &str) {
-        if self.name.is_empty() {
-            self.name = key.rsplit('/').next().unwrap_or(key).to_string();
-        }
-        self.version_count = self.versions.len() as i64;
     }
 }
 
@@ -99,109 +81,115 @@ pub fn chart_type() -> T {
         "app_version" => T::String,
         "description" => T::String,
         "deprecated" => T::Bool,
-        "version_count" => T::Number,
-        "versions" => T::List(Box::new(T::String))
+        "version_count" => T::Number
     })
 }
 
-/// The catalog as kept in state.
+/// The summaries `charts` keeps.
 pub fn charts_state(c: &Catalog) -> BTreeMap<String, ChartState> {
-    c.charts
+    c.summaries()
         .iter()
         .map(|(k, s)| (k.clone(), ChartState::from_summary(s)))
         .collect()
 }
 
-/// The catalog back from state (the previous catalog a refresh compares with and reuses).
-pub fn catalog_from_state(m: &BTreeMap<String, ChartState>) -> Catalog {
-    Catalog {
-        charts: m.iter().map(|(k, s)| (k.clone(), s.to_summary())).collect(),
-    }
+/// The `catalog_snapshot` string of a catalog.
+pub fn snapshot_state(c: &Catalog, kind: Kind, index_url: &str) -> String {
+    c.to_snapshot(kind, index_url).encode()
 }
 
-/// [`ChartState::fill_derived`] on every chart.
-pub fn fill_derived(m: &mut BTreeMap<String, ChartState>) {
-    for (k, c) in m.iter_mut() {
-        c.fill_derived(k);
+/// The catalog back from `catalog_snapshot` (the previous catalog a refresh compares with and
+/// reuses). `None` when there is none or it cannot be read (then everything is read again).
+pub fn catalog_from_snapshot(s: Option<&String>) -> Option<Catalog> {
+    let s = s.filter(|s| !s.is_empty())?;
+    match Snapshot::decode(s) {
+        Ok(snap) => Some(Catalog::from_snapshot(snap)),
+        Err(e) => {
+            tracing::debug!(error = %e, "catalog snapshot in state not readable: reading everything again");
+            None
+        }
     }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::registry::catalog::VersionMeta;
+    use crate::registry::catalog::chart_records;
+    use crate::registry::snapshot::VersionRecord;
 
-    fn meta(v: &str, deprecated: bool) -> VersionMeta {
-        VersionMeta {
+    fn rec(v: &str, deprecated: bool) -> VersionRecord {
+        VersionRecord {
             version: v.into(),
             app_version: format!("app {v}"),
             description: format!("chart at {v}"),
             deprecated,
+            ..Default::default()
         }
     }
 
-    /// A catalog with a deprecated latest version, a pre-release newer than it, empty texts.
+    /// A catalog with a deprecated latest version, a pre-release newer than it, a chart with
+    /// pre-releases only, empty texts.
     pub fn sample_catalog() -> Catalog {
         let mut c = Catalog::default();
         c.charts.insert(
             "team/old".into(),
-            ChartSummary::from_versions(
+            chart_records(
                 "old",
+                "team/old",
                 vec![
-                    meta("1.0.0", false),
-                    meta("2.0.0", true),
-                    meta("3.0.0-rc.1", false),
+                    rec("1.0.0", false),
+                    rec("2.0.0", true),
+                    rec("3.0.0-rc.1", false),
                 ],
             ),
         );
         c.charts.insert(
             "plain".into(),
-            ChartSummary::from_versions(
+            chart_records(
                 "plain",
-                vec![VersionMeta {
+                "plain",
+                vec![VersionRecord {
                     version: "0.1.0".into(),
                     ..Default::default()
                 }],
             ),
         );
-        assert!(c.charts["team/old"].deprecated);
+        c.charts.insert(
+            "devel".into(),
+            chart_records("devel", "devel", vec![rec("0.1.0-rc.1", false)]),
+        );
         c
     }
 
     #[test]
-    fn catalog_round_trips_through_state() {
+    fn catalog_round_trips_through_the_snapshot() {
         let c = sample_catalog();
+        let snap = snapshot_state(&c, Kind::Oci, "");
+        assert_eq!(catalog_from_snapshot(Some(&snap)), Some(c.clone()));
+        assert_eq!(catalog_from_snapshot(None), None);
+        assert_eq!(catalog_from_snapshot(Some(&String::new())), None);
+        assert_eq!(catalog_from_snapshot(Some(&"garbage".to_string())), None);
         let state = charts_state(&c);
-        assert_eq!(catalog_from_state(&state), c);
         assert_eq!(state["team/old"].version_count, 3);
+        assert_eq!(state["team/old"].latest_version.as_deref(), Some("2.0.0"));
         assert!(state["team/old"].deprecated);
-        // And through the JSON Terraform stores.
+        assert_eq!(state["devel"].latest_version, None);
+        assert_eq!(state["devel"].app_version, "app 0.1.0-rc.1");
+        // Through the JSON Terraform stores: `null` for no latest version.
         let json = serde_json::to_string(&state).unwrap();
+        assert!(json.contains(r#""latest_version":null"#), "{json}");
         let back: BTreeMap<String, ChartState> = serde_json::from_str(&json).unwrap();
-        assert_eq!(catalog_from_state(&back), c);
+        assert_eq!(back, state);
     }
 
-    /// A state written by the previous release: Helm charts had no `name`, OCI charts no
-    /// `deprecated`, neither had `version_count`. Missing and `null` both decode.
+    /// Missing and `null` fields decode (a hand-edited or partial state).
     #[test]
-    fn previous_release_charts_decode() {
-        let helm = r#"{"mychart":{"latest_version":"0.2.0","app_version":"1","description":"d","deprecated":true,"versions":["0.2.0","0.1.0"]}}"#;
-        let oci = r#"{"charts/mychart":{"name":"mychart","latest_version":"0.2.0","app_version":"1","description":"d","versions":["0.2.0","0.1.0"]}}"#;
-        let nulls = r#"{"charts/mychart":{"name":"mychart","latest_version":"0.2.0","app_version":"1","description":"d","deprecated":null,"version_count":null,"versions":["0.2.0","0.1.0"]}}"#;
-        for (text, key, deprecated) in [
-            (helm, "mychart", true),
-            (oci, "charts/mychart", false),
-            (nulls, "charts/mychart", false),
-        ] {
-            let mut m: BTreeMap<String, ChartState> =
-                serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-            fill_derived(&mut m);
-            let c = &m[key];
-            assert_eq!(c.name, "mychart");
-            assert_eq!(c.version_count, 2);
-            assert_eq!(c.deprecated, deprecated);
-            assert_eq!(c.versions, ["0.2.0", "0.1.0"]);
-        }
+    fn nulls_and_missing_fields_decode() {
+        let text = r#"{"c":{"name":"c","latest_version":null,"app_version":null,"description":"d","deprecated":null}}"#;
+        let m: BTreeMap<String, ChartState> = serde_json::from_str(text).unwrap();
+        assert_eq!(m["c"].latest_version, None);
+        assert_eq!(m["c"].version_count, 0);
+        assert!(!m["c"].deprecated);
     }
 
     #[test]

@@ -14,7 +14,8 @@ use crate::diagnostics::{registry_attribute, ErrorMap};
 use crate::registry::cache::Cache;
 use crate::registry::helm_index::{self, FetchedIndex, HelmRepo, IndexFetch, Validators};
 use crate::registry::request::Protocol;
-use crate::resources::chart_state::{self, charts_state, ChartState};
+use crate::registry::snapshot::Kind;
+use crate::resources::chart_state::{charts_state, snapshot_state, ChartState};
 use crate::resources::common::{
     self, now_rfc3339, validate_credentials, validate_name, validate_pem, validate_required,
     with_default,
@@ -41,6 +42,7 @@ pub struct HelmRegistryState {
     pub chart_count: Value<i64>,
     pub version_count: Value<i64>,
     pub index_digest: Value<String>,
+    pub catalog_snapshot: Value<String>,
     pub last_synced: Value<String>,
 }
 
@@ -79,9 +81,9 @@ pub fn resource_schema() -> Schema {
         endpoint: "URL of the repository (`http://` or `https://`), under which `index.yaml` is served. A query string is kept. Changed in place and validated again.",
         username: "Username for HTTP basic authentication.",
         password: "Password for HTTP basic authentication (sensitive).",
-        charts: "The repository's charts by name: `name`, `latest_version` (newest non-pre-release version, as `helm search repo` shows it), `app_version`, `description` and `deprecated` of that version, `version_count` and `versions` (all versions, newest first by semver, as Helm sorts them).",
+        charts: "The repository's charts by name, one summary each: `name`, `latest_version` (the newest version that is not a pre-release, as `helm search repo` shows it and `helm pull` without `--version` takes it; `null` when every version is a pre-release, a chart `helm search repo` shows only with `--devel`), `app_version`, `description` and `deprecated` of that version (of the newest version when there is no stable one), and `version_count` (distinct versions). A version listed more than once in the index (a re-published chart) counts once; its details are those of its first entry, the one `helm pull --version` downloads (`helm search repo --versions` may show another entry's). The versions themselves are listed by the `chartreg_helm_chart` and `chartreg_helm_charts` data sources.",
         chart_count: "Number of charts in the index.",
-        version_count: "Number of chart versions in the index.",
+        version_count: "Number of distinct chart versions in the index (the sum of the charts' `version_count`).",
         digest: ("index_digest", "SHA-256 (hex) of the index bytes last downloaded."),
         last_synced: "When the index in state was last downloaded (RFC 3339). A refresh answered 304 leaves it unchanged.",
     });
@@ -180,13 +182,22 @@ impl RegistryPlan for HelmRegistryState {
         self.chart_count = to.value(|p| &p.chart_count, 0);
         self.version_count = to.value(|p| &p.version_count, 0);
         self.index_digest = to.value(|p| &p.index_digest, String::new());
+        self.catalog_snapshot = to.value(|p| &p.catalog_snapshot, String::new());
         self.last_synced = to.value(|p| &p.last_synced, String::new());
     }
-    fn fill_derived(&mut self) {
-        if let Value::Value(charts) = &mut self.charts {
-            chart_state::fill_derived(charts);
-        }
+    fn catalog_snapshot(&self) -> &Value<String> {
+        &self.catalog_snapshot
     }
+}
+
+/// The index URL as the snapshot names it (relative chart URLs resolve against it): without
+/// userinfo (an endpoint cannot carry any; stripped all the same), query string kept as Helm
+/// keeps it for chart URLs.
+fn snapshot_index_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
 }
 
 impl HelmRegistryResource {
@@ -201,6 +212,11 @@ impl HelmRegistryResource {
         s.chart_count = Value::Value(catalog.chart_count() as i64);
         s.version_count = Value::Value(catalog.version_count() as i64);
         s.charts = Value::Value(charts_state(&catalog));
+        s.catalog_snapshot = Value::Value(snapshot_state(
+            &catalog,
+            Kind::Helm,
+            &snapshot_index_url(&f.url),
+        ));
         s.index_digest = Value::Value(f.digest.clone());
         s.last_synced = Value::Value(now_rfc3339());
         let name = s.name.as_ref_option().cloned().unwrap_or_default();
@@ -257,7 +273,10 @@ impl HelmRegistryResource {
             }
             Ok(IndexFetch::Fetched(f)) => {
                 tracing::debug!(registry = %name, digest = %f.digest, bytes = f.bytes.len(), "index downloaded");
-                if !phase.records_unchanged() && s.index_digest.as_ref_option() == Some(&f.digest) {
+                if !phase.records_unchanged()
+                    && s.index_digest.as_ref_option() == Some(&f.digest)
+                    && !plan::snapshot_missing(s)
+                {
                     // Same bytes: nothing changes in state but the validators.
                     return Some(Some(HelmRegistryPrivate {
                         etag: f.validators.etag.clone(),
@@ -312,7 +331,6 @@ impl Resource for HelmRegistryResource {
         let Some(mut s) = state else {
             return Some((None, private));
         };
-        s.fill_derived();
         if !matches!(s.synchronization, Value::Value(true)) {
             return Some((Some(s), private));
         }
@@ -322,6 +340,7 @@ impl Resource for HelmRegistryResource {
                 s.index_digest
                     .as_ref_option()
                     .is_some_and(|d| !d.is_empty())
+                    && !plan::snapshot_missing(&s)
             })
             .map(|p| Validators {
                 etag: p.etag.clone(),
@@ -395,7 +414,7 @@ impl Resource for HelmRegistryResource {
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let prior = prior?;
         let mut s = planned?;
-        if !plan::needs_sync(&prior, &s) {
+        if !plan::reads_again(&prior, &s) {
             return Some((Some(s), private));
         }
         match self.download(diags, &mut s, Phase::Update, None).await {
@@ -551,6 +570,7 @@ mod tests {
             chart_count: Value::Value(0),
             version_count: Value::Value(0),
             index_digest: Value::Value("d".into()),
+            catalog_snapshot: Value::Value("s".into()),
             last_synced: Value::Value("t".into()),
             ..Default::default()
         }
@@ -592,14 +612,14 @@ mod tests {
         assert!(s.charts.is_unknown());
     }
 
-    /// catalog -> state -> catalog, through the JSON Terraform keeps: equal, the deprecated
-    /// latest version included.
+    /// catalog -> state -> catalog, through the JSON Terraform keeps: the summaries, and the
+    /// snapshot with every version, the index URL without userinfo.
     #[test]
     fn catalog_round_trips_through_state() {
         let index = br#"apiVersion: v1
 entries:
   old:
-    - {name: old, version: 2.0.0, appVersion: "2", description: last, deprecated: true, urls: [old-2.0.0.tgz]}
+    - {name: old, version: 2.0.0, appVersion: "2", description: last, deprecated: true, urls: [old-2.0.0.tgz], digest: "sha256:AB"}
     - {name: old, version: 1.0.0, description: first, urls: [old-1.0.0.tgz]}
   new:
     - {name: new, version: 0.1.0-rc.1, urls: [new.tgz]}
@@ -607,9 +627,14 @@ entries:
         let catalog = helm_index::parse_index(index, "https://h/index.yaml")
             .unwrap()
             .catalog();
-        assert!(catalog.charts["old"].deprecated);
+        let url = url::Url::parse("https://u:p@h/x/index.yaml?t=1").unwrap();
         let s = HelmRegistryState {
             charts: Value::Value(charts_state(&catalog)),
+            catalog_snapshot: Value::Value(snapshot_state(
+                &catalog,
+                Kind::Helm,
+                &snapshot_index_url(&url),
+            )),
             ..st()
         };
         let back: HelmRegistryState =
@@ -617,9 +642,39 @@ entries:
         let Value::Value(charts) = &back.charts else {
             panic!("charts")
         };
-        assert_eq!(chart_state::catalog_from_state(charts), catalog);
         assert_eq!(charts["old"].name, "old");
         assert_eq!(charts["old"].version_count, 2);
+        assert!(charts["old"].deprecated);
+        assert_eq!(charts["new"].latest_version, None);
+        let snap = crate::registry::snapshot::Snapshot::decode(
+            back.catalog_snapshot.as_ref_option().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(snap.index_url, "https://h/x/index.yaml?t=1");
+        assert_eq!(snap.kind, Kind::Helm);
+        assert_eq!(snap.charts, catalog.charts);
+        assert_eq!(snap.charts["old"].versions[0].digest, "ab");
+        assert_eq!(snap.charts["old"].versions[0].urls, ["old-2.0.0.tgz"]);
+    }
+
+    /// A state written before `catalog_snapshot` existed has it `null`: the plan reads the
+    /// registry again (an update), so that the data sources get a snapshot; an import's empty
+    /// catalog (`""`) does not.
+    #[test]
+    fn a_state_without_snapshot_reads_again() {
+        let prior = HelmRegistryState {
+            catalog_snapshot: Value::Null,
+            ..st()
+        };
+        let (s, rep) = plan::plan_update(&prior, st(), Some(st()));
+        assert!(rep.is_empty());
+        assert!(s.catalog_snapshot.is_unknown() && s.charts.is_unknown());
+        let prior = HelmRegistryState {
+            catalog_snapshot: Value::Value(String::new()),
+            ..st()
+        };
+        let (s, _) = plan::plan_update(&prior, st(), Some(st()));
+        assert_eq!(s.catalog_snapshot, Value::Value(String::new()));
     }
 
     #[test]
@@ -627,6 +682,7 @@ entries:
         // Unchanged: computed values kept.
         let (s, rep) = plan(st());
         assert!(rep.is_empty());
+        assert_eq!(s.catalog_snapshot, Value::Value("s".into()));
         assert_eq!(s.index_digest, Value::Value("d".into()));
         // sync toggle only: no download, no replacement.
         let (s, rep) = plan(HelmRegistryState {

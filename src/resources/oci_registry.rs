@@ -15,7 +15,10 @@ use crate::registry::cache::Cache;
 use crate::registry::catalog::Catalog;
 use crate::registry::oci::{self, OciClient, OciRegistry};
 use crate::registry::request::Protocol;
-use crate::resources::chart_state::{self, catalog_from_state, charts_state, ChartState};
+use crate::registry::snapshot::Kind;
+use crate::resources::chart_state::{
+    catalog_from_snapshot, charts_state, snapshot_state, ChartState,
+};
 use crate::resources::common::{
     self, now_rfc3339, validate_credentials, validate_name, validate_pem, validate_required,
     with_default,
@@ -43,6 +46,7 @@ pub struct OciRegistryState {
     pub chart_count: Value<i64>,
     pub version_count: Value<i64>,
     pub catalog_digest: Value<String>,
+    pub catalog_snapshot: Value<String>,
     pub last_synced: Value<String>,
 }
 
@@ -84,10 +88,10 @@ pub fn resource_schema() -> Schema {
         endpoint: "Registry as `host[:port][/path]`. HTTPS by default; `oci://` is accepted (HTTPS) and `http://` means plain HTTP. The path, if any, is a repository prefix (or a repository) under which charts are looked up.",
         username: "Username.",
         password: "Password or access token (sensitive). Registry tokens obtained with it are kept in memory only.",
-        charts: "Chart repositories keyed by path relative to the endpoint (e.g. `library/nginx`): chart `name`, `latest_version` (newest non-pre-release), its `app_version`, `description` and `deprecated`, `version_count` and `versions` (newest first). Tags pushed by Helm with `_` for `+` are shown with `+`.",
+        charts: "Chart repositories keyed by path relative to the endpoint (e.g. `library/nginx`), one summary each: chart `name`, `latest_version` (the newest tag that is not a pre-release, the one Helm takes without `--version`; `null` when every version is a pre-release), its `app_version`, `description` and `deprecated` (of the newest version when there is no stable one), and `version_count`. Tags pushed by Helm with `_` for `+` are read with `+`. The versions themselves are listed by the `chartreg_helm_chart` and `chartreg_helm_charts` data sources.",
         chart_count: "Number of chart repositories.",
         version_count: "Number of chart versions.",
-        digest: ("catalog_digest", "SHA-256 (hex) of the catalog in state; it changes when a chart, version or description changes."),
+        digest: ("catalog_digest", "SHA-256 (hex) of the catalog in state (every version record of `catalog_snapshot`); it changes when a chart, a version or anything recorded of one (digests, metadata) changes."),
         last_synced: "When the catalog in state last changed or was listed on create, update or `sync_trigger` (RFC 3339).",
     });
     attributes.insert("authentication_type".into(), attr(T::String, C::OptionalComputed, "`\"basic\"` (default: anonymous, or `username`/`password` answering the registry's Basic or Bearer-token challenge) or `\"ecr\"` (Amazon ECR, reserved for a later release)."));
@@ -141,12 +145,11 @@ impl RegistryPlan for OciRegistryState {
         self.chart_count = to.value(|p| &p.chart_count, 0);
         self.version_count = to.value(|p| &p.version_count, 0);
         self.catalog_digest = to.value(|p| &p.catalog_digest, String::new());
+        self.catalog_snapshot = to.value(|p| &p.catalog_snapshot, String::new());
         self.last_synced = to.value(|p| &p.last_synced, String::new());
     }
-    fn fill_derived(&mut self) {
-        if let Value::Value(charts) = &mut self.charts {
-            chart_state::fill_derived(charts);
-        }
+    fn catalog_snapshot(&self) -> &Value<String> {
+        &self.catalog_snapshot
     }
 }
 
@@ -228,11 +231,15 @@ impl OciRegistryResource {
             );
         }
         let digest = oci::catalog_digest(&report.catalog);
-        if phase.records_unchanged() || s.catalog_digest.as_ref_option() != Some(&digest) {
+        if phase.records_unchanged()
+            || s.catalog_digest.as_ref_option() != Some(&digest)
+            || plan::snapshot_missing(s)
+        {
             s.charts = Value::Value(charts_state(&report.catalog));
             s.chart_count = Value::Value(report.catalog.chart_count() as i64);
             s.version_count = Value::Value(report.catalog.version_count() as i64);
             s.catalog_digest = Value::Value(digest);
+            s.catalog_snapshot = Value::Value(snapshot_state(&report.catalog, Kind::Oci, ""));
             s.last_synced = Value::Value(now_rfc3339());
         }
         Some(())
@@ -319,10 +326,9 @@ impl Resource for OciRegistryResource {
         let Some(mut s) = state else {
             return Some((None, private));
         };
-        s.fill_derived();
         if matches!(s.synchronization, Value::Value(true)) {
             let mut next = s.clone();
-            let previous = s.charts.as_ref_option().map(catalog_from_state);
+            let previous = catalog_from_snapshot(s.catalog_snapshot.as_ref_option());
             if self
                 .sync(diags, &mut next, Phase::Refresh, previous)
                 .await
@@ -393,15 +399,12 @@ impl Resource for OciRegistryResource {
     ) -> Option<(Self::State<'a>, ValueEmpty)> {
         let prior = prior?;
         let mut s = planned?;
-        if !plan::needs_sync(&prior, &s) {
+        if !plan::reads_again(&prior, &s) {
             return Some((Some(s), private));
         }
         // Same endpoint: unchanged repositories may be reused from the prior catalog.
-        let previous = prior
-            .charts
-            .as_ref_option()
-            .filter(|_| !plan::changed(&prior.endpoint, &s.endpoint))
-            .map(catalog_from_state);
+        let previous = catalog_from_snapshot(prior.catalog_snapshot.as_ref_option())
+            .filter(|_| !plan::changed(&prior.endpoint, &s.endpoint));
         match self.sync(diags, &mut s, Phase::Update, previous).await {
             Some(()) => Some((Some(s), private)),
             // Validation failed: the registration stays as it was.
@@ -474,33 +477,32 @@ mod tests {
             chart_count: Value::Value(0),
             version_count: Value::Value(0),
             catalog_digest: Value::Value("d".into()),
+            catalog_snapshot: Value::Value("s".into()),
             last_synced: Value::Value("t".into()),
             ..Default::default()
         }
     }
 
-    /// catalog -> state -> catalog, through the JSON Terraform keeps: equal, and so is its
-    /// digest, which a refresh compares with `catalog_digest`. A deprecated latest version was
-    /// once read back as not deprecated, and the first refresh rewrote the digest.
+    /// catalog -> state -> catalog, through the JSON Terraform keeps: the snapshot gives the
+    /// catalog back, and so its digest, which a refresh compares with `catalog_digest`.
     #[test]
     fn catalog_round_trips_through_state() {
-        let catalog = chart_state::tests::sample_catalog();
+        let catalog = crate::resources::chart_state::tests::sample_catalog();
         let s = OciRegistryState {
             charts: Value::Value(charts_state(&catalog)),
             catalog_digest: Value::Value(oci::catalog_digest(&catalog)),
+            catalog_snapshot: Value::Value(snapshot_state(&catalog, Kind::Oci, "")),
             ..st()
         };
         let back: OciRegistryState =
             serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
-        let Value::Value(charts) = &back.charts else {
-            panic!("charts")
-        };
-        let read_back = catalog_from_state(charts);
+        let read_back = catalog_from_snapshot(back.catalog_snapshot.as_ref_option()).unwrap();
         assert_eq!(read_back, catalog);
         assert_eq!(
             back.catalog_digest.as_ref_option(),
             Some(&oci::catalog_digest(&read_back))
         );
+        assert_eq!(back.charts, s.charts);
     }
 
     /// Every configurable attribute reaches the client (a change lists the registry again)

@@ -86,10 +86,17 @@ pub trait RegistryPlan: Default {
     fn client_inputs(&self) -> Result<Self::Client, NotReady>;
     /// Set every computed attribute (the one list of them).
     fn set_computed(&mut self, to: Computed<'_, Self>);
-    /// Recompute what a state written by an earlier release lacks (chart fields added since,
-    /// see [`super::chart_state`]); a no-op on a current state. Every read does it, and so does
-    /// a plan that keeps the prior catalog.
-    fn fill_derived(&mut self);
+    /// `catalog_snapshot` (see [`snapshot_missing`]).
+    fn catalog_snapshot(&self) -> &Value<String>;
+}
+
+/// Whether a registration in state has no `catalog_snapshot` at all (`null`): a state written
+/// before the attribute existed (Terraform decodes it, dropping the per-chart `versions` list that
+/// no longer is in the schema). The catalog is then read again: by the next refresh with
+/// synchronization on (unconditionally: an index answered 304 would leave the snapshot missing),
+/// else by an update planned for it. An import's empty catalog is `""`, not `null`.
+pub fn snapshot_missing<S: RegistryPlan>(s: &S) -> bool {
+    matches!(s.catalog_snapshot(), Value::Null)
 }
 
 /// Does going from `prior` to `planned` read the registry again? When what the client receives
@@ -99,6 +106,12 @@ pub fn needs_sync<S: RegistryPlan>(prior: &S, planned: &S) -> bool {
         (Ok(a), Ok(b)) => a != b || changed(prior.sync_trigger(), planned.sync_trigger()),
         _ => true,
     }
+}
+
+/// Does an update from `prior` to `planned` read the registry? When [`needs_sync`], or when the
+/// prior state has no snapshot ([`snapshot_missing`]). The plan and the apply both ask this.
+pub fn reads_again<S: RegistryPlan>(prior: &S, planned: &S) -> bool {
+    needs_sync(prior, planned) || snapshot_missing(prior)
 }
 
 /// Whether two planned values may differ (unknown counts as a change).
@@ -150,11 +163,10 @@ pub fn plan_update<S: RegistryPlan>(
     if changed(prior.name(), s.name()) {
         replace.push(AttributePath::new("name"));
         s.set_computed(Computed::Unknown);
-    } else if needs_sync(prior, &s) {
+    } else if reads_again(prior, &s) {
         s.set_computed(Computed::Unknown);
     } else {
         s.set_computed(Computed::CopyOf(prior));
-        s.fill_derived();
     }
     (s, replace)
 }

@@ -58,6 +58,7 @@ pub fn shared_attributes(w: Wording) -> HashMap<String, Attribute> {
         ("chart_count", attr(T::Number, C::Computed, w.chart_count)),
         ("version_count", attr(T::Number, C::Computed, w.version_count)),
         (w.digest.0, attr(T::String, C::Computed, w.digest.1)),
+        ("catalog_snapshot", attr(T::String, C::Computed, &format!("Internal: every chart version of the {index} (version, digest, download URLs or OCI reference, app version, creation time, deprecation, description, keywords) as one compressed, versioned string, read by the `chartreg_helm_chart` and `chartreg_helm_charts` data sources through the `registry` reference. Its format may change in any release; do not parse it. Unknown in a plan that re-reads the {registry}, unchanged when the {index} is."))),
         ("last_synced", attr(T::String, C::Computed, w.last_synced)),
     ];
     attrs.into_iter().map(|(k, a)| (k.to_string(), a)).collect()

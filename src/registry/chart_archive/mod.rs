@@ -5,8 +5,23 @@
 //! # API (stable: the data source calls it)
 //! - [`read_chart_archive`]`(archive: &[u8], url: &str) -> Result<ChartDetails>`: the reader.
 //!   `url` names the archive in errors (redacted). Every malformed input is
-//!   [`Error::InvalidChart`](crate::error::Error::InvalidChart) with a reason in plain words.
+//!   [`Error::InvalidChart`] with a reason in plain words.
 //! - [`ChartDetails`], [`Maintainer`], [`Dependency`]: what it returns.
+//! - Helm repository: [`helm_chart_details`]`(store: &ArchiveStore, repo: &HelmRepo, settings:
+//!   &HttpSettings, cache: Option<&Cache>, snapshot: &Snapshot, record: &VersionRecord) ->
+//!   Result<(ChartDetails, ArchiveInfo)>`; `cache` is `Cache::registry(cache_dir, "helm", name)`.
+//!   [`helm_chart_url`] gives the URL alone (no request), for synchronization off.
+//! - OCI registry: [`OciClient::chart_details`](crate::registry::oci::OciClient::chart_details)`(
+//!   store, repository, version) -> Result<(ChartDetails, ArchiveInfo)>` (the client holds its
+//!   cache); `repository` is the snapshot's `ChartRecords::repository`.
+//! - [`ArchiveInfo`] `{ digest, url, manifest_digest, downloaded }`: the archive's sha256 (hex,
+//!   verified), where it is downloaded from, the OCI manifest digest, and whether this call
+//!   downloaded it. [`ArchiveStore::global`] is the process's store: concurrent reads of one
+//!   archive share one download; [`ArchiveStore::downloads`] counts downloads (tests make their
+//!   own store).
+//! - Errors besides the transport ones: [`Error::DigestMismatch`],
+//!   [`Error::ChartTooLarge`] (`max_chart_size`),
+//!   [`Error::InvalidChart`]; nothing is cached after any of them.
 //!
 //! # What is read, as Helm's loader (v4 `pkg/chart/loader`, `pkg/chart/v2/loader`) reads it
 //! - Only the chart's own top-level files: `<chartdir>/Chart.yaml`, `values.yaml`,
@@ -30,11 +45,16 @@
 //! - Text that Terraform cannot hold (values or schema that are not UTF-8) is refused.
 
 mod chart_yaml;
+mod download;
 mod tarball;
 
 use std::collections::BTreeMap;
 
 pub use chart_yaml::{Dependency, Maintainer};
+pub(crate) use download::read_off_thread;
+pub use download::{
+    helm_chart_details, helm_chart_url, sha256_hex, ArchiveInfo, ArchiveStore, CHART_CACHE_KIND,
+};
 pub use tarball::{MAX_DECOMPRESSED_CHART_SIZE, MAX_DECOMPRESSED_FILE_SIZE, MAX_TAR_STREAM};
 
 use crate::error::{redact_url, Error, Result};
@@ -143,4 +163,4 @@ fn read(archive: &[u8]) -> std::result::Result<ChartDetails, String> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

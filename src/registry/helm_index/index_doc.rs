@@ -140,6 +140,8 @@ pub(crate) struct RawEntry {
     pub created: String,
     #[serde(rename = "type", default, deserialize_with = "lenient_string")]
     pub chart_type: String,
+    #[serde(default, deserialize_with = "lenient_strings")]
+    pub keywords: Vec<String>,
     #[serde(default)]
     pub maintainers: Option<Vec<Option<IgnoredAny>>>,
     #[serde(default)]

@@ -26,8 +26,13 @@
 //!   refuses the whole index instead: "cannot unmarshal number into … appVersion of type string").
 //! - Versions of a chart are sorted newest first with a stable sort; versions of equal precedence
 //!   (differing only in build metadata) keep their index order. `helm search repo` orders such
-//!   ties nondeterministically (Go map iteration followed by an unstable sort), and collapses
-//!   duplicate version strings, which we keep.
+//!   ties nondeterministically (Go map iteration followed by an unstable sort).
+//! - A version listed more than once (a re-published chart: ingress-nginx lists `4.12.0-beta.0`
+//!   nine times) is kept once, as Helm lists it once: its first entry in the index, the one
+//!   `helm pull --version` downloads (Helm's `IndexFile.Get` takes the first match of its sorted
+//!   list; its sort is not stable for long lists, so with many versions Helm's pick may be
+//!   another of the entries). `helm search repo --versions` may show the metadata of another of
+//!   the entries (the last one it indexes wins there).
 //!
 //! Layout, by responsibility: `urls.rs` (the repository as configured, index and chart URLs as
 //! Helm resolves them), `validate.rs` (Helm's entry validation and sanitising), `parse.rs` (bytes
@@ -35,6 +40,8 @@
 //! size cap and scrubbing), and the two helpers of the parse: [`index_doc`] (the document's serde
 //! shape and plain-word errors) and [`yaml_guard`] (the cost guard run before serde_yaml).
 
+#[cfg(test)]
+mod excerpts;
 mod fetch;
 pub mod index_doc;
 mod parse;

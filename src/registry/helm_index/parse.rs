@@ -8,10 +8,11 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::error::{redact_url, Error, Result};
-use crate::registry::catalog::{sort_versions_desc, Catalog, ChartSummary, VersionMeta};
+use crate::registry::catalog::{chart_records, sort_versions_desc, Catalog};
 use crate::registry::helm_index::index_doc::{self, RawIndex, Reading};
 use crate::registry::helm_index::validate::{sanitize, validate};
 use crate::registry::helm_index::yaml_guard::{self, Refusal};
+use crate::registry::snapshot::VersionRecord;
 
 /// One chart version of an index, with what later resolution needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,6 +26,30 @@ pub struct IndexEntry {
     /// Chart URLs as written in the index (relative or absolute).
     pub urls: Vec<String>,
     pub created: String,
+    /// Sanitised as Helm's `Metadata.Validate` does.
+    pub keywords: Vec<String>,
+}
+
+impl IndexEntry {
+    /// The entry as the catalog snapshot keeps it (`digest` without a `sha256:` prefix).
+    pub fn record(&self) -> VersionRecord {
+        let digest = self.digest.trim();
+        let digest = digest
+            .strip_prefix("sha256:")
+            .unwrap_or(digest)
+            .to_ascii_lowercase();
+        VersionRecord {
+            version: self.version.clone(),
+            digest,
+            urls: self.urls.clone(),
+            manifest_digest: String::new(),
+            app_version: self.app_version.clone(),
+            description: self.description.clone(),
+            keywords: self.keywords.clone(),
+            created: self.created.clone(),
+            deprecated: self.deprecated,
+        }
+    }
 }
 
 /// How many skipped entries [`ParsedIndex::skipped_examples`] describes at most.
@@ -33,7 +58,9 @@ pub const MAX_SKIPPED_EXAMPLES: usize = 5;
 /// A parsed and validated index.
 #[derive(Debug, Clone, Default)]
 pub struct ParsedIndex {
-    /// Valid entries per chart name, newest first. Charts without a valid entry are left out.
+    /// Valid entries per chart name, newest first, each version once (of a version listed more
+    /// than once, the first entry in the index: the one `helm pull --version` downloads). Charts
+    /// without a valid entry are left out.
     pub entries: BTreeMap<String, Vec<IndexEntry>>,
     /// Entries skipped because they fail Helm's metadata validation.
     pub skipped: usize,
@@ -43,21 +70,14 @@ pub struct ParsedIndex {
 }
 
 impl ParsedIndex {
+    /// Every chart with every version, as state keeps them (summaries and snapshot).
     pub fn catalog(&self) -> Catalog {
         let charts = self
             .entries
             .iter()
             .map(|(name, entries)| {
-                let versions = entries
-                    .iter()
-                    .map(|e| VersionMeta {
-                        version: e.version.clone(),
-                        app_version: e.app_version.clone(),
-                        description: e.description.clone(),
-                        deprecated: e.deprecated,
-                    })
-                    .collect();
-                (name.clone(), ChartSummary::from_versions(name, versions))
+                let versions = entries.iter().map(IndexEntry::record).collect();
+                (name.clone(), chart_records(name, "", versions))
             })
             .collect();
         Catalog { charts }
@@ -209,6 +229,7 @@ fn parse(bytes: &[u8], url: &str, deadline: Option<ParseDeadline>) -> Result<Par
 
     let mut out = ParsedIndex::default();
     let mut nulls = 0usize;
+    let mut duplicates = 0usize;
     for (chart, list) in raw_entries.map(|e| e.0).unwrap_or_default() {
         let mut valid = Vec::with_capacity(list.as_ref().map_or(0, Vec::len));
         for raw in list.unwrap_or_default() {
@@ -236,16 +257,25 @@ fn parse(bytes: &[u8], url: &str, deadline: Option<ParseDeadline>) -> Result<Par
                 digest: raw.digest,
                 urls: raw.urls,
                 created: raw.created,
+                keywords: raw.keywords.into_iter().map(sanitize).collect(),
             });
         }
         if valid.is_empty() {
             continue;
         }
         sort_versions_desc(&mut valid, |e| &e.version);
+        // The sort is stable: of equal version strings the first in the index comes first.
+        let mut seen = std::collections::HashSet::with_capacity(valid.len());
+        let listed = valid.len();
+        valid.retain(|e| seen.insert(e.version.clone()));
+        duplicates += listed - valid.len();
         out.entries.insert(chart, valid);
     }
     if nulls > 0 {
         tracing::debug!(url = %redact_url(url), nulls, "dropped null index entries");
+    }
+    if duplicates > 0 {
+        tracing::debug!(url = %redact_url(url), duplicates, "versions listed more than once: the first entry of each kept");
     }
     Ok(out)
 }
@@ -297,24 +327,31 @@ mod tests {
         assert_eq!(versions(&idx, "common").len(), 14);
         let cat = idx.catalog();
         assert_eq!((cat.chart_count(), cat.version_count()), (4, 28));
+        let sum = cat.summaries();
         // The newest version is the deprecated one (bitnami deprecates by a last release).
         for (chart, latest, app) in [
             ("kubewatch", "3.3.4", "0.1.0"),
             ("orangehrm", "11.0.3", "4.9.0-0"),
         ] {
-            let c = &cat.charts[chart];
+            let c = &sum[chart];
             assert_eq!(
-                (c.latest_version.as_str(), c.app_version.as_str()),
-                (latest, app)
+                (c.latest_version.as_deref(), c.app_version.as_str()),
+                (Some(latest), app)
             );
             assert!(
                 c.deprecated && c.description.starts_with("DEPRECATED "),
                 "{chart}"
             );
         }
-        let p = &cat.charts["pinniped"];
-        assert_eq!((p.latest_version.as_str(), p.deprecated), ("0.1.3", false));
-        assert_eq!(p.versions, ["0.1.3", "0.1.1", "0.1.0"]);
+        let p = &sum["pinniped"];
+        assert_eq!(
+            (p.latest_version.as_deref(), p.deprecated, p.version_count),
+            (Some("0.1.3"), false, 3)
+        );
+        assert_eq!(
+            record_versions(&cat, "pinniped"),
+            ["0.1.3", "0.1.1", "0.1.0"]
+        );
         // A folded multi-line description becomes one line, as in `helm search`.
         assert_eq!(
             p.description,
@@ -332,6 +369,26 @@ mod tests {
             ["https://charts.bitnami.com/bitnami/pinniped-0.1.3.tgz"]
         );
         assert_eq!(e.created, "2022-06-15T07:36:28.118401349Z");
+        // The snapshot's record: the digest without `sha256:`, the URLs as written.
+        let r = &cat.charts["pinniped"].versions[0];
+        assert_eq!(r.digest, e.digest);
+        assert_eq!(r.urls, e.urls);
+        assert_eq!(
+            (r.created.as_str(), r.app_version.as_str()),
+            (e.created.as_str(), e.app_version.as_str())
+        );
+        assert!(cat.charts["common"]
+            .versions
+            .iter()
+            .all(|v| v.digest.len() == 64 && !v.digest.contains(':')));
+    }
+
+    fn record_versions<'a>(cat: &'a Catalog, chart: &str) -> Vec<&'a str> {
+        cat.charts[chart]
+            .versions
+            .iter()
+            .map(|v| v.version.as_str())
+            .collect()
     }
 
     #[test]
@@ -376,10 +433,10 @@ mod tests {
             ]
         );
         let cat = idx.catalog();
-        let latest: Vec<_> = cat
-            .charts
+        let sum = cat.summaries();
+        let latest: Vec<_> = sum
             .values()
-            .map(|c| c.latest_version.as_str())
+            .map(|c| c.latest_version.as_deref().unwrap_or("-"))
             .collect();
         assert_eq!(
             latest,
@@ -390,7 +447,7 @@ mod tests {
                 "0.8.001"
             ]
         );
-        assert_eq!(cat.charts["rancher-kiali-server-crd"].app_version, "");
+        assert_eq!(sum["rancher-kiali-server-crd"].app_version, "");
         let rio = idx.get("rio", "0.8.000").unwrap();
         assert_eq!(rio.urls, ["assets/rio/rio-0.8.000.tgz"]);
         assert_eq!(rio.created, "2022-02-25T11:29:46.355694991+05:30");
@@ -440,10 +497,11 @@ entries:
         assert_eq!(a[2].created, "2024-01-01T00:00:00Z");
         assert_eq!(idx.entries["beta"][0].version, "1");
         let cat = idx.catalog();
-        assert_eq!(cat.charts["alpha"].latest_version, "1.10.0");
-        assert!(cat.charts["alpha"].deprecated);
+        let sum = cat.summaries();
+        assert_eq!(sum["alpha"].latest_version.as_deref(), Some("1.10.0"));
+        assert!(sum["alpha"].deprecated);
         assert_eq!(
-            cat.charts["alpha"].versions,
+            record_versions(&cat, "alpha"),
             ["2.0.0-rc.1", "1.10.0", "1.2.0"]
         );
     }
@@ -512,18 +570,27 @@ entries:
     }
 
     #[test]
-    fn orders_ties_stably() {
-        // Neither real index lists a version twice; helm collapses such duplicates, we keep them.
+    fn orders_ties_stably_and_lists_a_version_once() {
+        // Equal precedence (build metadata) keeps index order; a version listed twice is kept
+        // once, its first entry (the one `helm pull --version` downloads).
         let doc = "apiVersion: v1\nentries:\n  r:\n    - {name: r, version: 1.0.0+up2}\n    - {name: r, version: 1.0.0+up1, digest: a}\n    - {name: r, version: 2.0.0+up0}\n    - {name: r, version: 1.0.0+up1, digest: b}\n";
         let idx = parse_index(doc.as_bytes(), "u").unwrap();
         let v = versions(&idx, "r");
-        assert_eq!(v, ["2.0.0+up0", "1.0.0+up2", "1.0.0+up1", "1.0.0+up1"]);
+        assert_eq!(v, ["2.0.0+up0", "1.0.0+up2", "1.0.0+up1"]);
+        assert_eq!(idx.entries["r"][2].digest, "a");
+        assert_eq!(idx.get("r", "1.0.0+up1").unwrap().digest, "a");
+        assert_eq!(idx.version_count(), 3);
+        assert_eq!(idx.catalog().version_count(), 3);
+    }
+
+    #[test]
+    fn keywords_are_kept_and_sanitised() {
+        let doc = "apiVersion: v1\nentries:\n  k:\n    - {name: k, version: 1.0.0, keywords: [web, \"a\\tb\", 12, null]}\n";
+        let idx = parse_index(doc.as_bytes(), "u").unwrap();
+        assert_eq!(idx.entries["k"][0].keywords, ["web", "a b", "12", ""]);
         assert_eq!(
-            (
-                idx.entries["r"][2].digest.as_str(),
-                idx.entries["r"][3].digest.as_str()
-            ),
-            ("a", "b")
+            idx.catalog().charts["k"].versions[0].keywords,
+            ["web", "a b", "12", ""]
         );
     }
 
@@ -569,12 +636,10 @@ entries:
         let doc = yaml_guard::alias_bomb();
         assert!(reason(&doc).contains("aliases"), "{}", reason(&doc));
         // Modest aliasing is read as Helm reads it.
-        let shared =
-            "apiVersion: v1\nentries:\n  c:\n    - &v {name: c, version: 1.0.0}\n    - *v\n";
-        assert_eq!(
-            parse_index(shared.as_bytes(), "u").unwrap().version_count(),
-            2
-        );
+        let shared = "apiVersion: v1\nentries:\n  c:\n    - &v {name: &n c, version: 1.0.0}\n    - *v\n    - {name: *n, version: 2.0.0}\n";
+        let idx = parse_index(shared.as_bytes(), "u").unwrap();
+        // The aliased entry is the same version listed twice: once.
+        assert_eq!(versions(&idx, "c"), ["2.0.0", "1.0.0"]);
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! validates reachability, TLS and credentials; [`OciClient::sync`] builds the chart
 //! [`Catalog`](crate::registry::catalog::Catalog); [`OciClient::chart_versions`] lists the semver
 //! tags of one repository; [`OciClient::chart_manifest`], [`OciClient::chart_config`] and
-//! [`OciClient::chart_archive`] read one chart version as `helm pull` does.
+//! [`OciClient::chart_archive`] read one chart version as `helm pull` does;
+//! [`OciClient::chart_details`] reads its details (Chart.yaml, values) through the same checks.
 //!
 //! # Why not the `oci-client` crate
 //! oras' `oci-client` was evaluated (0.18) and is not used, for these reasons:

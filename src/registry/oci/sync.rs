@@ -18,7 +18,8 @@ use super::endpoint::normalize_base_path;
 use super::listing::{list_tags, RepositoryListing, TagsOutcome};
 use super::{OciClient, CONCURRENCY};
 use crate::error::{redact_url, Error, Result};
-use crate::registry::catalog::{Catalog, ChartSummary, VersionMeta};
+use crate::registry::catalog::{chart_records, is_stable, Catalog};
+use crate::registry::snapshot::{ChartRecords, VersionRecord};
 
 /// What [`OciClient::sync`] found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,44 +68,60 @@ struct Found {
 }
 
 enum RepoOutcome {
-    Chart(ChartSummary),
+    Chart(ChartRecords),
     NoChart,
     Skipped(String),
 }
 
-/// sha256 (lower-case hex) over a canonical serialization of the catalog: a JSON array, one
-/// `[key, name, latest_version, app_version, description, deprecated, [versions…]]` per chart in
-/// key order. Equal catalogs give equal digests, whatever built them.
+/// sha256 (lower-case hex) over a canonical serialization of the catalog: the JSON of every
+/// chart's records (the snapshot's `charts`) in key order. Equal catalogs give equal digests,
+/// whatever built them; a change of anything the snapshot holds changes it.
 pub fn catalog_digest(catalog: &Catalog) -> String {
     use sha2::Digest as _;
-    let rows: Vec<_> = catalog
-        .charts
-        .iter()
-        .map(|(k, c)| {
-            (
-                k,
-                &c.name,
-                &c.latest_version,
-                &c.app_version,
-                &c.description,
-                c.deprecated,
-                &c.versions,
-            )
-        })
-        .collect();
-    let bytes = serde_json::to_vec(&rows).expect("strings and bools serialize");
+    let bytes = serde_json::to_vec(&catalog.charts).expect("strings and bools serialize");
     hex::encode(sha2::Sha256::digest(&bytes))
+}
+
+/// What the catalog knows of one OCI chart version: the version (from the tag, `_` read as
+/// `+`), the manifest digest, the chart layer's digest (the archive's sha256), `app_version`,
+/// `description`, `keywords` and `deprecated` from the config blob (Chart.yaml as JSON), and
+/// `created` from the manifest's `org.opencontainers.image.created` annotation (Helm writes it on
+/// push; empty when absent). No download URL: the archive is the layer of the manifest.
+fn record(version: &str, chart: &super::ChartManifest, cfg: super::ChartConfig) -> VersionRecord {
+    let layer = chart
+        .manifest
+        .chart_layer()
+        .map(|l| l.digest.as_str())
+        .unwrap_or("");
+    VersionRecord {
+        version: version.to_string(),
+        digest: layer.strip_prefix("sha256:").unwrap_or("").to_string(),
+        urls: Vec::new(),
+        manifest_digest: chart.digest.clone(),
+        app_version: cfg.app_version,
+        description: cfg.description,
+        keywords: cfg.keywords,
+        created: chart
+            .manifest
+            .annotations
+            .get("org.opencontainers.image.created")
+            .cloned()
+            .unwrap_or_default(),
+        deprecated: cfg.deprecated,
+    }
 }
 
 impl OciClient {
     /// One tag: its manifest, and when it is a Helm chart its config. `None` for anything else.
+    /// The record has what the manifest and config say (see [`record`]); the chart's name comes
+    /// along.
     async fn chart_version(
         &self,
         repo: &str,
         tag: &str,
         version: &str,
         stats: &Stats,
-    ) -> Result<Option<(VersionMeta, String)>> {
+    ) -> Result<Option<(VersionRecord, String)>> {
         let chart = match self.helm_manifest(repo, tag, &stats.downloads).await? {
             ManifestOutcome::Chart(c) => c,
             ManifestOutcome::NotAChart => return Ok(None),
@@ -116,24 +133,17 @@ impl OciClient {
         let cfg = self
             .config_blob(repo, &chart.manifest.config.digest, &stats.downloads)
             .await?;
-        Ok(Some((
-            VersionMeta {
-                version: version.to_string(),
-                app_version: cfg.app_version,
-                description: cfg.description,
-                deprecated: cfg.deprecated,
-            },
-            cfg.name,
-        )))
+        let name = cfg.name.clone();
+        Ok(Some((record(version, &chart, cfg), name)))
     }
 
-    /// One repository: reuse the previous summary when its semver tags are unchanged, else read
-    /// every semver tag's manifest.
+    /// One repository: reuse the previous records when its semver tags are unchanged, else read
+    /// the manifest of every semver tag the previous records do not cover.
     async fn sync_repo(
         &self,
         repo: &str,
         known_tags: Option<Vec<String>>,
-        previous: Option<&ChartSummary>,
+        previous: Option<&ChartRecords>,
         stats: &Stats,
     ) -> Result<RepoOutcome> {
         let tags = match known_tags {
@@ -159,33 +169,17 @@ impl OciClient {
         if versions.is_empty() {
             return Ok(RepoOutcome::NoChart);
         }
-        // Versions known from the previous catalog are trusted to still be Helm charts; only
-        // tags that are new since then (or every tag, when a version disappeared) are read.
-        let mut carried: Vec<(VersionMeta, String)> = Vec::new();
+        // Versions known from the previous catalog are trusted to still be Helm charts (with the
+        // records read then); only tags that are new since then (or every tag, when a version
+        // disappeared) are read.
+        let mut carried: Vec<VersionRecord> = Vec::new();
         let mut to_fetch: Vec<&(String, String)> = versions.iter().collect();
         if let Some(prev) = previous {
             let now: BTreeSet<&str> = versions.iter().map(|(_, v)| v.as_str()).collect();
-            let before: BTreeSet<&str> = prev.versions.iter().map(String::as_str).collect();
+            let before: BTreeSet<&str> = prev.versions.iter().map(|v| v.version.as_str()).collect();
             if !before.is_empty() && before.is_subset(&now) {
                 to_fetch.retain(|(_, v)| !before.contains(v.as_str()));
-                carried = prev
-                    .versions
-                    .iter()
-                    .map(|v| {
-                        let mut m = VersionMeta {
-                            version: v.clone(),
-                            ..Default::default()
-                        };
-                        // Only the latest version's metadata shows in a summary; with versions
-                        // only added, the latest is the previous one or a new one.
-                        if *v == prev.latest_version {
-                            m.app_version.clone_from(&prev.app_version);
-                            m.description.clone_from(&prev.description);
-                            m.deprecated = prev.deprecated;
-                        }
-                        (m, prev.name.clone())
-                    })
-                    .collect();
+                carried.clone_from(&prev.versions);
             }
         }
         // Futures are built in a plain iterator first: closures inside stream combinators
@@ -194,38 +188,49 @@ impl OciClient {
             .into_iter()
             .map(|(tag, version)| self.chart_version(repo, tag, version, stats))
             .collect();
-        let found: Vec<Option<(VersionMeta, String)>> = stream::iter(fetches)
+        let found: Vec<Option<(VersionRecord, String)>> = stream::iter(fetches)
             .buffer_unordered(CONCURRENCY)
             .try_collect()
             .await?;
-        let found: Vec<(VersionMeta, String)> = found.into_iter().flatten().collect();
+        let found: Vec<(VersionRecord, String)> = found.into_iter().flatten().collect();
         if found.is_empty() && !carried.is_empty() {
             stats.reused.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(
                 repo,
                 "no new chart version: reusing the previous catalog entry"
             );
-            return Ok(RepoOutcome::Chart(
-                previous.expect("carried comes from previous").clone(),
-            ));
+            let mut kept = previous.expect("carried comes from previous").clone();
+            kept.repository = repo.to_string();
+            return Ok(RepoOutcome::Chart(kept));
         }
-        let mut found = found;
-        found.extend(carried);
         if found.is_empty() {
             return Ok(RepoOutcome::NoChart);
         }
-        let names: HashMap<String, String> = found
+        let mut names: HashMap<String, String> = found
             .iter()
-            .map(|(m, n)| (m.version.clone(), n.clone()))
+            .map(|(r, n)| (r.version.clone(), n.clone()))
             .collect();
-        let mut summary =
-            ChartSummary::from_versions("", found.into_iter().map(|(m, _)| m).collect());
-        summary.name = names
-            .get(&summary.latest_version)
+        let previous_name = previous.map(|p| p.name.clone()).unwrap_or_default();
+        for r in &carried {
+            names.insert(r.version.clone(), previous_name.clone());
+        }
+        let mut records: Vec<VersionRecord> = found.into_iter().map(|(r, _)| r).collect();
+        records.extend(carried);
+        let mut chart = chart_records("", repo, records);
+        // Named as its latest version (else its newest) names itself, else by the repository.
+        let shown = chart
+            .versions
+            .iter()
+            .find(|v| is_stable(&v.version))
+            .or_else(|| chart.versions.first())
+            .map(|v| v.version.clone())
+            .unwrap_or_default();
+        chart.name = names
+            .get(&shown)
             .filter(|n| !n.is_empty())
             .cloned()
             .unwrap_or_else(|| repo.rsplit('/').next().unwrap_or(repo).to_string());
-        Ok(RepoOutcome::Chart(summary))
+        Ok(RepoOutcome::Chart(chart))
     }
 
     /// Build the chart catalog.
@@ -253,7 +258,7 @@ impl OciClient {
         let bases = self.bases(base_paths)?;
         let stats = Stats::default();
         let mut found = self.find_repositories(&bases, &stats).await?;
-        let prev_by_repo: HashMap<String, &ChartSummary> = previous
+        let prev_by_repo: HashMap<String, &ChartRecords> = previous
             .map(|p| {
                 p.charts
                     .iter()
@@ -281,7 +286,7 @@ impl OciClient {
             .await?;
 
         let mut report = SyncReport::default();
-        let mut charts: BTreeMap<String, ChartSummary> = BTreeMap::new();
+        let mut charts: BTreeMap<String, ChartRecords> = BTreeMap::new();
         for (repo, outcome) in results {
             match outcome {
                 RepoOutcome::Chart(c) => {
@@ -459,7 +464,7 @@ impl OciClient {
         &self,
         bases: &[Base],
         per_base: &[BTreeSet<String>],
-        charts: &BTreeMap<String, ChartSummary>,
+        charts: &BTreeMap<String, ChartRecords>,
     ) -> Result<()> {
         for (Base { label, full }, repos) in bases.iter().zip(per_base) {
             if repos.iter().any(|r| charts.contains_key(r)) {
@@ -539,9 +544,10 @@ mod tests {
     #[test]
     fn digest_of_catalog_is_canonical() {
         let mut a = Catalog::default();
-        let s = ChartSummary::from_versions(
+        let s = chart_records(
             "c",
-            vec![VersionMeta {
+            "c",
+            vec![VersionRecord {
                 version: "1.0.0".into(),
                 ..Default::default()
             }],
@@ -553,8 +559,18 @@ mod tests {
         b.charts.insert("x".into(), s.clone());
         assert_eq!(catalog_digest(&a), catalog_digest(&b));
         assert_eq!(catalog_digest(&a).len(), 64);
-        b.charts.get_mut("x").unwrap().deprecated = true;
-        assert_ne!(catalog_digest(&a), catalog_digest(&b));
+        // Anything the snapshot holds counts, not only what the summaries show.
+        for change in [
+            |r: &mut VersionRecord| r.deprecated = true,
+            |r: &mut VersionRecord| r.digest = "ab".into(),
+            |r: &mut VersionRecord| r.manifest_digest = "sha256:ab".into(),
+            |r: &mut VersionRecord| r.keywords = vec!["k".into()],
+            |r: &mut VersionRecord| r.created = "2024-01-01T00:00:00Z".into(),
+        ] {
+            let mut b = a.clone();
+            change(&mut b.charts.get_mut("x").unwrap().versions[0]);
+            assert_ne!(catalog_digest(&a), catalog_digest(&b));
+        }
         assert_ne!(catalog_digest(&Catalog::default()), catalog_digest(&a));
     }
 
@@ -644,15 +660,20 @@ mod tests {
         let c = client(&format!("http://{registry}"), Some(("u", "p")));
         let r = c.sync(&["r".into()], None).await.unwrap();
         let chart = &r.catalog.charts["r"];
-        assert_eq!(chart.versions, ["3.0.0-rc.1", "2.0.0", "1.0.1", "1.0.0"]);
+        let versions: Vec<_> = chart.versions.iter().map(|v| v.version.as_str()).collect();
+        assert_eq!(versions, ["3.0.0-rc.1", "2.0.0", "1.0.1", "1.0.0"]);
+        assert_eq!(chart.repository, "r");
+        let summary = crate::registry::catalog::ChartSummary::of(chart);
         assert_eq!(
             (
-                chart.latest_version.as_str(),
-                chart.app_version.as_str(),
-                chart.name.as_str()
+                summary.latest_version.as_deref(),
+                summary.app_version.as_str(),
+                summary.name.as_str()
             ),
-            ("2.0.0", "a2.0.0", "fake")
+            (Some("2.0.0"), "a2.0.0", "fake")
         );
+        assert!(chart.versions[1].manifest_digest.starts_with("sha256:"));
+        assert_eq!(chart.versions[1].app_version, "a2.0.0");
         assert_eq!((r.manifests_fetched, r.blobs_fetched), (4, 4));
         // credentials never reach the storage host
         let st = lock(&storage_seen).clone();
