@@ -25,7 +25,7 @@ use chartreg::registry::catalog::{sort_versions_desc, SemVer};
 use chartreg::registry::helm_index::parse_index;
 use chartreg::registry::resolve::{self, Dialect, ResolveError};
 use chartreg::registry::search::{search, SearchOptions};
-use chartreg::registry::snapshot::{ChartRecords, Kind, Snapshot, VersionRecord};
+use chartreg::registry::snapshot::{Kind, Snapshot, VersionRecord};
 use libtest_mimic::Trial;
 use serde_json::Value;
 
@@ -215,7 +215,10 @@ pub const RESOLVE: &[(&str, &str)] = &[
 ];
 
 /// `(query, regexp, devel, versions)` for `helm search repo`.
-pub const SEARCHES: &[(&str, bool, bool, bool)] = &[
+pub type Search = (&'static str, bool, bool, bool);
+
+/// The searches compared with `helm search repo`.
+pub const SEARCHES: &[Search] = &[
     ("", false, false, false),
     ("", false, true, false),
     ("", false, false, true),
@@ -355,55 +358,10 @@ impl Fixture {
     }
 }
 
-/// An index as the library parses it, as a snapshot (keywords read from the document: the
-/// parser keeps them once the catalog snapshot lands).
+/// An index as the library parses it, as the registry resource's snapshot.
 pub fn index_snapshot(bytes: &[u8], url: &str) -> TestResult<Snapshot> {
     let parsed = parse_index(bytes, url).map_err(|e| e.to_string())?;
-    let doc: Value = serde_yaml::from_slice(bytes).map_err(|e| e.to_string())?;
-    let mut charts = BTreeMap::new();
-    for (name, entries) in &parsed.entries {
-        let keywords = |version: &str| -> Vec<String> {
-            doc["entries"][name]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|e| e["version"].as_str() == Some(version))
-                .and_then(|e| e["keywords"].as_array())
-                .into_iter()
-                .flatten()
-                .filter_map(|k| k.as_str().map(str::to_string))
-                .collect()
-        };
-        let mut seen = HashSet::new();
-        let versions = entries
-            .iter()
-            .filter(|e| seen.insert(e.version.clone()))
-            .map(|e| VersionRecord {
-                version: e.version.clone(),
-                digest: e.digest.clone(),
-                urls: e.urls.clone(),
-                app_version: e.app_version.clone(),
-                description: e.description.clone(),
-                keywords: keywords(&e.version),
-                created: e.created.clone(),
-                deprecated: e.deprecated,
-                ..Default::default()
-            })
-            .collect();
-        charts.insert(
-            name.clone(),
-            ChartRecords {
-                name: name.clone(),
-                repository: String::new(),
-                versions,
-            },
-        );
-    }
-    Ok(Snapshot {
-        kind: Kind::Helm,
-        index_url: url.to_string(),
-        charts,
-    })
+    Ok(parsed.catalog().to_snapshot(Kind::Helm, url))
 }
 
 /// What the library resolves.

@@ -37,6 +37,7 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(provider::tests(tb));
     trials.extend(helm_registry::tests(tb));
     trials.extend(helm_semantics::tests(tb));
+    trials.extend(data_sources::tests(tb));
     trials.extend(oci_registry::tests(tb));
     trials.extend(chart_state::tests(tb));
     trials.extend(chart_archive::tests(tb));

@@ -7,6 +7,7 @@
 //! - `example` ([`example`]): the documented example, with its `helm_release` wiring.
 //! - `ghcr::*` ([`ghcr`]): `chartreg_helm_chart` on a GHCR-shaped registry (anonymous pull, no
 //!   catalog scope).
+//! - `helm_charts::*` ([`helm_charts`]): `chartreg_helm_charts` against `helm search repo`.
 //!
 //! The fixture charts ([`DsCharts`]): `web` in the versions of [`WEB_VERSIONS`] (the constraint
 //! table: pre-releases, build metadata, a deprecated version, a pre-release newest), `schemed`
@@ -16,6 +17,7 @@
 pub mod example;
 pub mod ghcr;
 pub mod helm_chart;
+pub mod helm_charts;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,6 +33,7 @@ use crate::harness::{
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     let mut v = Vec::new();
     v.extend(helm_chart::tests(tb));
+    v.extend(helm_charts::tests(tb));
     v.extend(ghcr::tests(tb));
     v.extend(example::tests(tb));
     v

@@ -155,6 +155,21 @@ struct Line<'a> {
     text: String,
 }
 
+fn compile(pattern: &str) -> Result<regex::Regex, SearchError> {
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| SearchError::Regexp {
+            pattern: pattern.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+/// Does `pattern` compile as a search regular expression? (A plan-time check.)
+pub fn check_pattern(pattern: &str) -> Result<(), SearchError> {
+    compile(pattern).map(drop)
+}
+
 /// `helm search repo` over one registry's snapshot.
 pub fn search(snapshot: &Snapshot, opts: &SearchOptions) -> Result<Vec<SearchHit>, SearchError> {
     // setupSearchedVersion / applyConstraint's constraint (checked before searching, so that a
@@ -206,13 +221,7 @@ pub fn search(snapshot: &Snapshot, opts: &SearchOptions) -> Result<Vec<SearchHit
     let mut scored: Vec<(usize, Line)> = match query {
         None => lines.into_iter().map(|l| (0, l)).collect(),
         Some(q) if opts.regexp => {
-            let re = RegexBuilder::new(q)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .map_err(|e| SearchError::Regexp {
-                    pattern: q.to_string(),
-                    reason: e.to_string(),
-                })?;
+            let re = compile(q)?;
             lines
                 .into_iter()
                 .filter_map(|l| {
