@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod catalog;
+pub mod ecr;
 pub mod helm_index;
 pub mod http;
 pub mod oci;
