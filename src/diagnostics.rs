@@ -79,7 +79,6 @@ pub fn ecr_attribute(s: EcrSetting) -> AttributePath {
     }
 }
 
-
 /// Title-case summary for an error met by an object that reads `map.protocol`.
 pub fn summary(err: &Error, map: &ErrorMap) -> &'static str {
     let req = map.request(err);

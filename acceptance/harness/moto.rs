@@ -9,11 +9,13 @@
 //!   own boto3 calls, `tb.python()`), user `chartreg-reader` whose policy is exactly the AWS calls
 //!   the provider makes (`ecr:GetAuthorizationToken`, `ecr:DescribeRepositories`,
 //!   `sts:AssumeRole`): the minimal IAM permissions the docs list are proven here; role
-//!   `chartreg-ecr` (trusts everyone; `smoke::moto_sts_ecr`); ECR repositories
-//!   [`ACCOUNT_REPOS`] (`charts/mychart` holds two Helm chart manifests);
+//!   `chartreg-ecr` (trusts everyone; `smoke::moto_sts_ecr`); role `chartreg-guarded`
+//!   ([`Aws::guarded_role_arn`]) whose trust policy requires [`Aws::external_id`]; ECR
+//!   repositories [`ACCOUNT_REPOS`] (`charts/mychart` holds two Helm chart manifests);
 //! - account [`Aws::second_account`]: role `chartreg-cross` ([`Aws::cross_role_arn`]) that
 //!   trusts any principal presenting [`Aws::external_id`], with the reader's ECR actions; ECR
-//!   repositories [`SECOND_ACCOUNT_REPOS`].
+//!   repositories [`SECOND_ACCOUNT_REPOS`]. (moto checks the trust policies of roles of the
+//!   caller's own account only: the external ID is enforced on `chartreg-guarded`.)
 //!
 //! moto's ECR token is `AWS:<account>-auth-token` ([`Aws::ecr_password`]), deterministic from the
 //! caller's account, with an `expiresAt` in 2015: a registry whose htpasswd holds one account's
@@ -59,6 +61,8 @@ pub struct Aws {
     pub second_account: String,
     /// A role of `second_account` whose trust policy requires `external_id`.
     pub cross_role_arn: String,
+    /// A role of `account` whose trust policy requires `external_id` (enforced by moto).
+    pub guarded_role_arn: String,
     /// Random per run; a test secret.
     pub external_id: String,
 }
@@ -77,6 +81,7 @@ impl Default for Aws {
             account: "123456789012".into(),
             second_account: "222233334444".into(),
             cross_role_arn: "arn:aws:iam::222233334444:role/chartreg-cross".into(),
+            guarded_role_arn: "arn:aws:iam::123456789012:role/chartreg-guarded".into(),
             external_id: String::new(),
         }
     }
@@ -110,8 +115,9 @@ import boto3, hashlib, json, os, sys, urllib.request
 endpoint = os.environ["AWS_ENDPOINT_URL"]
 kw = dict(endpoint_url=endpoint, region_name=os.environ["AWS_DEFAULT_REGION"],
           aws_access_key_id="seed", aws_secret_access_key="seed")
-role_arn, repo, second, cross_arn, external_id = sys.argv[1:6]
+role_arn, repo, second, cross_arn, guarded_arn = sys.argv[1:6]
 first_repos, second_repos = json.loads(sys.argv[6]), json.loads(sys.argv[7])
+external_id = os.environ["CHARTREG_EXTERNAL_ID"]
 allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 reader_actions = ["ecr:GetAuthorizationToken", "ecr:DescribeRepositories", "sts:AssumeRole"]
 reader = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": reader_actions, "Resource": "*"}]}
@@ -143,19 +149,23 @@ for tag in ["0.1.0", "0.2.0"]:
          "layers": [{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": h("layer" + tag), "size": 400}]}
     ecr.put_image(repositoryName=repo, imageManifest=json.dumps(m), imageTag=tag)
 
-iam2 = client("iam", second)
-cross = cross_arn.rsplit("/", 1)[1]
 trust_ext = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
              "Condition": {"StringEquals": {"sts:ExternalId": external_id}}}]}
-iam2.create_role(RoleName=cross, AssumeRolePolicyDocument=json.dumps(trust_ext))
 reader_ecr = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": reader_actions[:2], "Resource": "*"}]}
+guarded = guarded_arn.rsplit("/", 1)[1]
+iam.create_role(RoleName=guarded, AssumeRolePolicyDocument=json.dumps(trust_ext))
+iam.put_role_policy(RoleName=guarded, PolicyName="p", PolicyDocument=json.dumps(reader_ecr))
+iam2 = client("iam", second)
+cross = cross_arn.rsplit("/", 1)[1]
+iam2.create_role(RoleName=cross, AssumeRolePolicyDocument=json.dumps(trust_ext))
 iam2.put_role_policy(RoleName=cross, PolicyName="p", PolicyDocument=json.dumps(reader_ecr))
 ecr2 = client("ecr", second)
 for r in second_repos:
     ecr2.create_repository(repositoryName=r)
 
 # From now on moto checks signatures, session tokens, policies and trust relationships.
-urllib.request.urlopen(urllib.request.Request(endpoint + "/moto-api/reset-auth", data=b"0", method="POST")).read()
+urllib.request.urlopen(urllib.request.Request(endpoint + "/moto-api/reset-auth", data=b"0", method="POST",
+                                              headers={"Content-Type": "text/plain"})).read()
 print(json.dumps(keys))
 "#;
 
@@ -182,7 +192,9 @@ pub(crate) fn seed(tb: &Testbed) -> TestResult<Seeded> {
         .arg(&tb.aws.ecr_repo)
         .arg(&tb.aws.second_account)
         .arg(&tb.aws.cross_role_arn)
-        .arg(&tb.aws.external_id)
+        .arg(&tb.aws.guarded_role_arn)
+        // not an argument: a failure shows the command line
+        .env("CHARTREG_EXTERNAL_ID", &tb.aws.external_id)
         .arg(serde_json::to_string(&ACCOUNT_REPOS).unwrap_or_default())
         .arg(serde_json::to_string(&SECOND_ACCOUNT_REPOS).unwrap_or_default());
     let out = run_cmd(&mut cmd).map_err(|e| format!("seeding moto: {e}"))?;
@@ -203,7 +215,11 @@ pub(crate) fn seed(tb: &Testbed) -> TestResult<Seeded> {
 /// secret key and session token, for the sweep.
 pub fn issued_role_secrets(tb: &Testbed) -> TestResult<Vec<String>> {
     let body = tb
-        .http_get(&format!("{}/moto-api/data.json", tb.aws.endpoint), &[], false)
+        .http_get(
+            &format!("{}/moto-api/data.json", tb.aws.endpoint),
+            &[],
+            false,
+        )
         .map_err(|e| format!("moto data.json: {e}"))?
         .body;
     let v: serde_json::Value =

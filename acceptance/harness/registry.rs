@@ -122,7 +122,8 @@ fn registry_proc_with(
     let htpasswd = match &opts.login {
         Some((user, password)) => {
             let file = dir.join("htpasswd");
-            let out = run_cmd(std::process::Command::new("htpasswd").args(["-Bbn", user, password]))?;
+            let out =
+                run_cmd(std::process::Command::new("htpasswd").args(["-Bbn", user, password]))?;
             std::fs::write(&file, &out.stdout).map_err(|e| e.to_string())?;
             file
         }

@@ -18,11 +18,11 @@ use crate::registry::ecr::{self, EcrAuth};
 use crate::registry::oci::{self, OciClient, OciRegistry};
 use crate::registry::request::Protocol;
 use crate::resources::chart_state::{self, catalog_from_state, charts_state, ChartState};
-use crate::resources::oci_registry_ecr::{self as ecr_block, EcrBlock};
 use crate::resources::common::{
     self, now_rfc3339, validate_credentials, validate_name, validate_pem, validate_required,
     with_default,
 };
+use crate::resources::oci_registry_ecr::{self as ecr_block, EcrBlock};
 use crate::resources::plan::{self, Computed, Known, NotReady, Phase, RegistryPlan};
 use crate::resources::shared_schema::{shared_attributes, Wording};
 use crate::schema_util::{attr, schema_with_blocks, C, T};
@@ -168,6 +168,33 @@ impl RegistryPlan for OciRegistryState {
     }
 }
 
+/// The `ecr` checks of [`ecr_block::validate`] on a configuration.
+fn ecr_checks(diags: &mut Diagnostics, c: &OciRegistryState) {
+    let host = c
+        .endpoint
+        .as_ref_option()
+        .and_then(|e| oci::parse_endpoint(e).ok())
+        .map(|e| e.host.split(':').next().unwrap_or_default().to_string());
+    ecr_block::validate(
+        diags,
+        &c.authentication_type,
+        &c.ecr,
+        &c.username,
+        &c.password,
+        host.as_deref(),
+    );
+}
+
+/// The `ecr` checks again when planning: values from variables, unknown when Terraform validates,
+/// are known now. `None` (no plan) when one fails; when the values were known at validation the
+/// plan is not reached, so nothing is reported twice.
+fn ecr_checks_at_plan(diags: &mut Diagnostics, config: Option<&OciRegistryState>) -> Option<()> {
+    let Some(c) = config else { return Some(()) };
+    let before = diags.errors.len();
+    ecr_checks(diags, c);
+    (diags.errors.len() == before).then_some(())
+}
+
 impl OciRegistryResource {
     /// The registry's blob cache (`cache_dir/oci/<name>`), refused for a name that is not a plain
     /// directory name (see [`Cache`]).
@@ -219,7 +246,11 @@ impl OciRegistryResource {
         let report = match client.sync(&inputs.base_paths, previous.as_ref()).await {
             Ok(r) => r,
             Err(e) => {
-                let e = if is_ecr { ecr_block::client_error(e) } else { e };
+                let e = if is_ecr {
+                    ecr_block::client_error(e)
+                } else {
+                    e
+                };
                 report_err(diags, &e);
                 return None;
             }
@@ -306,7 +337,10 @@ impl Resource for OciRegistryResource {
             None | Some("basic") | Some("ecr") => {}
             Some(other) => diags.error(
                 "Invalid Authentication Type",
-                format!("authentication_type {other:?} must be one of {:?}.", AUTH_TYPES),
+                format!(
+                    "authentication_type {other:?} must be one of {:?}.",
+                    AUTH_TYPES
+                ),
                 AttributePath::new("authentication_type"),
             ),
         }
@@ -333,20 +367,10 @@ impl Resource for OciRegistryResource {
                 }
             }
         }
-        let host = c
-            .endpoint
-            .as_ref_option()
-            .and_then(|e| oci::parse_endpoint(e).ok())
-            .map(|e| e.host.split(':').next().unwrap_or_default().to_string());
-        ecr_block::validate(
-            diags,
-            &c.authentication_type,
-            &c.ecr,
-            &c.username,
-            &c.password,
-            host.as_deref(),
-        );
-        validate_credentials(diags, &c.username, &c.password);
+        ecr_checks(diags, &c);
+        if !ecr_block::is_ecr(&c.authentication_type, &c.ecr) {
+            validate_credentials(diags, &c.username, &c.password);
+        }
         validate_pem(diags, &c.ca_certificate);
         Some(())
     }
@@ -378,23 +402,25 @@ impl Resource for OciRegistryResource {
 
     async fn plan_create<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         proposed: Self::State<'a>,
         config: Self::State<'a>,
         _meta: ValueEmpty,
     ) -> Option<(Self::State<'a>, ValueEmpty)> {
+        ecr_checks_at_plan(diags, config.as_ref())?;
         Some((Some(plan::plan_create(proposed?, config)), Value::Null))
     }
 
     async fn plan_update<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         prior: Self::State<'a>,
         proposed: Self::State<'a>,
         config: Self::State<'a>,
         private: ValueEmpty,
         _meta: ValueEmpty,
     ) -> Option<(Self::State<'a>, ValueEmpty, Vec<AttributePath>)> {
+        ecr_checks_at_plan(diags, config.as_ref())?;
         let (s, replace) = plan::plan_update(&prior?, proposed?, config);
         Some((Some(s), private, replace))
     }
@@ -546,8 +572,8 @@ mod tests {
     }
 
     /// Every configurable attribute reaches the client (a change lists the registry again)
-    /// except `synchronization` (when to read, not what) and `authentication_type` (only
-    /// `"basic"` is accepted until Amazon ECR makes it a client input).
+    /// except `synchronization` (when to read, not what); so does every attribute of the `ecr`
+    /// block.
     #[test]
     fn every_input_is_derived() {
         let base = OciRegistryState {
@@ -555,11 +581,24 @@ mod tests {
             password: Value::Value("p".into()),
             ..st()
         };
-        plan::assert_inputs_derived(
-            &base,
-            &resource_schema(),
-            &["synchronization", "authentication_type"],
-        );
+        plan::assert_inputs_derived(&base, &resource_schema(), &["synchronization"]);
+        let ecr = OciRegistryState {
+            authentication_type: Value::Value("ecr".into()),
+            ecr: Value::Value(EcrBlock::default()),
+            ..st()
+        };
+        let schema = resource_schema();
+        let tf_provider::schema::NestedBlock::Optional(block) = &schema.block.blocks["ecr"] else {
+            panic!("ecr is an at-most-one block")
+        };
+        for name in block.attributes.keys() {
+            let mut json = serde_json::to_value(&ecr).unwrap();
+            json["ecr"][0][name.as_str()] = serde_json::Value::from("changed");
+            let changed: OciRegistryState = serde_json::from_value(json).unwrap();
+            assert!(plan::needs_sync(&ecr, &changed), "ecr.{name}");
+        }
+        // An ecr registration ignores username/password (refused at plan anyway).
+        assert!(ecr.client_inputs().unwrap().registry.credentials.is_none());
         // Base paths are compared as the client receives them (trimmed of `/`).
         let (s, _) = plan::plan_update(
             &OciRegistryState {

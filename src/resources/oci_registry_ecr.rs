@@ -56,6 +56,16 @@ fn set(v: &Value<String>) -> bool {
     matches!(v, Value::Value(s) if !s.is_empty())
 }
 
+/// Whether a configuration is an Amazon ECR registration (`authentication_type = "ecr"`, or left
+/// out with an `ecr` block).
+pub fn is_ecr(auth_type: &Value<String>, block: &Value<EcrBlock>) -> bool {
+    match auth_type {
+        Value::Value(t) => t == ECR,
+        Value::Null => block.is_value(),
+        Value::Unknown => false,
+    }
+}
+
 /// Plan-time checks of an `ecr` registration: `auth_type` as configured (null: the default),
 /// `block` the `ecr` block, `host` the endpoint's host when it parses.
 pub fn validate(
@@ -66,12 +76,10 @@ pub fn validate(
     password: &Value<String>,
     host: Option<&str>,
 ) {
-    let ecr = match auth_type {
-        Value::Value(t) => t == ECR,
-        Value::Null => block.is_value(),
-        Value::Unknown => return,
-    };
-    if !ecr {
+    if auth_type.is_unknown() {
+        return;
+    }
+    if !is_ecr(auth_type, block) {
         if block.is_value() && matches!(auth_type, Value::Value(t) if t == "basic") {
             diags.error(
                 "ECR Block Without ECR Authentication",
@@ -124,7 +132,10 @@ pub fn validate(
     }
     let path = |a: &'static str| AttributePath::new("ecr").index(0).attribute(a);
     if b.role_arn.is_null() {
-        for (v, name) in [(&b.external_id, "external_id"), (&b.session_name, "session_name")] {
+        for (v, name) in [
+            (&b.external_id, "external_id"),
+            (&b.session_name, "session_name"),
+        ] {
             if v.is_value() {
                 diags.error(
                     "Setting Needs A Role",
@@ -137,7 +148,11 @@ pub fn validate(
     if let Value::Value(id) = &b.external_id {
         if let Some(p) = names::external_id_problem(id) {
             // The value is a secret: never quoted.
-            diags.error("Invalid External ID", format!("ecr.external_id: {p}."), path("external_id"));
+            diags.error(
+                "Invalid External ID",
+                format!("ecr.external_id: {p}."),
+                path("external_id"),
+            );
         }
     }
     if let Value::Value(n) = &b.session_name {
@@ -170,7 +185,10 @@ pub fn validate(
 
 /// What the ECR client receives, `None` when the registration is not `ecr` (with `auth_type`
 /// after defaults). An authentication type that is neither `basic` nor `ecr` is no registry.
-pub fn inputs(auth_type: &Value<String>, block: &Value<EcrBlock>) -> Result<Option<EcrAuth>, NotReady> {
+pub fn inputs(
+    auth_type: &Value<String>,
+    block: &Value<EcrBlock>,
+) -> Result<Option<EcrAuth>, NotReady> {
     match auth_type.known()? {
         Value::Value(t) if t == ECR => {}
         Value::Null => {}
@@ -186,7 +204,10 @@ pub fn inputs(auth_type: &Value<String>, block: &Value<EcrBlock>) -> Result<Opti
         return Ok(None);
     }
     let opt = |v: &Value<String>| -> Result<Option<String>, NotReady> {
-        Ok(v.known()?.as_ref_option().filter(|s| !s.is_empty()).cloned())
+        Ok(v.known()?
+            .as_ref_option()
+            .filter(|s| !s.is_empty())
+            .cloned())
     };
     let Value::Value(b) = block.known()? else {
         return Ok(Some(EcrAuth::default()));
@@ -218,13 +239,18 @@ mod tests {
         Value::Value(s.into())
     }
 
-    fn check(auth: Value<String>, b: Option<EcrBlock>, user: Value<String>, host: Option<&str>) -> Vec<(String, AttributePath)> {
+    fn check(
+        auth: Value<String>,
+        b: Option<EcrBlock>,
+        user: Value<String>,
+        host: Option<&str>,
+    ) -> Vec<(String, AttributePath)> {
         let mut d = Diagnostics::default();
         let block = b.map_or(Value::Null, Value::Value);
         validate(&mut d, &auth, &block, &user, &Value::Null, host);
         d.errors
             .into_iter()
-            .map(|e| (e.summary, e.attribute))
+            .map(|e| (e.summary.to_string(), e.attribute))
             .collect()
     }
 
@@ -233,29 +259,102 @@ mod tests {
         let path = |a: &'static str| AttributePath::new("ecr").index(0).attribute(a);
         // An ecr block with basic.
         let e = check(v("basic"), Some(EcrBlock::default()), Value::Null, None);
-        assert_eq!(e, [("ECR Block Without ECR Authentication".to_string(), AttributePath::new("authentication_type"))]);
+        assert_eq!(
+            e,
+            [(
+                "ECR Block Without ECR Authentication".to_string(),
+                AttributePath::new("authentication_type")
+            )]
+        );
         // Username with ecr (the block implies ecr).
         let e = check(Value::Null, Some(EcrBlock::default()), v("u"), None);
-        assert_eq!(e, [("Credentials Not Used With ECR".to_string(), AttributePath::new("username"))]);
+        assert_eq!(
+            e,
+            [(
+                "Credentials Not Used With ECR".to_string(),
+                AttributePath::new("username")
+            )]
+        );
         // Half a key pair.
-        let e = check(v("ecr"), Some(EcrBlock { access_key_id: v("AKID"), ..Default::default() }), Value::Null, None);
-        assert_eq!(e, [("Missing Secret Access Key".to_string(), path("secret_access_key"))]);
-        let e = check(v("ecr"), Some(EcrBlock { secret_access_key: v("s"), ..Default::default() }), Value::Null, None);
-        assert_eq!(e, [("Missing Access Key ID".to_string(), path("access_key_id"))]);
+        let e = check(
+            v("ecr"),
+            Some(EcrBlock {
+                access_key_id: v("AKID"),
+                ..Default::default()
+            }),
+            Value::Null,
+            None,
+        );
+        assert_eq!(
+            e,
+            [(
+                "Missing Secret Access Key".to_string(),
+                path("secret_access_key")
+            )]
+        );
+        let e = check(
+            v("ecr"),
+            Some(EcrBlock {
+                secret_access_key: v("s"),
+                ..Default::default()
+            }),
+            Value::Null,
+            None,
+        );
+        assert_eq!(
+            e,
+            [("Missing Access Key ID".to_string(), path("access_key_id"))]
+        );
         // ARN syntax, external ID without a role, region syntax and the host's region.
-        let e = check(v("ecr"), Some(EcrBlock { role_arn: v("arn:aws:iam::1234:role/x"), ..Default::default() }), Value::Null, None);
+        let e = check(
+            v("ecr"),
+            Some(EcrBlock {
+                role_arn: v("arn:aws:iam::1234:role/x"),
+                ..Default::default()
+            }),
+            Value::Null,
+            None,
+        );
         assert_eq!(e, [("Invalid Role ARN".to_string(), path("role_arn"))]);
-        let e = check(v("ecr"), Some(EcrBlock { external_id: v("ext-id"), ..Default::default() }), Value::Null, None);
-        assert_eq!(e, [("Setting Needs A Role".to_string(), path("external_id"))]);
-        let e = check(v("ecr"), Some(EcrBlock { region: v("us-east1"), ..Default::default() }), Value::Null, None);
+        let e = check(
+            v("ecr"),
+            Some(EcrBlock {
+                external_id: v("ext-id"),
+                ..Default::default()
+            }),
+            Value::Null,
+            None,
+        );
+        assert_eq!(
+            e,
+            [("Setting Needs A Role".to_string(), path("external_id"))]
+        );
+        let e = check(
+            v("ecr"),
+            Some(EcrBlock {
+                region: v("us-east1"),
+                ..Default::default()
+            }),
+            Value::Null,
+            None,
+        );
         assert_eq!(e, [("Invalid AWS Region".to_string(), path("region"))]);
         let e = check(
             v("ecr"),
-            Some(EcrBlock { region: v("eu-west-1"), ..Default::default() }),
+            Some(EcrBlock {
+                region: v("eu-west-1"),
+                ..Default::default()
+            }),
             Value::Null,
             Some("123456789012.dkr.ecr.us-east-1.amazonaws.com"),
         );
-        assert_eq!(e, [("Region Differs From The Registry's".to_string(), path("region"))]);
+        assert_eq!(
+            e,
+            [(
+                "Region Differs From The Registry's".to_string(),
+                path("region")
+            )]
+        );
         // A complete configuration, and ecr without a block (the chain).
         let ok = EcrBlock {
             region: v("us-east-1"),
@@ -265,7 +364,13 @@ mod tests {
             external_id: v("ext-id"),
             session_name: v("chartreg"),
         };
-        assert!(check(v("ecr"), Some(ok), Value::Null, Some("123456789012.dkr.ecr.us-east-1.amazonaws.com")).is_empty());
+        assert!(check(
+            v("ecr"),
+            Some(ok),
+            Value::Null,
+            Some("123456789012.dkr.ecr.us-east-1.amazonaws.com")
+        )
+        .is_empty());
         assert!(check(v("ecr"), None, Value::Null, None).is_empty());
         // The secret external ID is never quoted.
         let mut d = Diagnostics::default();
@@ -283,7 +388,10 @@ mod tests {
     fn client_inputs() {
         assert_eq!(inputs(&v("basic"), &Value::Null).unwrap(), None);
         assert_eq!(inputs(&Value::Null, &Value::Null).unwrap(), None);
-        assert_eq!(inputs(&v("ecr"), &Value::Null).unwrap(), Some(EcrAuth::default()));
+        assert_eq!(
+            inputs(&v("ecr"), &Value::Null).unwrap(),
+            Some(EcrAuth::default())
+        );
         let b = Value::Value(EcrBlock {
             region: v("us-east-1"),
             session_name: v(""),
@@ -296,12 +404,21 @@ mod tests {
                 ..Default::default()
             })
         );
-        assert!(matches!(inputs(&v("kerberos"), &Value::Null), Err(NotReady::Invalid(_))));
-        assert!(matches!(inputs(&Value::Unknown, &Value::Null), Err(NotReady::Unknown)));
+        assert!(matches!(
+            inputs(&v("kerberos"), &Value::Null),
+            Err(NotReady::Invalid(_))
+        ));
+        assert!(matches!(
+            inputs(&Value::Unknown, &Value::Null),
+            Err(NotReady::Unknown)
+        ));
         let unknown = Value::Value(EcrBlock {
             role_arn: Value::Unknown,
             ..Default::default()
         });
-        assert!(matches!(inputs(&v("ecr"), &unknown), Err(NotReady::Unknown)));
+        assert!(matches!(
+            inputs(&v("ecr"), &unknown),
+            Err(NotReady::Unknown)
+        ));
     }
 }

@@ -7,6 +7,7 @@ use std::error::Error as StdError;
 use std::sync::Mutex;
 
 use aws_credential_types::provider::error::CredentialsError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -28,7 +29,9 @@ pub(super) struct Context<'a> {
 /// AWS error codes, by what they mean here.
 pub(super) fn failure_of(code: &str) -> Option<AwsFailure> {
     Some(match code {
-        "InvalidClientTokenId" | "UnrecognizedClientException" | "InvalidAccessKeyId"
+        "InvalidClientTokenId"
+        | "UnrecognizedClientException"
+        | "InvalidAccessKeyId"
         | "AuthFailure" => AwsFailure::UnknownAccessKey,
         "SignatureDoesNotMatch" | "IncompleteSignature" | "InvalidSignatureException" => {
             AwsFailure::WrongSecretKey
@@ -40,6 +43,15 @@ pub(super) fn failure_of(code: &str) -> Option<AwsFailure> {
         "RegionDisabledException" | "InvalidRegion" => AwsFailure::Unreachable,
         _ => return None,
     })
+}
+
+/// The text of the first `<name>…</name>` of an XML error body (short, plain text only).
+fn xml_field(body: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find(&format!("</{name}>"))? + start;
+    let v = body[start..end].trim();
+    (!v.is_empty() && v.len() < 1024 && !v.contains('<')).then(|| v.to_string())
 }
 
 /// Whether a host is one of AWS's own API endpoints (not an `AWS_ENDPOINT_URL*` override).
@@ -60,7 +72,11 @@ fn is_aws_host(host: &str) -> bool {
 impl Context<'_> {
     fn scrub(&self, text: &str) -> String {
         let first = text.lines().next().unwrap_or_default();
-        let s = self.secrets.lock().unwrap_or_else(|e| e.into_inner()).scrub(first);
+        let s = self
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .scrub(first);
         let mut out: String = s.chars().take(MESSAGE_CHARS).collect();
         if s.chars().count() > MESSAGE_CHARS {
             out.push('…');
@@ -86,19 +102,37 @@ impl Context<'_> {
     }
 
     /// An SDK error of `call`. `sts`: the call is `AssumeRole` (its refusals are the role's).
-    fn sdk<E, R>(&self, call: String, sts: bool, e: SdkError<E, R>) -> Error
+    fn sdk<E>(&self, call: String, sts: bool, e: SdkError<E, HttpResponse>) -> Error
     where
         E: ProvideErrorMetadata + StdError + 'static,
-        R: std::fmt::Debug + 'static,
     {
         let with_role = !sts && self.auth.role_arn.is_some();
-        if let SdkError::ServiceError(_) = &e {
-            let code = e.code().unwrap_or("UnknownError").to_string();
+        if let SdkError::ServiceError(ctx) = &e {
+            // An answer in the other protocol's shape (an XML `ErrorResponse` to a JSON call,
+            // as AWS-compatible endpoints such as moto give for authentication failures) has no
+            // code for the SDK: read it from the body.
+            let raw = ctx.raw();
+            let body = raw
+                .body()
+                .bytes()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            let status = raw.status().as_u16();
+            let code = e
+                .code()
+                .map(str::to_string)
+                .or_else(|| xml_field(&body, "Code"))
+                .unwrap_or_else(|| format!("HTTP {status}"));
             let mut failure = failure_of(&code).unwrap_or(AwsFailure::Other);
             if sts && failure == AwsFailure::NotAuthorized {
                 failure = AwsFailure::AssumeRoleDenied;
             }
-            let message = e.message().map(|m| self.scrub(m)).unwrap_or_default();
+            let message = e
+                .message()
+                .map(str::to_string)
+                .or_else(|| xml_field(&body, "Message"))
+                .map(|m| self.scrub(&m))
+                .unwrap_or_default();
             return Error::Aws {
                 call,
                 failure,
@@ -163,18 +197,16 @@ impl Context<'_> {
         }
     }
 
-    pub fn ecr<E, R>(&self, operation: &str, e: SdkError<E, R>) -> Error
+    pub fn ecr<E>(&self, operation: &str, e: SdkError<E, HttpResponse>) -> Error
     where
         E: ProvideErrorMetadata + StdError + 'static,
-        R: std::fmt::Debug + 'static,
     {
         self.sdk(format!("Amazon ECR {operation}"), false, e)
     }
 
-    pub fn sts<E, R>(&self, role: &str, e: SdkError<E, R>) -> Error
+    pub fn sts<E>(&self, role: &str, e: SdkError<E, HttpResponse>) -> Error
     where
         E: ProvideErrorMetadata + StdError + 'static,
-        R: std::fmt::Debug + 'static,
     {
         self.sdk(format!("AWS STS AssumeRole of {role}"), true, e)
     }
@@ -306,6 +338,15 @@ mod tests {
         assert!(!out.contains("Canonical"), "{out}");
         assert!(out.chars().count() <= MESSAGE_CHARS + 1);
         assert!(is_aws_host("api.ecr.eu-central-9.amazonaws.com"));
+        let xml = "<?xml version=\"1.0\"?><ErrorResponse><Error><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error></ErrorResponse>";
+        assert_eq!(
+            xml_field(xml, "Code").as_deref(),
+            Some("InvalidClientTokenId")
+        );
+        assert!(xml_field(xml, "Message")
+            .unwrap()
+            .starts_with("The security token"));
+        assert_eq!(xml_field("{}", "Code"), None);
         assert!(!is_aws_host("127.0.0.1"));
     }
 }

@@ -85,7 +85,10 @@ impl std::fmt::Debug for EcrAuth {
                 &self.secret_access_key.as_ref().map(|_| "<redacted>"),
             )
             .field("role_arn", &self.role_arn)
-            .field("external_id", &self.external_id.as_ref().map(|_| "<redacted>"))
+            .field(
+                "external_id",
+                &self.external_id.as_ref().map(|_| "<redacted>"),
+            )
             .field("session_name", &self.session_name)
             .finish()
     }
@@ -145,7 +148,12 @@ struct Minted {
 }
 
 /// Whether a cached token is handed out again, or a new one minted (see the module doc).
-fn reuse_token(refresh: bool, renew_at: Option<SystemTime>, age: Duration, now: SystemTime) -> bool {
+fn reuse_token(
+    refresh: bool,
+    renew_at: Option<SystemTime>,
+    age: Duration,
+    now: SystemTime,
+) -> bool {
     if age < MIN_REMINT {
         return true;
     }
@@ -192,7 +200,10 @@ impl Ecr {
         // AWS APIs are trusted with the system roots, whatever the registry's TLS settings.
         let client = build_client(settings, &TlsOptions::default())?;
         let mut secrets = Secrets::new();
-        for s in [&auth.secret_access_key, &auth.external_id].into_iter().flatten() {
+        for s in [&auth.secret_access_key, &auth.external_id]
+            .into_iter()
+            .flatten()
+        {
             secrets.add(s);
         }
         Ok(Ecr {
@@ -314,7 +325,12 @@ impl Ecr {
         Ok(creds)
     }
 
-    async fn assume_role(&self, inner: &Inner, role: &str, source: AwsCredentials) -> Result<Identity> {
+    async fn assume_role(
+        &self,
+        inner: &Inner,
+        role: &str,
+        source: AwsCredentials,
+    ) -> Result<Identity> {
         let conf = aws_sdk_sts::config::Builder::from(&inner.sdk)
             .credentials_provider(SharedCredentialsProvider::new(source))
             .build();
@@ -325,7 +341,12 @@ impl Ecr {
             .session_name
             .clone()
             .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_string());
-        tracing::debug!(role, session, external_id = self.auth.external_id.is_some(), "assuming the role with STS");
+        tracing::debug!(
+            role,
+            session,
+            external_id = self.auth.external_id.is_some(),
+            "assuming the role with STS"
+        );
         let out = sts
             .assume_role()
             .role_arn(role)
@@ -471,7 +492,9 @@ pub fn under_prefixes(names: Vec<String>, prefixes: &[String]) -> Vec<String> {
                 || prefixes.iter().any(|p| {
                     p.is_empty()
                         || n == p
-                        || (n.len() > p.len() && n.starts_with(p.as_str()) && n.as_bytes()[p.len()] == b'/')
+                        || (n.len() > p.len()
+                            && n.starts_with(p.as_str())
+                            && n.as_bytes()[p.len()] == b'/')
                 })
         })
         .collect()
@@ -496,10 +519,18 @@ impl CredentialSource for Ecr {
 
 #[async_trait]
 impl RepositoryLister for Ecr {
-    async fn repositories(&self, _session: &Session, prefixes: &[String]) -> Result<RepositoryListing> {
+    async fn repositories(
+        &self,
+        _session: &Session,
+        prefixes: &[String],
+    ) -> Result<RepositoryListing> {
         let all = self.all_repositories().await?;
         if all.is_empty() && prefixes.iter().any(|p| !p.is_empty()) {
-            let region = self.inner().await.map(|i| i.region.clone()).unwrap_or_default();
+            let region = self
+                .inner()
+                .await
+                .map(|i| i.region.clone())
+                .unwrap_or_default();
             return Err(Error::Aws {
                 call: "Amazon ECR DescribeRepositories".into(),
                 failure: AwsFailure::EmptyRegion,
@@ -530,7 +561,12 @@ mod tests {
         assert!(reuse_token(false, later, old, now));
         assert!(!reuse_token(true, later, old, now));
         // Past its renewal time: minted again without being asked.
-        assert!(!reuse_token(false, Some(now - Duration::from_secs(1)), old, now));
+        assert!(!reuse_token(
+            false,
+            Some(now - Duration::from_secs(1)),
+            old,
+            now
+        ));
         // Arrived expired (moto): reused until a refresh, then minted once more.
         assert!(reuse_token(false, None, old, now));
         assert!(!reuse_token(true, None, old, now));
@@ -541,10 +577,21 @@ mod tests {
 
     #[test]
     fn prefix_filter() {
-        let names = ["charts", "charts/a", "charts/a/b", "chartsx/c", "other/charts/d"]
-            .map(String::from)
-            .to_vec();
-        let f = |p: &[&str]| under_prefixes(names.clone(), &p.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let names = [
+            "charts",
+            "charts/a",
+            "charts/a/b",
+            "chartsx/c",
+            "other/charts/d",
+        ]
+        .map(String::from)
+        .to_vec();
+        let f = |p: &[&str]| {
+            under_prefixes(
+                names.clone(),
+                &p.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            )
+        };
         assert_eq!(f(&["charts"]), ["charts", "charts/a", "charts/a/b"]);
         assert_eq!(f(&["charts/a"]), ["charts/a", "charts/a/b"]);
         assert_eq!(f(&[""]).len(), 5);

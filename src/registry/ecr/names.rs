@@ -70,9 +70,7 @@ pub fn valid_region(r: &str) -> bool {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .bytes()
-            .all(|b| b.is_ascii_digit())
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
         && r.len() <= 32
 }
@@ -88,9 +86,18 @@ pub fn role_arn_problem(arn: &str) -> Option<String> {
         (parts[1], parts[2], parts[3], parts[4], parts[5]);
     if !matches!(
         partition,
-        "aws" | "aws-cn" | "aws-us-gov" | "aws-iso" | "aws-iso-b" | "aws-iso-e" | "aws-iso-f" | "aws-eusc"
+        "aws"
+            | "aws-cn"
+            | "aws-us-gov"
+            | "aws-iso"
+            | "aws-iso-b"
+            | "aws-iso-e"
+            | "aws-iso-f"
+            | "aws-eusc"
     ) {
-        return Some(format!("{partition:?} is not an AWS partition (`aws`, `aws-cn`, `aws-us-gov`, …)"));
+        return Some(format!(
+            "{partition:?} is not an AWS partition (`aws`, `aws-cn`, `aws-us-gov`, …)"
+        ));
     }
     if service != "iam" {
         return Some(format!(
@@ -101,7 +108,9 @@ pub fn role_arn_problem(arn: &str) -> Option<String> {
         return Some("IAM ARNs have no region: the fourth field must be empty (`arn:aws:iam::ACCOUNT:role/NAME`)".into());
     }
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        return Some("the account must be 12 digits (`arn:aws:iam::123456789012:role/NAME`)".into());
+        return Some(
+            "the account must be 12 digits (`arn:aws:iam::123456789012:role/NAME`)".into(),
+        );
     }
     let Some(path_and_name) = resource.strip_prefix("role/") else {
         return Some(format!(
@@ -121,7 +130,10 @@ pub fn role_arn_problem(arn: &str) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_graphic() && b != b':');
     if !name_ok || !path_ok {
-        return Some("the role name must be 1 to 64 letters, digits or `_+=,.@-` (after an optional path)".into());
+        return Some(
+            "the role name must be 1 to 64 letters, digits or `_+=,.@-` (after an optional path)"
+                .into(),
+        );
     }
     None
 }
@@ -189,10 +201,25 @@ mod tests {
 
     #[test]
     fn regions() {
-        for ok in ["us-east-1", "us-gov-west-1", "cn-northwest-1", "us-isob-east-1", "mars-west-9"] {
+        for ok in [
+            "us-east-1",
+            "us-gov-west-1",
+            "cn-northwest-1",
+            "us-isob-east-1",
+            "mars-west-9",
+        ] {
             assert!(valid_region(ok), "{ok}");
         }
-        for bad in ["us-east1", "US-EAST-1", "us-east-", "useast1", "", "us--east-1", "us east 1", "us-east-1a"] {
+        for bad in [
+            "us-east1",
+            "US-EAST-1",
+            "us-east-",
+            "useast1",
+            "",
+            "us--east-1",
+            "us east 1",
+            "us-east-1a",
+        ] {
             assert!(!valid_region(bad), "{bad}");
         }
     }

@@ -46,14 +46,16 @@ impl ReqwestClient {
         let body = request
             .body()
             .bytes()
-            .ok_or_else(|| ConnectorError::user("streaming request bodies are not supported".into()))?
+            .ok_or_else(|| {
+                ConnectorError::user("streaming request bodies are not supported".into())
+            })?
             .to_vec();
         let mut rb = self.client.request(method, &url).body(body);
         for (name, value) in request.headers().iter() {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|e| ConnectorError::user(Box::new(e)))?;
-            let mut value = HeaderValue::from_str(value)
-                .map_err(|e| ConnectorError::user(Box::new(e)))?;
+            let mut value =
+                HeaderValue::from_str(value).map_err(|e| ConnectorError::user(Box::new(e)))?;
             if matches!(name.as_str(), "authorization" | "x-amz-security-token") {
                 value.set_sensitive(true);
             }
