@@ -12,10 +12,12 @@
 //! `CHARTREG_ACC_SWEEP=1` runs Terraform at TRACE and then searches everything the run wrote
 //! for the testbed's secrets (`harness::sweep`; a hit fails the run).
 
+mod chart_archive;
 mod chart_state;
 mod error_wording;
 mod harness;
 mod helm_registry;
+mod helm_semantics;
 mod oci_registry;
 mod provider;
 mod security;
@@ -32,8 +34,10 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(smoke::tests(tb));
     trials.extend(provider::tests(tb));
     trials.extend(helm_registry::tests(tb));
+    trials.extend(helm_semantics::tests(tb));
     trials.extend(oci_registry::tests(tb));
     trials.extend(chart_state::tests(tb));
+    trials.extend(chart_archive::tests(tb));
     trials.extend(error_wording::tests(tb));
     trials.extend(security::tests(tb));
     trials

@@ -82,6 +82,7 @@ fn init_validate_schema(tb: &Testbed, cli: &TfCli) -> TestResult {
         "request_timeout",
         "max_retries",
         "max_index_size",
+        "max_chart_size",
         "cache_dir",
     ] {
         ensure(
@@ -116,15 +117,16 @@ fn with_provider(lines: &str, endpoint: &str) -> String {
 /// Every bad provider value fails at plan (all in one provider block), each with an error on
 /// its attribute.
 fn bad_config(tb: &Arc<Testbed>) -> Vec<Trial> {
-    const CHECKS: [(&str, &str); 4] = [
+    const CHECKS: [(&str, &str); 5] = [
         ("request_timeout", "Invalid Request Timeout"),
         ("max_retries", "Invalid Max Retries"),
         ("max_index_size", "Invalid Max Index Size"),
+        ("max_chart_size", "Invalid Max Chart Size"),
         ("cache_dir", "Invalid Cache Directory"),
     ];
     let mut cases = Cases::new(tb, "provider::bad_config", |tb, cli| {
         let tf = Tf::new(tb, cli);
-        let lines = "  request_timeout = \"soon\"\n  max_retries     = -1\n  max_index_size  = 10\n  cache_dir       = \"\"\n";
+        let lines = "  request_timeout = \"soon\"\n  max_retries     = -1\n  max_index_size  = 10\n  max_chart_size  = 1023\n  cache_dir       = \"\"\n";
         tf.write(&with_provider(lines, &tb.helm.http));
         tf.plan_json(&[]).failed()
     });

@@ -136,6 +136,9 @@ pub fn summary(err: &Error, map: &ErrorMap) -> &'static str {
         },
         Error::EcrTokenRefused { .. } => "Registry Refused The ECR Token",
         Error::RedirectTarget { .. } => "Blob Storage Unreachable",
+        Error::InvalidChart { .. } => "Invalid Chart Archive",
+        Error::DigestMismatch { .. } => "Chart Archive Digest Mismatch",
+        Error::ChartTooLarge { .. } => "Chart Archive Too Large",
     }
 }
 
@@ -177,6 +180,9 @@ pub fn hint(err: &Error, map: &ErrorMap, have_credentials: bool) -> &'static str
         Error::Cache { .. } => "Set the provider's `cache_dir` to a writable directory.",
         Error::HttpStatus { .. } | Error::Protocol { .. } => "Check `endpoint` and the registry's health.",
         Error::RetryLater { .. } => "The registry asked to be retried later than chartreg waits: try again later, or raise the provider's `request_timeout` to wait that long.",
+        Error::InvalidChart { .. } => "The registry serves a chart archive Helm could not load either: check the chart (`helm show chart` on the downloaded archive) and publish a valid one.",
+        Error::DigestMismatch { .. } => "The archive changed after the registry listed it, or the server corrupts it on the way: nothing was cached. Re-index the repository (or push the chart again) if the chart was re-published, else check the server and any proxy in between.",
+        Error::ChartTooLarge { .. } => "Raise the provider's `max_chart_size` if the chart is expected to be that large.",
         Error::InvalidUrl { .. } | Error::Config(_) | Error::Cancelled { .. } => "",
         Error::Aws { failure, .. } => aws_hint(*failure),
         Error::EcrTokenRefused { .. } => "The token was minted, but the registry in `endpoint` does not accept it: check that `endpoint` is the ECR registry of the account and region the credentials are for (`<account>.dkr.ecr.<region>.amazonaws.com`, region in `ecr.region`), and that the identity may pull there (ecr:ListImages, ecr:BatchGetImage, ecr:GetDownloadUrlForLayer; a repository policy for another account).",

@@ -181,6 +181,22 @@ pub enum Error {
         /// Whether the failure there may pass when tried again (connection trouble, timeouts).
         transient: bool,
     },
+    /// A chart archive that Helm's loader would refuse, or that chartreg cannot read safely.
+    #[error("{url} is not a valid Helm chart archive: {reason}")]
+    InvalidChart { url: String, reason: String },
+
+    /// A downloaded chart archive whose sha256 is not the one the registry listed; nothing of it
+    /// is kept. Digests are lower-case hex with their algorithm (`sha256:…`).
+    #[error("the chart archive {url} does not match its digest: the registry lists {expected}, the download is {actual}")]
+    DigestMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+
+    /// A chart archive over the provider's `max_chart_size` (as announced, or while streaming).
+    #[error("the chart archive {url} is larger than max_chart_size ({limit} bytes)")]
+    ChartTooLarge { url: String, limit: u64 },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -207,6 +223,9 @@ impl Error {
             | Error::RetryLater { url, .. }
             | Error::EcrTokenRefused { url, .. }
             | Error::RedirectTarget { url, .. }
+            | Error::InvalidChart { url, .. }
+            | Error::DigestMismatch { url, .. }
+            | Error::ChartTooLarge { url, .. }
             | Error::Cancelled { url } => Some(url),
             Error::Aws { .. }
             | Error::EmptyBasePath { .. }
@@ -234,12 +253,16 @@ impl Error {
             | Error::RetryLater { .. }
             | Error::EcrTokenRefused { .. }
             | Error::RedirectTarget { .. }
+            | Error::InvalidChart { .. }
+            | Error::DigestMismatch { .. }
             | Error::CatalogUnsupported { .. } => Culprit::Endpoint,
             Error::Aws { setting, .. } => Culprit::Ecr(*setting),
             Error::Tls { .. } => Culprit::Tls,
             Error::Unauthorized { .. } => Culprit::Credentials,
             Error::EmptyBasePath { .. } => Culprit::BasePaths,
-            Error::TooLarge { .. } | Error::Cache { .. } => Culprit::Provider,
+            Error::TooLarge { .. } | Error::ChartTooLarge { .. } | Error::Cache { .. } => {
+                Culprit::Provider
+            }
             Error::Config(_) | Error::Cancelled { .. } => Culprit::None,
         }
     }

@@ -16,9 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::schema_util::{attr, schema, C, T};
 use crate::settings::{
-    settings_from, validate_config, ProviderConfig, Shared, DEFAULT_MAX_INDEX_SIZE,
-    DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT, MAX_MAX_RETRIES, MIN_MAX_INDEX_SIZE,
-    REQUEST_TIMEOUT_RANGE,
+    settings_from, validate_config, ProviderConfig, Shared, DEFAULT_MAX_CHART_SIZE,
+    DEFAULT_MAX_INDEX_SIZE, DEFAULT_MAX_RETRIES, DEFAULT_REQUEST_TIMEOUT, MAX_MAX_RETRIES,
+    MIN_MAX_CHART_SIZE, MIN_MAX_INDEX_SIZE, REQUEST_TIMEOUT_RANGE,
 };
 
 #[derive(Default)]
@@ -45,7 +45,8 @@ pub fn provider_schema() -> Schema {
             "request_timeout" => attr(T::String, C::Optional, &format!("Timeout of each attempt of an HTTP request to a registry (connecting, sending and reading the whole answer), as a duration string (`\"60s\"`, `\"1m30s\"`, `\"500ms\"`). One request, all its retries and the waits between them included, ends within `(max_retries + 1) × request_timeout`; a `Retry-After` longer than `request_timeout` is not waited for. From `\"{min_timeout}\"` to `\"{max_timeout}\"`. Default `\"{timeout}s\"`.")),
             "max_retries" => attr(T::Number, C::Optional, &format!("How many times a request that failed for a transient reason (connection error or reset, timeout, answer cut short while it downloads, HTTP 408, 429 or 5xx except 501 and 505) is retried, after the wait the registry's `Retry-After` asks for, else an exponential back-off with jitter (0.1-0.2 s, doubling up to 10 s). Other failures (other 4xx, DNS, TLS trust, redirects to a scheme other than http and https) are not retried. A whole number from 0 to {MAX_MAX_RETRIES}. Default `{DEFAULT_MAX_RETRIES}`.")),
             "max_index_size" => attr(T::Number, C::Optional, &format!("Largest registry index accepted, in bytes (a whole number, at least {MIN_MAX_INDEX_SIZE}); a larger index is refused while it downloads. Default `{DEFAULT_MAX_INDEX_SIZE}` ({} MiB).", DEFAULT_MAX_INDEX_SIZE >> 20)),
-            "cache_dir" => attr(T::String, C::Optional, "Directory where downloaded indexes and blobs are cached by digest. Default: `$XDG_CACHE_HOME/chartreg`, else `~/.cache/chartreg`.")
+            "max_chart_size" => attr(T::Number, C::Optional, &format!("Largest chart archive downloaded, in bytes (a whole number, at least {MIN_MAX_CHART_SIZE}): a Helm repository's `.tgz` or an OCI registry's chart layer, read by the data sources; a larger one is refused before or while it downloads and nothing of it is cached. Whatever this setting, a chart is refused as Helm refuses it when its files decompress to more than 100 MiB in all or 5 MiB each. Default `{DEFAULT_MAX_CHART_SIZE}` ({} MiB, Helm's limit on a decompressed chart).", DEFAULT_MAX_CHART_SIZE >> 20)),
+            "cache_dir" => attr(T::String, C::Optional, "Directory where downloaded indexes, blobs and chart archives are cached by digest (each verified again before use). Default: `$XDG_CACHE_HOME/chartreg`, else `~/.cache/chartreg`.")
         },
     )
 }

@@ -38,6 +38,11 @@ pub const MAX_MAX_RETRIES: u32 = 20;
 pub const DEFAULT_MAX_INDEX_SIZE: u64 = 256 * 1024 * 1024;
 /// Smallest `max_index_size` accepted, in bytes.
 pub const MIN_MAX_INDEX_SIZE: u64 = 1024;
+/// Default `max_chart_size`: 100 MiB, Helm's `MaxDecompressedChartSize` (a chart archive is
+/// compressed, so one Helm can load is never larger).
+pub const DEFAULT_MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
+/// Smallest `max_chart_size` accepted, in bytes.
+pub const MIN_MAX_CHART_SIZE: u64 = 1024;
 
 /// The user's cache directory for chartreg, the default `cache_dir`: `$XDG_CACHE_HOME/chartreg`,
 /// else `~/.cache/chartreg`, else a directory under the system's temporary directory.
@@ -58,6 +63,7 @@ impl Default for HttpSettings {
             timeout: DEFAULT_REQUEST_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
             max_index_size: DEFAULT_MAX_INDEX_SIZE,
+            max_chart_size: DEFAULT_MAX_CHART_SIZE,
             cancel: CancellationToken::new(),
         }
     }
@@ -69,6 +75,7 @@ pub struct ProviderConfig {
     pub request_timeout: Value<String>,
     pub max_retries: Value<Number>,
     pub max_index_size: Value<Number>,
+    pub max_chart_size: Value<Number>,
     pub cache_dir: Value<String>,
 }
 
@@ -305,27 +312,20 @@ pub fn validate_config(diags: &mut Diagnostics, c: &ProviderConfig) {
             );
         }
     }
-    if let Value::Value(n) = &c.max_index_size {
-        let msg = if !n.is_whole() {
-            Some(format!(
-                "max_index_size is a size in bytes and must be a whole number, got {}.",
-                n.shown()
-            ))
-        } else {
-            match n.as_i64() {
-                Some(n) if n >= MIN_MAX_INDEX_SIZE as i64 => None,
-                Some(n) => Some(format!("max_index_size is a size in bytes and must be at least {MIN_MAX_INDEX_SIZE}, got {n}.")),
-                None => Some(format!("max_index_size is a size in bytes and must be at least {MIN_MAX_INDEX_SIZE} and at most {}, got {}.", i64::MAX, n.shown())),
-            }
-        };
-        if let Some(msg) = msg {
-            diags.error(
-                "Invalid Max Index Size",
-                msg,
-                AttributePath::new("max_index_size"),
-            );
-        }
-    }
+    size_setting(
+        diags,
+        &c.max_index_size,
+        "max_index_size",
+        MIN_MAX_INDEX_SIZE,
+        "Invalid Max Index Size",
+    );
+    size_setting(
+        diags,
+        &c.max_chart_size,
+        "max_chart_size",
+        MIN_MAX_CHART_SIZE,
+        "Invalid Max Chart Size",
+    );
     if let Value::Value(d) = &c.cache_dir {
         if d.trim().is_empty() {
             diags.error(
@@ -335,6 +335,49 @@ pub fn validate_config(diags: &mut Diagnostics, c: &ProviderConfig) {
             );
         }
     }
+}
+
+/// The check of a size in bytes (`max_index_size`, `max_chart_size`): a whole number of at
+/// least `min`, reported on `attr`.
+fn size_setting(
+    diags: &mut Diagnostics,
+    value: &Value<Number>,
+    attr: &'static str,
+    min: u64,
+    summary: &'static str,
+) {
+    let Value::Value(n) = value else {
+        return;
+    };
+    let msg = if !n.is_whole() {
+        Some(format!(
+            "{attr} is a size in bytes and must be a whole number, got {}.",
+            n.shown()
+        ))
+    } else {
+        match n.as_i64() {
+            Some(n) if n >= min as i64 => None,
+            Some(n) => Some(format!(
+                "{attr} is a size in bytes and must be at least {min}, got {n}."
+            )),
+            None => Some(format!(
+                "{attr} is a size in bytes and must be at least {min} and at most {}, got {}.",
+                i64::MAX,
+                n.shown()
+            )),
+        }
+    };
+    if let Some(msg) = msg {
+        diags.error(summary, msg, AttributePath::new(attr));
+    }
+}
+
+/// A validated size setting, or `default`.
+fn size_from(value: &Value<Number>, min: u64, default: u64) -> u64 {
+    value
+        .as_ref_option()
+        .and_then(Number::as_i64)
+        .map_or(default, |n| n.max(min as i64) as u64)
 }
 
 /// Effective settings from a validated configuration.
@@ -354,13 +397,8 @@ pub fn settings_from(c: &ProviderConfig) -> Settings {
                 .map_or(d.http.max_retries, |n| {
                     n.clamp(0, i64::from(MAX_MAX_RETRIES)) as u32
                 }),
-            max_index_size: c
-                .max_index_size
-                .as_ref_option()
-                .and_then(Number::as_i64)
-                .map_or(d.http.max_index_size, |n| {
-                    n.max(MIN_MAX_INDEX_SIZE as i64) as u64
-                }),
+            max_index_size: size_from(&c.max_index_size, MIN_MAX_INDEX_SIZE, d.http.max_index_size),
+            max_chart_size: size_from(&c.max_chart_size, MIN_MAX_CHART_SIZE, d.http.max_chart_size),
             ..d.http
         },
         cache_dir: c
@@ -484,5 +522,34 @@ mod tests {
         assert_eq!(s.http.timeout, Duration::from_secs(60));
         assert_eq!(s.http.max_retries, 4);
         assert_eq!(s.http.max_index_size, DEFAULT_MAX_INDEX_SIZE);
+        assert_eq!(s.http.max_chart_size, DEFAULT_MAX_CHART_SIZE);
+    }
+
+    #[test]
+    fn max_chart_size_is_checked_on_its_attribute() {
+        for (n, ok) in [
+            (Number::Int(1023), false),
+            (Number::Float(2048.5), false),
+            (Number::Text("1".repeat(30)), false),
+            (Number::Int(1024), true),
+            (Number::Int(5 << 20), true),
+        ] {
+            let c = ProviderConfig {
+                max_chart_size: Value::Value(n.clone()),
+                ..Default::default()
+            };
+            let mut d = Diagnostics::default();
+            validate_config(&mut d, &c);
+            assert_eq!(d.errors.is_empty(), ok, "{n:?}: {:?}", d.errors);
+            if ok {
+                assert_eq!(
+                    settings_from(&c).http.max_chart_size,
+                    n.as_i64().unwrap() as u64
+                );
+            } else {
+                assert_eq!(d.errors[0].summary, "Invalid Max Chart Size");
+                assert_eq!(d.errors[0].attribute, AttributePath::new("max_chart_size"));
+            }
+        }
     }
 }

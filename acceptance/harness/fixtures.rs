@@ -295,16 +295,188 @@ pub fn make_fixture_charts(tb: &Testbed) -> TestResult<FixtureCharts> {
         std::fs::copy(&tgz, &dest).map_err(|e| e.to_string())?;
         Ok(dest)
     };
-    // three `helm create` + `helm package` in parallel (each ~0.1-0.3 s)
+    // three `helm create` + `helm package` in parallel (each ~0.1-0.3 s), and the detail charts
     std::thread::scope(|s| {
         let a = s.spawn(|| mk("mychart", "0.1.0", "1.0.0"));
         let b = s.spawn(|| mk("mychart", "0.2.0", "1.1.0"));
         let c = s.spawn(|| mk("other", "1.0.0", "2.0.0"));
+        let d = s.spawn(|| make_detail_charts(&tb.helm4, &tb.root.join("chart-src/details"), &dir));
         Ok(FixtureCharts {
             mychart_010: a.join().map_err(|_| "chart thread panicked")??,
             mychart_020: b.join().map_err(|_| "chart thread panicked")??,
             other_100: c.join().map_err(|_| "chart thread panicked")??,
+            details: d.join().map_err(|_| "chart thread panicked")??,
         })
+    })
+}
+
+/// Charts with what the data sources show from inside a chart, written by the real `helm`
+/// (`helm create`, `helm dependency update`, `helm package`) into `<root>/charts`:
+/// - `with_schema`: `withschema` 0.3.0, a `values.schema.json`, every Chart.yaml field the
+///   `chartreg_helm_chart` data source outputs (home, icon, keywords, sources, maintainers,
+///   annotations, kubeVersion, type);
+/// - `with_deps`: `withdeps` 1.2.0, two dependencies on `withschema` (one aliased, both with a
+///   condition), vendored by `helm dependency update` into `charts/` (so the archive holds a
+///   subchart with its own Chart.yaml, values.yaml and values.schema.json);
+/// - `legacy_v1`: `legacy` 0.1.0, an apiVersion v1 chart whose dependencies (on `withschema`, one
+///   aliased) are in `requirements.yaml`, vendored by `helm dependency update`.
+#[derive(Debug, Clone, Default)]
+pub struct DetailCharts {
+    pub with_schema: PathBuf,
+    pub with_deps: PathBuf,
+    pub legacy_v1: PathBuf,
+    /// The values.schema.json written into `with_schema`.
+    pub schema_json: String,
+}
+
+impl DetailCharts {
+    pub fn all(&self) -> [&Path; 3] {
+        [&self.with_schema, &self.with_deps, &self.legacy_v1]
+    }
+}
+
+/// The JSON schema of `withschema`'s values (those of `helm create`).
+pub const WITH_SCHEMA_JSON: &str = r#"{
+  "$schema": "https://json-schema.org/draft-07/schema#",
+  "title": "withschema values",
+  "type": "object",
+  "properties": {
+    "replicaCount": { "type": "integer", "minimum": 0 },
+    "image": {
+      "type": "object",
+      "properties": {
+        "repository": { "type": "string" },
+        "pullPolicy": { "type": "string", "enum": ["Always", "IfNotPresent", "Never"] },
+        "tag": { "type": "string" }
+      }
+    }
+  }
+}
+"#;
+
+fn write(path: &Path, text: &str) -> TestResult {
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// See [`DetailCharts`]: made in `work`, copied into `dest`.
+pub fn make_detail_charts(helm: &HelmCli, work: &Path, dest: &Path) -> TestResult<DetailCharts> {
+    std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dest).map_err(|e| e.to_string())?;
+    let create = |name: &str| run_cmd(helm.command().current_dir(work).args(["create", name]));
+    let package = |name: &str, file: &str| -> TestResult<PathBuf> {
+        run_cmd(
+            helm.command()
+                .current_dir(work)
+                .args(["package", name, "-d"])
+                .arg(work.join("out")),
+        )?;
+        let tgz = work.join("out").join(file);
+        let to = dest.join(file);
+        std::fs::copy(&tgz, &to).map_err(|e| format!("{}: {e}", tgz.display()))?;
+        Ok(to)
+    };
+
+    create("withschema")?;
+    write(
+        &work.join("withschema/Chart.yaml"),
+        r#"apiVersion: v2
+name: withschema
+description: "A chart with a values schema,\tmaintainers and annotations"
+type: application
+version: 0.3.0
+appVersion: "2.4.1"
+home: https://example.com/withschema
+icon: https://example.com/withschema/icon.png
+keywords: [schema, demo, "chartreg"]
+sources:
+  - https://git.example.com/withschema
+  - https://mirror.example.com/withschema
+maintainers:
+  - name: Ann Example
+    email: ann@example.com
+    url: https://ann.example.com
+  - name: Bob
+annotations:
+  category: Demo
+  artifacthub.io/license: Apache-2.0
+kubeVersion: ">=1.22.0-0"
+"#,
+    )?;
+    write(
+        &work.join("withschema/values.schema.json"),
+        WITH_SCHEMA_JSON,
+    )?;
+    let with_schema = package("withschema", "withschema-0.3.0.tgz")?;
+
+    create("withdeps")?;
+    let chart =
+        std::fs::read_to_string(work.join("withdeps/Chart.yaml")).map_err(|e| e.to_string())?;
+    let chart = chart.replace("version: 0.1.0", "version: 1.2.0").replace(
+        "description: A Helm chart for Kubernetes",
+        "description: A chart with dependencies",
+    );
+    let deps = r#"dependencies:
+  - name: withschema
+    version: "~0.3.0"
+    repository: "file://../withschema"
+    condition: withschema.enabled
+  - name: withschema
+    alias: extra
+    version: ">=0.1.0"
+    repository: "file://../withschema"
+    condition: extra.enabled
+"#;
+    write(&work.join("withdeps/Chart.yaml"), &format!("{chart}{deps}"))?;
+    run_cmd(
+        helm.command()
+            .current_dir(work)
+            .args(["dependency", "update", "withdeps"]),
+    )?;
+    let with_deps = package("withdeps", "withdeps-1.2.0.tgz")?;
+
+    let legacy = work.join("legacy");
+    std::fs::create_dir_all(legacy.join("templates")).map_err(|e| e.to_string())?;
+    write(
+        &legacy.join("Chart.yaml"),
+        r#"apiVersion: v1
+name: legacy
+version: 0.1.0
+appVersion: "0.9"
+description: A v1 chart with requirements.yaml
+"#,
+    )?;
+    write(
+        &legacy.join("requirements.yaml"),
+        r#"dependencies:
+  - name: withschema
+    version: 0.3.0
+    repository: file://../withschema
+    condition: withschema.enabled
+  - name: withschema
+    version: "~0.3.0"
+    repository: "file://../withschema"
+    alias: cache
+"#,
+    )?;
+    write(
+        &legacy.join("values.yaml"),
+        "# legacy values\nwithschema:\n  enabled: false\n",
+    )?;
+    write(
+        &legacy.join("templates/configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n",
+    )?;
+    run_cmd(
+        helm.command()
+            .current_dir(work)
+            .args(["dependency", "update", "legacy"]),
+    )?;
+    let legacy_v1 = package("legacy", "legacy-0.1.0.tgz")?;
+    Ok(DetailCharts {
+        with_schema,
+        with_deps,
+        legacy_v1,
+        schema_json: WITH_SCHEMA_JSON.to_string(),
     })
 }
 

@@ -111,6 +111,9 @@ pub struct FixtureCharts {
     pub mychart_010: PathBuf,
     pub mychart_020: PathBuf,
     pub other_100: PathBuf,
+    /// Charts with more inside (schema, dependencies, a v1 chart): not served by the shared
+    /// servers ([`FixtureCharts::all`] leaves them out); see [`fixtures::DetailCharts`].
+    pub details: fixtures::DetailCharts,
 }
 
 impl FixtureCharts {

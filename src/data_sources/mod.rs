@@ -1,4 +1,8 @@
-//! Data sources (`chartreg_helm_chart`, `chartreg_helm_charts`) land here, one file each.
+//! Data sources, one Terraform object per file, plus what they share: the `registry` reference
+//! ([`registry_ref`]) and the dynamic value it arrives in ([`dynamic`]).
+
+pub mod dynamic;
+pub mod registry_ref;
 
 use crate::objects::DataSourceType;
 

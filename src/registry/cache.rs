@@ -111,8 +111,11 @@ impl Cache {
         std::fs::read(self.path(kind, digest).ok()?).ok()
     }
 
-    /// Write atomically (temp file + rename), so a concurrent reader never sees half a file.
+    /// Write atomically (temp file + rename), so a concurrent reader never sees half a file. The
+    /// temporary name is unique per process and call, so two writers of one digest never share
+    /// a temporary file (the last rename wins; both wrote the same content).
     pub fn put(&self, kind: &str, digest: &str, bytes: &[u8]) -> Result<PathBuf> {
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let p = self.path(kind, digest)?;
         let dir = p.parent().expect("cache path has a parent");
         let err = |source| Error::Cache {
@@ -121,12 +124,16 @@ impl Cache {
         };
         std::fs::create_dir_all(dir).map_err(err)?;
         let tmp = dir.join(format!(
-            ".tmp-{}-{}",
+            ".tmp-{}-{}-{}",
             std::process::id(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             p.file_name().unwrap().to_string_lossy()
         ));
-        std::fs::write(&tmp, bytes).map_err(err)?;
-        std::fs::rename(&tmp, &p).map_err(err)?;
+        let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &p));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(err)?;
         Ok(p)
     }
 

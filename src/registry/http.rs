@@ -37,6 +37,8 @@ pub struct HttpSettings {
     pub timeout: Duration,
     pub max_retries: u32,
     pub max_index_size: u64,
+    /// Largest chart archive downloaded (a Helm repository's `.tgz`, an OCI chart layer).
+    pub max_chart_size: u64,
     /// Cancelled when Terraform stops the provider: every request in flight then ends at once
     /// with [`Error::Cancelled`]. The default token is never cancelled.
     pub cancel: CancellationToken,

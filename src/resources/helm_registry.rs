@@ -57,7 +57,7 @@ const ERRORS: ErrorMap = ErrorMap {
 };
 
 /// Directory of the Helm repositories' cached indexes under `cache_dir` (`helm/<name>/`).
-const CACHE_CLASS: &str = "helm";
+pub const CACHE_CLASS: &str = "helm";
 
 pub struct HelmRegistryResource {
     shared: Shared,

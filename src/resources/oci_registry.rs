@@ -69,7 +69,7 @@ pub struct OciFetch {
 pub const AUTH_TYPES: [&str; 2] = ["basic", "ecr"];
 
 /// Directory of the OCI registries' cached blobs under `cache_dir` (`oci/<name>/blobs/`).
-const CACHE_CLASS: &str = "oci";
+pub const CACHE_CLASS: &str = "oci";
 
 pub struct OciRegistryResource {
     shared: Shared,

@@ -47,3 +47,4 @@ pub use parse::{
     parse_index, parse_index_until, IndexEntry, ParseDeadline, ParsedIndex, MAX_SKIPPED_EXAMPLES,
 };
 pub use urls::{index_url, resolve_chart_url, HelmRepo};
+pub(crate) use validate::{is_alias_name, sanitize};

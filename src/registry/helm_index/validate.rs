@@ -21,7 +21,7 @@ fn is_go_printable(c: char) -> bool {
 }
 
 /// Helm's `sanitizeString`: white space becomes a space, non-printable characters go.
-pub(super) fn sanitize(s: String) -> String {
+pub(crate) fn sanitize(s: String) -> String {
     if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
         return s;
     }
@@ -38,7 +38,7 @@ pub(super) fn sanitize(s: String) -> String {
         .collect()
 }
 
-fn is_alias_name(s: &str) -> bool {
+pub(crate) fn is_alias_name(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')

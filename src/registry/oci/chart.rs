@@ -24,6 +24,9 @@ use super::Reply;
 use super::{lock, OciClient};
 use crate::error::{redact_url, Error, Result};
 use crate::registry::catalog::SemVer;
+use crate::registry::chart_archive::{
+    read_off_thread, sha256_hex, ArchiveInfo, ArchiveStore, ChartDetails,
+};
 use crate::registry::scrub::json_error;
 
 /// Config media type that marks an OCI artifact as a Helm chart.
@@ -37,8 +40,9 @@ pub const OCI_MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1
 pub const DOCKER_MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// Kind of the on-disk cache entries holding config blobs.
 pub const BLOB_CACHE_KIND: &str = "blobs";
-/// Kind of the on-disk cache entries holding chart archives (by the layer's digest).
-pub const CHART_CACHE_KIND: &str = "charts";
+/// Kind of the on-disk cache entries holding chart archives (by the layer's digest), shared with
+/// the Helm repository downloads.
+pub use crate::registry::chart_archive::CHART_CACHE_KIND;
 
 const MANIFEST_LIMIT: u64 = 4 * 1024 * 1024;
 const CONFIG_BLOB_LIMIT: u64 = 4 * 1024 * 1024;
@@ -365,15 +369,11 @@ impl OciClient {
             .await
     }
 
-    /// The chart archive (`.tgz`) of a chart found by [`OciClient::chart_manifest`]: its chart
-    /// layer, at most the provider's size cap (`max_index_size`, as for indexes), checked against
-    /// the layer's digest, served from the disk cache (kind [`CHART_CACHE_KIND`]) when there and
-    /// cached once verified: a corrupt or oversized archive is never cached.
-    pub async fn chart_archive(&self, chart: &ChartManifest) -> Result<Vec<u8>> {
-        let repo = &chart.repository;
+    /// The chart layer of `chart`, with a valid digest.
+    fn chart_layer<'m>(&self, chart: &'m ChartManifest) -> Result<&'m Descriptor> {
         let manifest_url = self
             .session
-            .url(&format!("/v2/{repo}/manifests/{}", chart.tag))?;
+            .url(&format!("/v2/{}/manifests/{}", chart.repository, chart.tag))?;
         let protocol = |detail: String| Error::Protocol {
             url: redact_url(manifest_url.as_str()),
             detail,
@@ -388,22 +388,117 @@ impl OciClient {
                 "the manifest's chart layer has no valid digest".into(),
             ));
         }
+        Ok(layer)
+    }
+
+    /// Download a chart layer: at most `max_chart_size` (by the descriptor's size before any
+    /// request, then while streaming), checked against its digest.
+    async fn download_chart_layer(&self, repo: &str, layer: &Descriptor) -> Result<Vec<u8>> {
+        let url = self
+            .session
+            .url(&format!("/v2/{repo}/blobs/{}", layer.digest))?;
+        let limit = self.session.settings().max_chart_size;
+        let too_large = || Error::ChartTooLarge {
+            url: redact_url(url.as_str()),
+            limit,
+        };
+        if layer.size > limit {
+            return Err(too_large());
+        }
+        let reply = match self
+            .session
+            .get(&url, Some(&repo_scope(repo)), None, limit)
+            .await
+        {
+            Err(Error::TooLarge { .. }) => return Err(too_large()),
+            r => r?,
+        };
+        if !reply.status.is_success() {
+            return Err(reply.status_error());
+        }
+        if !digest_matches(&layer.digest, &reply.body) {
+            let algorithm = layer.digest.split_once(':').map_or("sha256", |(a, _)| a);
+            let actual = match algorithm {
+                "sha512" => {
+                    use sha2::Digest as _;
+                    format!("sha512:{}", hex::encode(sha2::Sha512::digest(&reply.body)))
+                }
+                _ => sha256_digest(&reply.body),
+            };
+            return Err(Error::DigestMismatch {
+                url: redact_url(url.as_str()),
+                expected: layer.digest.clone(),
+                actual,
+            });
+        }
+        Ok(reply.body)
+    }
+
+    /// The chart archive (`.tgz`) of a chart found by [`OciClient::chart_manifest`]: its chart
+    /// layer, at most the provider's `max_chart_size`, checked against the layer's digest
+    /// ([`Error::DigestMismatch`]), served from the disk cache (kind [`CHART_CACHE_KIND`], checked
+    /// again) when there and cached once verified: a corrupt or oversized archive is never cached.
+    pub async fn chart_archive(&self, chart: &ChartManifest) -> Result<Vec<u8>> {
+        let layer = self.chart_layer(chart)?;
         if let Some(bytes) = self.cached_blob(CHART_CACHE_KIND, &layer.digest) {
             return Ok(bytes);
         }
-        let limit = self.session.settings().max_index_size;
-        if layer.size > limit {
-            let url = self
-                .session
-                .url(&format!("/v2/{repo}/blobs/{}", layer.digest))?;
-            return Err(Error::TooLarge {
-                url: redact_url(url.as_str()),
-                limit,
-            });
-        }
-        let reply = self.blob(repo, &layer.digest, limit).await?;
-        self.cache_blob(CHART_CACHE_KIND, &layer.digest, &reply.body);
-        Ok(reply.body)
+        let bytes = self.download_chart_layer(&chart.repository, layer).await?;
+        self.cache_blob(CHART_CACHE_KIND, &layer.digest, &bytes);
+        Ok(bytes)
+    }
+
+    /// The details of chart `version` in repository `repo` (a path in the registry, as the
+    /// catalog snapshot's `repository`), as `helm show chart`/`helm show values` on
+    /// `oci://…/repo --version version` show them: the manifest (always asked for: a tag may
+    /// move), then the chart layer from the disk cache or downloaded, verified, read
+    /// ([`read_chart_archive`](crate::registry::chart_archive::read_chart_archive)) and only then
+    /// cached. Concurrent reads of one layer through `store` cost one download.
+    pub async fn chart_details(
+        &self,
+        store: &ArchiveStore,
+        repo: &str,
+        version: &str,
+    ) -> Result<(ChartDetails, ArchiveInfo)> {
+        let chart = self.chart_manifest(repo, version).await?;
+        let layer = self.chart_layer(&chart)?;
+        let blob_url = redact_url(
+            self.session
+                .url(&format!("/v2/{}/blobs/{}", chart.repository, layer.digest))?
+                .as_str(),
+        );
+        let key = format!(
+            "oci\n{}\n{}\n{}",
+            self.cache
+                .as_ref()
+                .map_or(String::new(), |c| c.root().display().to_string()),
+            self.session.url("/v2/")?,
+            layer.digest
+        );
+        let (details, digest, downloaded) = store
+            .read(key, || async {
+                if let Some(bytes) = self.cached_blob(CHART_CACHE_KIND, &layer.digest) {
+                    let sha = sha256_hex(&bytes);
+                    let (_, details) = read_off_thread(bytes, blob_url.clone()).await?;
+                    return Ok((details, sha, false));
+                }
+                let bytes = self.download_chart_layer(&chart.repository, layer).await?;
+                let sha = sha256_hex(&bytes);
+                let (bytes, details) = read_off_thread(bytes, blob_url.clone()).await?;
+                self.cache_blob(CHART_CACHE_KIND, &layer.digest, &bytes);
+                tracing::debug!(url = %blob_url, bytes = bytes.len(), "chart layer downloaded");
+                Ok((details, sha, true))
+            })
+            .await?;
+        Ok((
+            details,
+            ArchiveInfo {
+                digest,
+                url: blob_url,
+                manifest_digest: Some(chart.digest.clone()),
+                downloaded,
+            },
+        ))
     }
 }
 
@@ -534,7 +629,7 @@ mod tests {
             tls: TlsOptions::default(),
         };
         let settings = HttpSettings {
-            max_index_size: max,
+            max_chart_size: max,
             ..HttpSettings::default()
         };
         OciClient::new(&reg, &settings, Some(cache.clone())).unwrap()
@@ -602,8 +697,11 @@ mod tests {
         let m = c.chart_manifest("charts/demo", "1.0.0+b").await.unwrap();
         let layer = m.manifest.chart_layer().unwrap().digest.clone();
         match c.chart_archive(&m).await {
-            Err(e @ Error::Protocol { .. }) => {
-                assert!(e.to_string().contains("does not match its digest"), "{e}")
+            Err(e @ Error::DigestMismatch { .. }) => {
+                let s = e.to_string();
+                assert!(s.contains("does not match its digest"), "{s}");
+                assert!(s.contains(&layer), "{s}");
+                assert!(s.contains(&sha256_digest(b"something else served")), "{s}");
             }
             other => panic!("{other:?}"),
         }
@@ -621,7 +719,7 @@ mod tests {
         let before = lock(&seen).len();
         assert!(matches!(
             small.chart_archive(&m).await,
-            Err(Error::TooLarge { limit: 8, .. })
+            Err(Error::ChartTooLarge { limit: 8, .. })
         ));
         assert_eq!(lock(&seen).len(), before);
         // over the cap by what is served (the descriptor lies about the size)
@@ -631,11 +729,107 @@ mod tests {
         }
         assert!(matches!(
             small.chart_archive(&lying).await,
-            Err(Error::TooLarge { limit: 8, .. })
+            Err(Error::ChartTooLarge { limit: 8, .. })
         ));
         assert!(
             cache.get(CHART_CACHE_KIND, &layer).is_none(),
             "nothing cached"
         );
+    }
+
+    /// `chart_details`: manifest, layer verified and read as a chart, cached only then; a second
+    /// client (the next plan) asks for the manifest only; concurrent reads share one download.
+    #[tokio::test]
+    async fn chart_details_read_verified_and_cached() {
+        use crate::registry::chart_archive::tests::{file, tgz};
+        let archive = tgz(&[
+            file(
+                "demo/Chart.yaml",
+                b"apiVersion: v2\nname: demo\nversion: 1.0.0+b\nappVersion: \"9\"\n",
+            ),
+            file("demo/values.yaml", b"replicas: 1\n"),
+        ]);
+        let archive: &'static [u8] = Box::leak(archive.into_boxed_slice());
+        let (host, seen, manifest_digest) = chart_registry(archive, archive).await;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::registry(dir.path(), "oci", "t").unwrap();
+        let store = ArchiveStore::default();
+        let c = client(&host, &cache, 1 << 20);
+        let (d, info) = c
+            .chart_details(&store, "charts/demo", "1.0.0+b")
+            .await
+            .unwrap();
+        assert_eq!((d.name.as_str(), d.app_version.as_str()), ("demo", "9"));
+        assert_eq!(d.values.as_deref(), Some("replicas: 1\n"));
+        assert_eq!(info.digest, sha256_hex(archive));
+        assert_eq!(
+            info.manifest_digest.as_deref(),
+            Some(manifest_digest.as_str())
+        );
+        assert!(info.downloaded);
+        assert!(info
+            .url
+            .ends_with(&format!("/v2/charts/demo/blobs/sha256:{}", info.digest)));
+        assert_eq!(store.downloads(), 1);
+        assert_eq!(
+            cache
+                .get(CHART_CACHE_KIND, &format!("sha256:{}", info.digest))
+                .unwrap(),
+            archive
+        );
+        // The next plan: a new client and store, the same cache: only the manifest is asked for.
+        let before = lock(&seen).len();
+        let store2 = ArchiveStore::default();
+        let c2 = client(&host, &cache, 1 << 20);
+        let (d2, info2) = c2
+            .chart_details(&store2, "charts/demo", "1.0.0+b")
+            .await
+            .unwrap();
+        assert_eq!((d2, info2.downloaded, store2.downloads()), (d, false, 0));
+        let after: Vec<String> = lock(&seen)[before..]
+            .iter()
+            .map(|r| r.target.clone())
+            .collect();
+        assert_eq!(after, ["/v2/charts/demo/manifests/1.0.0_b"]);
+        // Ten concurrent reads with an empty cache: one layer download.
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::registry(dir.path(), "oci", "t").unwrap();
+        let store3 = ArchiveStore::default();
+        let c3 = client(&host, &cache, 1 << 20);
+        let reads = (0..10).map(|_| c3.chart_details(&store3, "charts/demo", "1.0.0+b"));
+        let all = futures::future::join_all(reads).await;
+        assert!(all.iter().all(|r| r.is_ok()));
+        assert_eq!(store3.downloads(), 1);
+        assert_eq!(
+            all.iter()
+                .filter(|r| r.as_ref().unwrap().1.downloaded)
+                .count(),
+            1
+        );
+    }
+
+    /// A layer that is no chart: a clean error, nothing cached.
+    #[tokio::test]
+    async fn chart_details_of_a_broken_layer() {
+        const NOT_A_CHART: &[u8] = b"\x1f\x8b but not a chart";
+        let (host, _, _) = chart_registry(NOT_A_CHART, NOT_A_CHART).await;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::registry(dir.path(), "oci", "t").unwrap();
+        let c = client(&host, &cache, 1 << 20);
+        match c
+            .chart_details(&ArchiveStore::default(), "charts/demo", "1.0.0+b")
+            .await
+        {
+            Err(e @ Error::InvalidChart { .. }) => {
+                assert!(
+                    e.to_string().contains("/v2/charts/demo/blobs/sha256:"),
+                    "{e}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(cache
+            .get(CHART_CACHE_KIND, &sha256_digest(NOT_A_CHART))
+            .is_none());
     }
 }
