@@ -32,13 +32,14 @@ use crate::harness::{
 };
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
-    let list: [(&str, harness::Body); 6] = [
+    let list: [(&str, harness::Body); 7] = [
         ("ecr::static_keys", static_keys),
         ("ecr::assume_role_cross_account", assume_role_cross_account),
         ("ecr::default_chain", default_chain),
         ("ecr::blob_redirect", blob_redirect),
         ("ecr::example", example),
         ("ecr::plan_error_from_variable", plan_error_from_variable),
+        ("ecr::proxy_env", proxy_env),
     ];
     let mut v = harness::scenarios(tb, "oci_registry", &list);
     v.extend(apply_errors(tb));
@@ -382,6 +383,45 @@ fn blob_redirect(tb: &Testbed, cli: &TfCli) -> TestResult {
     ensure(tf.resource_attrs(&addr("down")).is_err(), || {
         "down is in state".into()
     })
+}
+
+/// HTTP_PROXY and HTTPS_PROXY carry the AWS calls (moto is plain HTTP: absolute-URI POSTs) and
+/// the registry's traffic (a CONNECT tunnel) through the proxy.
+fn proxy_env(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let reg = ecr_registry(tb, &tb.aws.account, None)?;
+    push_fixtures(tb, &reg)?;
+    let port = harness::servers::free_port();
+    let log = tb.scratch_dir("ecr-proxy").join("proxy.log");
+    let script = harness::repo_dir().join("acceptance/connectproxy.py");
+    let mut proxy = harness::ServerProc::new(
+        "proxy",
+        tb.tools.join("venv/bin/python"),
+        &[&script, &port.to_string()],
+        log.clone(),
+        port,
+    );
+    proxy.start()?;
+    let mut tf = workspace(tb, cli);
+    let url = format!("http://127.0.0.1:{port}");
+    tf.env("AWS_ENDPOINT_URL", &tb.aws.endpoint)
+        .env("HTTP_PROXY", &url)
+        .env("HTTPS_PROXY", &url)
+        .env("NO_PROXY", "");
+    tf.write(&format!(
+        "{KEY_VARS}{}",
+        ecr_res("proxied", &reg, r#"["charts"]"#, &keys_block("us-east-1", ""))
+    ));
+    tf.apply()?;
+    expect_fixture_charts(&tf.resource_attrs(&addr("proxied"))?, "charts")?;
+    let seen = std::fs::read_to_string(&log).unwrap_or_default();
+    let moto = tb.aws.endpoint.trim_start_matches("http://");
+    ensure(
+        seen.contains(&format!("POST http://{moto}/")) && seen.contains(&format!("CONNECT {}", reg.host)),
+        || format!("AWS calls and registry traffic did not all go through the proxy:\n{seen}"),
+    )?;
+    no_secret(tb, "the proxy log", &seen)?;
+    proxy.stop();
+    Ok(())
 }
 
 /// Copies the files of `from` into `to` (same relative paths).
