@@ -4,8 +4,9 @@
 //! In sweep mode every Terraform command runs with `TF_LOG=trace` into
 //! `<workspace>/terraform-trace.log` (a trial that sets `TF_LOG` itself keeps its own file).
 //! After the trials and after every server stopped, every file under the run root is searched
-//! for every testbed secret — the password, the AWS secret key and each bearer token the token
-//! server issued — in plain form, URL-encoded, and in base64 (standard and URL-safe, at all
+//! for every testbed secret — the password, the AWS secret keys and external ID, moto's ECR
+//! tokens (user `AWS`), each bearer token the token server issued and every secret a trial
+//! [`register`]ed (the session tokens of the roles the provider assumed) — in plain form, URL-encoded, and in base64 (standard and URL-safe, at all
 //! three byte alignments, so a secret inside a longer base64 text is found too), alone and as
 //! `user:secret` (Basic auth). Searched: Terraform logs, the transcripts of every command
 //! (`.tf-runs/`), state files (without the values the provider's schema declares sensitive, read

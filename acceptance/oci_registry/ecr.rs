@@ -17,8 +17,13 @@
 //!   fails naming it, and nothing is created.
 //! - `apply_errors::*`: an unknown access key, a wrong secret, a denied role (wrong external ID)
 //!   and a region without repositories, each on its `ecr` attribute, nothing in state.
-//! - `plan_errors::*`: the plan-time checks, each on its attribute, and no AWS request.
+//! - `plan_errors::*`: the plan-time checks, each on its attribute, and no AWS request;
+//!   `plan_error_from_variable`: the same checks on values Terraform knows only when planning.
+//! - `proxy_env`: AWS calls through HTTP_PROXY, the registry through HTTPS_PROXY.
 //! - `example`: `examples/resources/chartreg_oci_registry/ecr.tf`, the three ways.
+//!
+//! The secrets of the roles moto issued are registered with the sweep (`harness::sweep::register`)
+//! after each apply or plan that assumed one.
 
 use std::sync::Arc;
 
@@ -171,7 +176,9 @@ fn no_secret(tb: &Testbed, what: &str, text: &str) -> TestResult {
 
 /// Every registered secret of the roles moto issued, for the sweep.
 fn register_role_secrets(tb: &Testbed) -> TestResult {
-    for s in moto::issued_role_secrets(tb)? {
+    let secrets = moto::issued_role_secrets(tb)?;
+    ensure(!secrets.is_empty(), || "moto lists no assumed role".into())?;
+    for s in secrets {
         harness::sweep::register("AWS assumed-role secret", "AWS", &s);
     }
     Ok(())
