@@ -19,6 +19,7 @@ mod error_wording;
 mod harness;
 mod helm_registry;
 mod helm_semantics;
+mod install;
 mod oci_registry;
 mod provider;
 mod security;
@@ -42,6 +43,7 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(data_sources::tests(tb));
     trials.extend(error_wording::tests(tb));
     trials.extend(security::tests(tb));
+    trials.extend(install::tests(tb));
     trials
 }
 

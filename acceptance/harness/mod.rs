@@ -434,7 +434,14 @@ pub fn check_tools(tools: &Path) -> TestResult {
             missing.push(tools.join(rel).display().to_string());
         }
     }
-    for prog in ["docker-registry", "nginx", "htpasswd", "openssl"] {
+    for prog in [
+        "docker-registry",
+        "nginx",
+        "htpasswd",
+        "openssl",
+        "gpg",
+        "gpgconf",
+    ] {
         if fixtures::which(prog).is_none() {
             missing.push(format!("{prog} (on PATH)"));
         }

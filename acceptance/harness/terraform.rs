@@ -1,5 +1,6 @@
 //! Terraform CLIs under test and an isolated workspace runner ([`Tf`]) using `dev_overrides`
-//! for the provider built by cargo, plus the [`lifecycle`] step runner and [`both_tf`].
+//! for the provider built by cargo (or, [`Tf::with_cli_config`], a CLI configuration of the test's:
+//! mirrors that `terraform init` installs from), plus the [`lifecycle`] step runner and [`both_tf`].
 //!
 //! Diagnostics are asserted on the machine-readable output: run the command with `-json`
 //! ([`Tf::plan_json`], [`Tf::apply_json`], [`Tf::validate_json`]; each gives a [`TfReport`]: the
@@ -224,7 +225,8 @@ const DEFAULT_PROVIDERS: &str =
     "terraform {\n  required_providers {\n    chartreg = {\n      source = \"chartreg/chartreg\"\n    }\n  }\n}\n";
 
 /// An isolated Terraform working directory with its own CLI config (`dev_overrides` for
-/// `chartreg/chartreg` → the cargo-built provider), HOME, cache and clean environment.
+/// `chartreg/chartreg` → the cargo-built provider, unless [`Tf::with_cli_config`]), HOME, cache
+/// and clean environment.
 pub struct Tf {
     pub dir: PathBuf,
     pub cli: TfCli,
@@ -235,19 +237,26 @@ pub struct Tf {
 impl Tf {
     /// New workspace under the testbed root. Panics on I/O errors.
     pub fn new(tb: &Testbed, cli: &TfCli) -> Tf {
-        let dir = tb.scratch_dir(&format!("tf-{}", cli.label));
-        let home = dir.join(".home");
-        std::fs::create_dir_all(home.join(".cache")).expect("tf home");
-        let cfg = home.join("terraform.rc");
         let provider = provider_dir();
-        std::fs::write(
-            &cfg,
-            format!(
+        Tf::with_cli_config(
+            tb,
+            cli,
+            &format!(
                 "provider_installation {{\n  dev_overrides {{\n    \"chartreg/chartreg\" = {}\n  }}\n  direct {{}}\n}}\n",
                 serde_json::to_string(&provider.display().to_string()).unwrap()
             ),
         )
-        .expect("write terraform.rc");
+    }
+
+    /// A workspace whose CLI configuration is `cli_config` instead of the `dev_overrides` one: the
+    /// provider comes from whatever it names (a mirror), installed by `terraform init` as users do.
+    /// Panics on I/O errors.
+    pub fn with_cli_config(tb: &Testbed, cli: &TfCli, cli_config: &str) -> Tf {
+        let dir = tb.scratch_dir(&format!("tf-{}", cli.label));
+        let home = dir.join(".home");
+        std::fs::create_dir_all(home.join(".cache")).expect("tf home");
+        let cfg = home.join("terraform.rc");
+        std::fs::write(&cfg, cli_config).expect("write terraform.rc");
         let mut envs = vec![
             ("TF_CLI_CONFIG_FILE".to_string(), cfg.display().to_string()),
             ("CHECKPOINT_DISABLE".into(), "1".into()),
@@ -291,7 +300,15 @@ impl Tf {
 
     /// The command with the isolated environment (`TF_*`, `AWS_*`, `RUST_BACKTRACE`, `RUST_LOG` removed).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.cli.path);
+        let mut c = self.program(&self.cli.path);
+        c.args(args);
+        c
+    }
+
+    /// Another program (a script that runs Terraform itself: `TERRAFORM` names this CLI) in the
+    /// workspace, with the same isolated environment as [`Tf::command`].
+    pub fn program(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
         for (k, _) in std::env::vars_os() {
             let ks = k.to_string_lossy();
             if ks.starts_with("TF_")
@@ -304,7 +321,7 @@ impl Tf {
             }
         }
         c.envs(self.envs.iter().map(|(k, v)| (k, v)))
-            .args(args)
+            .env("TERRAFORM", &self.cli.path)
             .current_dir(&self.dir)
             .stdin(Stdio::null());
         c
