@@ -100,6 +100,7 @@ fn registry_proc(
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn registry_proc_with(
     tb: &Testbed,
     name: &str,

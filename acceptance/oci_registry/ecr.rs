@@ -416,14 +416,20 @@ fn proxy_env(tb: &Testbed, cli: &TfCli) -> TestResult {
         .env("NO_PROXY", "");
     tf.write(&format!(
         "{KEY_VARS}{}",
-        ecr_res("proxied", &reg, r#"["charts"]"#, &keys_block("us-east-1", ""))
+        ecr_res(
+            "proxied",
+            &reg,
+            r#"["charts"]"#,
+            &keys_block("us-east-1", "")
+        )
     ));
     tf.apply()?;
     expect_fixture_charts(&tf.resource_attrs(&addr("proxied"))?, "charts")?;
     let seen = std::fs::read_to_string(&log).unwrap_or_default();
     let moto = tb.aws.endpoint.trim_start_matches("http://");
     ensure(
-        seen.contains(&format!("POST http://{moto}/")) && seen.contains(&format!("CONNECT {}", reg.host)),
+        seen.contains(&format!("POST http://{moto}/"))
+            && seen.contains(&format!("CONNECT {}", reg.host)),
         || format!("AWS calls and registry traffic did not all go through the proxy:\n{seen}"),
     )?;
     no_secret(tb, "the proxy log", &seen)?;

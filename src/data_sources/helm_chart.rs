@@ -112,9 +112,14 @@ fn error_map(kind: Kind) -> ErrorMap {
                 _,
             ) => AttributePath::new("version"),
             (Error::NotFound { .. }, _) => AttributePath::new("version"),
-            (_, Culprit::Endpoint | Culprit::Credentials | Culprit::Tls | Culprit::BasePaths) => {
-                AttributePath::new("registry")
-            }
+            (
+                _,
+                Culprit::Endpoint
+                | Culprit::Credentials
+                | Culprit::Tls
+                | Culprit::BasePaths
+                | Culprit::Ecr(_),
+            ) => AttributePath::new("registry"),
             (_, Culprit::Provider | Culprit::None) => AttributePath::root(),
         },
     }
@@ -663,6 +668,7 @@ mod tests {
                     tls: Default::default(),
                 },
                 base_paths: vec![],
+                ecr: None,
             }),
             ..helm_ref("https://unused")
         }

@@ -47,6 +47,7 @@ pub fn attribute(what: &str) -> Attribute {
 }
 
 /// What the registry's clients are built from: the value its resource's `client_inputs` gives.
+#[allow(clippy::large_enum_variant)] // built once per read; boxing buys nothing
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClientInputs {
     Helm(HelmRepo),
@@ -346,14 +347,19 @@ impl RegistryRef {
         Cache::registry(cache_dir, class, &self.name)
     }
 
-    /// An OCI client for this registry, built as the resource builds it (`None` for a Helm
-    /// repository).
+    /// An OCI client for this registry, built as the resource builds it (Amazon ECR: with its
+    /// AWS credential source and lister), `None` for a Helm repository.
     pub fn oci_client(
         &self,
         http: &HttpSettings,
         cache: Option<Cache>,
     ) -> Option<crate::error::Result<OciClient>> {
-        self.oci().map(|o| OciClient::new(&o.registry, http, cache))
+        self.oci().map(|o| match &o.ecr {
+            None => OciClient::new(&o.registry, http, cache),
+            Some(auth) => {
+                crate::registry::ecr::oci_client(&o.registry, auth, http, cache).map(|(c, _)| c)
+            }
+        })
     }
 
     /// The repository as `helm_release` and `helm pull` take it: the Helm repository URL (no
