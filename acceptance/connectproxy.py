@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Minimal HTTP forward proxy for tests (stdlib only): CONNECT tunnels and absolute-URI GETs.
+"""Minimal HTTP forward proxy for tests (stdlib only): CONNECT tunnels, absolute-URI GETs and POSTs.
 
   connectproxy.py PORT      listens on 127.0.0.1:PORT, logs one line per request to stdout
 """
@@ -7,6 +7,7 @@ import http.server
 import select
 import socket
 import sys
+import urllib.error
 import urllib.request
 
 
@@ -37,18 +38,31 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                 (upstream if s is self.connection else self.connection).sendall(data)
 
     def do_GET(self):
-        req = urllib.request.Request(self.path, headers={k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"})
+        self.forward(None)
+
+    def do_POST(self):
+        # AWS API calls (the ECR cases): the body and every header are passed on as they are, so
+        # that the request's SigV4 signature still holds.
+        n = int(self.headers.get("Content-Length") or 0)
+        self.forward(self.rfile.read(n))
+
+    def forward(self, body):
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "connection")}
+        req = urllib.request.Request(self.path, data=body, headers=headers, method=self.command)
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
-                body = r.read()
-                self.send_response(r.status)
-                for k, v in r.headers.items():
-                    if k.lower() not in ("transfer-encoding", "connection"):
-                        self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(body)
+                self.relay(r.status, r.headers, r.read())
         except urllib.error.HTTPError as e:
-            self.send_error(e.code)
+            self.relay(e.code, e.headers, e.read())
+
+    def relay(self, status, headers, body):
+        self.send_response(status)
+        for k, v in headers.items():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 if __name__ == "__main__":

@@ -183,7 +183,8 @@ fn quickstart_example(tb: &Testbed, cli: &TfCli) -> TestResult {
     reg.push(&tb.charts.mychart_010, "demo")?;
     let mut tf = Tf::new(tb, cli);
     tf.env("TF_VAR_helm_repo_url", &repo.url)
-        .env("TF_VAR_oci_endpoint", &format!("http://{}", reg.host));
+        .env("TF_VAR_oci_endpoint", &format!("http://{}", reg.host))
+        .env("TF_VAR_chart", "mychart");
     tf.write(&read_example("quickstart/main.tf"));
     tf.apply()?;
     let out = tf.output_json()?;
@@ -191,8 +192,24 @@ fn quickstart_example(tb: &Testbed, cli: &TfCli) -> TestResult {
         format!("helm_charts: {out}")
     })?;
     ensure(
-        out["oci_charts"]["value"]["demo/mychart"][0] == "0.1.0",
+        out["oci_charts"]["value"]["demo/mychart"] == "0.1.0",
         || format!("oci_charts: {out}"),
+    )?;
+    // The resolved chart `make demo` ends with: version, digest, the first lines of values.yaml.
+    let digest = {
+        use sha2::Digest;
+        let bytes = std::fs::read(repo.dir.join("mychart-0.1.0.tgz")).map_err(|e| e.to_string())?;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    let resolved = out["resolved_chart"]["value"].as_str().unwrap_or_default();
+    ensure(
+        resolved.starts_with(&format!("mychart 0.1.0 ({})\ndigest: sha256:{digest}\nvalues.yaml:\n  # Default values for mychart.", repo.url)),
+        || format!("resolved_chart: {resolved}"),
+    )?;
+    ensure(
+        out["helm_release"]["value"]
+            == serde_json::json!({"repository": repo.url, "chart": "mychart", "version": "0.1.0"}),
+        || format!("helm_release: {out}"),
     )?;
     tf.plan_is_empty()?;
     tf.destroy().map(drop)

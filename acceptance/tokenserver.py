@@ -3,7 +3,7 @@
 
   tokenserver.py --port P --key token.key --cert token.crt --user U --password-file F
                  [--issuer chartreg-issuer] [--tls-cert server.crt --tls-key server.key]
-                 [--issued-file F]
+                 [--issued-file F] [--anonymous-pull] [--refuse-catalog]
 
 GET  /token?service=S&scope=repository:name:pull,push[&scope=...]   (Basic auth, or anonymous)
 POST /token  grant_type=password&username=U&password=PW&service=S&scope=...   (OAuth2 password grant)
@@ -16,6 +16,9 @@ insufficient_scope); wrong credentials get 401. Every token request is logged to
 `token: <method> user=<u> service=<s> scopes=<...> -> <status>` (never the password). With
 --issued-file every issued token is appended to F, one per line (the harness's secret sweep looks
 for them in everything the run wrote).
+GHCR/Docker Hub shape: --anonymous-pull grants anonymous requests the `pull` action of repository
+scopes (public images); --refuse-catalog grants nobody the `registry:catalog:*` scope (the registry
+then answers 401 on /v2/_catalog).
 Needs the `cryptography` package. The password is read from a file so it never shows in `ps`.
 """
 import argparse
@@ -57,6 +60,8 @@ def main():
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     ap.add_argument("--issued-file")
+    ap.add_argument("--anonymous-pull", action="store_true")
+    ap.add_argument("--refuse-catalog", action="store_true")
     a = ap.parse_args()
 
     password = open(a.password_file).read().strip()
@@ -66,7 +71,12 @@ def main():
     good = "Basic " + base64.b64encode(f"{a.user}:{password}".encode()).decode()
 
     def issue(service, scopes, user):
-        access = [parse_scope(s) for s in scopes] if user else []
+        access = [parse_scope(s) for s in scopes]
+        if a.refuse_catalog:
+            access = [x for x in access if x["type"] != "registry"]
+        if not user:
+            access = [dict(x, actions=["pull"]) for x in access
+                      if a.anonymous_pull and x["type"] == "repository" and "pull" in x["actions"]]
         now = int(time.time())
         claims = {"iss": a.issuer, "sub": user, "aud": service,
                   "exp": now + 300, "nbf": now - 10, "iat": now,

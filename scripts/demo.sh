@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: build the provider, start local registries seeded with sample charts (published with the
 # real helm CLI), run `terraform init` + `terraform apply` on examples/quickstart, print the outputs,
-# then stop the servers (also on failure).
+# check that a second plan is empty, end by printing the chart version the quickstart resolved (its
+# digest and the first lines of its values.yaml), then stop the servers (also on failure).
 set -euo pipefail
 # No step may end the run without saying why: name the failing command and its line.
 trap 'rc=$?; echo "[demo] ERROR: command failed (exit $rc) at scripts/demo.sh line $LINENO: $BASH_COMMAND" >&2; exit $rc' ERR
@@ -111,3 +112,6 @@ case $rc in
 2) die "the second plan is not empty:$(printf '\n%s' "$(cat "$run/plan.txt")")" ;;
 *) die "terraform plan failed (exit $rc):$(printf '\n%s' "$(cat "$run/plan.txt")")" ;;
 esac
+say "resolved chart (data.chartreg_helm_chart.app)"
+"$TF" output -raw resolved_chart
+echo

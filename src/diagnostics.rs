@@ -9,7 +9,7 @@
 
 use tf_provider::{AttributePath, Diagnostic, Diagnostics};
 
-use crate::error::{Culprit, Error};
+use crate::error::{AwsFailure, Culprit, EcrSetting, Error};
 use crate::registry::request::{Protocol, Request};
 
 /// How one Terraform object turns errors into diagnostics.
@@ -63,7 +63,19 @@ pub fn registry_attribute(culprit: Culprit, base_paths: &'static str) -> Attribu
         Culprit::Credentials => AttributePath::new("password"),
         Culprit::Tls => AttributePath::new("ca_certificate"),
         Culprit::BasePaths => AttributePath::new(base_paths),
+        Culprit::Ecr(s) => ecr_attribute(s),
         Culprit::Provider | Culprit::None => AttributePath::root(),
+    }
+}
+
+/// The path of an `ecr` block setting (the block has at most one instance: `ecr[0].region`); the
+/// block itself for [`EcrSetting::Block`]. Terraform points a path that the configuration does not
+/// write (credentials from the default chain) at the enclosing block.
+pub fn ecr_attribute(s: EcrSetting) -> AttributePath {
+    let block = AttributePath::new("ecr").index(0);
+    match s.attribute() {
+        Some(a) => block.attribute(a),
+        None => block,
     }
 }
 
@@ -110,6 +122,20 @@ pub fn summary(err: &Error, map: &ErrorMap) -> &'static str {
         Error::Transport { .. } => "Registry Request Failed",
         Error::RetryLater { .. } => "Registry Busy",
         Error::Cancelled { .. } => "Operation Cancelled",
+        Error::Aws { failure, .. } => match failure {
+            AwsFailure::UnknownAccessKey => "AWS Access Key Not Recognised",
+            AwsFailure::WrongSecretKey => "AWS Secret Access Key Rejected",
+            AwsFailure::ExpiredCredentials => "AWS Credentials Expired",
+            AwsFailure::NoCredentials => "AWS Credentials Not Found",
+            AwsFailure::AssumeRoleDenied => "AWS AssumeRole Denied",
+            AwsFailure::NotAuthorized => "AWS Action Not Authorized",
+            AwsFailure::NoRegion => "AWS Region Missing",
+            AwsFailure::Unreachable => "AWS API Unreachable",
+            AwsFailure::EmptyRegion => "No ECR Repository In Region",
+            AwsFailure::Other => "AWS Request Failed",
+        },
+        Error::EcrTokenRefused { .. } => "Registry Refused The ECR Token",
+        Error::RedirectTarget { .. } => "Blob Storage Unreachable",
         Error::InvalidChart { .. } => "Invalid Chart Archive",
         Error::DigestMismatch { .. } => "Chart Archive Digest Mismatch",
         Error::ChartTooLarge { .. } => "Chart Archive Too Large",
@@ -158,6 +184,24 @@ pub fn hint(err: &Error, map: &ErrorMap, have_credentials: bool) -> &'static str
         Error::DigestMismatch { .. } => "The archive changed after the registry listed it, or the server corrupts it on the way: nothing was cached. Re-index the repository (or push the chart again) if the chart was re-published, else check the server and any proxy in between.",
         Error::ChartTooLarge { .. } => "Raise the provider's `max_chart_size` if the chart is expected to be that large.",
         Error::InvalidUrl { .. } | Error::Config(_) | Error::Cancelled { .. } => "",
+        Error::Aws { failure, .. } => aws_hint(*failure),
+        Error::EcrTokenRefused { .. } => "The token was minted, but the registry in `endpoint` does not accept it: check that `endpoint` is the ECR registry of the account and region the credentials are for (`<account>.dkr.ecr.<region>.amazonaws.com`, region in `ecr.region`), and that the identity may pull there (ecr:ListImages, ecr:BatchGetImage, ecr:GetDownloadUrlForLayer; a repository policy for another account).",
+        Error::RedirectTarget { .. } => "The registry stores blobs on another host and redirects downloads there (Amazon ECR: `prod-<region>-starport-layer-bucket.s3.<region>.amazonaws.com`). Networks that restrict outbound traffic (firewalls, proxies: HTTPS_PROXY/NO_PROXY) must allow that host as well as the registry. The registry's credentials are not sent there.",
+    }
+}
+
+fn aws_hint(f: AwsFailure) -> &'static str {
+    match f {
+        AwsFailure::UnknownAccessKey => "Check `ecr.access_key_id` (or the AWS credentials of the environment when it is not set): AWS does not know this access key; it may have been deleted or deactivated.",
+        AwsFailure::WrongSecretKey => "Check `ecr.secret_access_key`: it is not the secret of the access key in `ecr.access_key_id` (or of the environment's credentials).",
+        AwsFailure::ExpiredCredentials => "The temporary AWS credentials (session token) expired or are invalid: renew them (AWS_SESSION_TOKEN, the profile's SSO session), or use long-term keys or a role.",
+        AwsFailure::NoCredentials => "Set `ecr.access_key_id` and `ecr.secret_access_key`, or provide credentials the way every AWS tool finds them: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE with ~/.aws/config, web identity (AWS_WEB_IDENTITY_TOKEN_FILE), or container / instance metadata.",
+        AwsFailure::AssumeRoleDenied => "Check `ecr.role_arn`: the role's trust relationship must allow these source credentials to call sts:AssumeRole, with the `ecr.external_id` it requires (sts:ExternalId condition), and the source identity needs sts:AssumeRole permission on the role.",
+        AwsFailure::NotAuthorized => "Grant the identity (the role in `ecr.role_arn`, or the user of the keys) the Amazon ECR actions chartreg calls: ecr:GetAuthorizationToken, ecr:DescribeRepositories, ecr:ListImages, ecr:BatchGetImage, ecr:GetDownloadUrlForLayer (and sts:AssumeRole on the role for `role_arn`).",
+        AwsFailure::NoRegion => "Set `ecr.region`, or write `endpoint` as the registry host that names it (`<account>.dkr.ecr.<region>.amazonaws.com`), or set AWS_REGION.",
+        AwsFailure::Unreachable => "Check `ecr.region` (an unknown region has no API endpoint) and that the network allows the regional Amazon ECR and STS endpoints (HTTPS_PROXY/NO_PROXY); AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_ECR and AWS_ENDPOINT_URL_STS override them.",
+        AwsFailure::EmptyRegion => "Check `ecr.region`: it must be the region of the registry in `endpoint`; Amazon ECR lists no repository at all for these credentials there.",
+        AwsFailure::Other => "Check the AWS service's health and `ecr` settings; the AWS error is quoted above.",
     }
 }
 

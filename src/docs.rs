@@ -186,6 +186,28 @@ fn read_example(root: &Path, rel: &str) -> Option<String> {
     std::fs::read_to_string(root.join(rel)).ok()
 }
 
+/// Further sections of an object's page, in file-name order: each `NAME.md` of its example
+/// directory (starting with its own `## ` heading), followed by `NAME.tf` when there is one (the
+/// acceptance tests exercise it like the main example).
+fn extra_sections(root: &Path, dir: &str) -> Vec<(String, Option<String>)> {
+    let Ok(rd) = std::fs::read_dir(root.join(dir)) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = rd
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".md").map(str::to_string))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .filter_map(|n| {
+            let md = read_example(root, &format!("{dir}/{n}.md"))?;
+            Some((md, read_example(root, &format!("{dir}/{n}.tf"))))
+        })
+        .collect()
+}
+
 /// Render one resource or data-source page.
 pub fn render_object(
     kind: &str,
@@ -212,6 +234,12 @@ pub fn render_object(
             "\n## Example Usage\n\n```terraform\n{}\n```\n",
             ex.trim_end()
         ));
+    }
+    for (md, tf) in extra_sections(examples_root, &dir) {
+        out.push_str(&format!("\n{}\n", md.trim_end()));
+        if let Some(tf) = tf {
+            out.push_str(&format!("\n```terraform\n{}\n```\n", tf.trim_end()));
+        }
     }
     out.push('\n');
     let mut nested = Vec::new();

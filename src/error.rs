@@ -14,7 +14,59 @@ pub enum Culprit {
     Tls,
     BasePaths,
     Provider,
+    /// An attribute of the `ecr` block (Amazon ECR and STS failures).
+    Ecr(EcrSetting),
     None,
+}
+
+/// The `ecr` setting an Amazon ECR or STS failure is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EcrSetting {
+    AccessKeyId,
+    SecretAccessKey,
+    RoleArn,
+    Region,
+    /// The block as a whole (credentials from the default chain, an endpoint override).
+    Block,
+}
+
+impl EcrSetting {
+    /// The attribute's name in the `ecr` block (`None`: the block itself).
+    pub fn attribute(self) -> Option<&'static str> {
+        match self {
+            EcrSetting::AccessKeyId => Some("access_key_id"),
+            EcrSetting::SecretAccessKey => Some("secret_access_key"),
+            EcrSetting::RoleArn => Some("role_arn"),
+            EcrSetting::Region => Some("region"),
+            EcrSetting::Block => None,
+        }
+    }
+}
+
+/// What went wrong with an Amazon ECR or STS call ([`Error::Aws`]); the diagnostic's summary and
+/// hint come from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsFailure {
+    /// AWS does not know the access key ID (`InvalidClientTokenId`, `UnrecognizedClientException`).
+    UnknownAccessKey,
+    /// The signature does not match: the secret access key is not the key ID's.
+    WrongSecretKey,
+    /// Temporary credentials that expired or whose session token is invalid.
+    ExpiredCredentials,
+    /// The default credential chain found no credentials.
+    NoCredentials,
+    /// `sts:AssumeRole` was refused (trust relationship, `external_id`, permissions).
+    AssumeRoleDenied,
+    /// The identity may not call this action (`AccessDeniedException`).
+    NotAuthorized,
+    /// No region is configured nor can be derived.
+    NoRegion,
+    /// The region's API endpoint cannot be reached (an unknown region has no such host).
+    Unreachable,
+    /// The region holds no repository at all: most likely not the registry's region.
+    EmptyRegion,
+    /// Anything else (throttled after retries, a server error, an unreadable answer).
+    Other,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +156,31 @@ pub enum Error {
     #[error("the request to {url} was cancelled: Terraform is stopping")]
     Cancelled { url: String },
 
+    /// An Amazon ECR or STS call failed. `call` says which (`Amazon ECR GetAuthorizationToken`,
+    /// `AWS STS AssumeRole of arn:…`, `the AWS default credential chain`); `detail` is AWS's error
+    /// code and message, scrubbed of every credential (see `registry::ecr`).
+    #[error("{call} failed: {detail}")]
+    Aws {
+        call: String,
+        failure: AwsFailure,
+        setting: EcrSetting,
+        detail: String,
+    },
+
+    /// The registry refused the Amazon ECR authorization token (sent as Basic `AWS:<token>`).
+    #[error("{url} refused the Amazon ECR authorization token (HTTP {status})")]
+    EcrTokenRefused { url: String, status: u16 },
+
+    /// A redirect to another host (blob storage: Amazon ECR sends blobs from S3) failed there.
+    /// `url` is the storage URL (redacted: the signed query is dropped).
+    #[error("the registry redirected the download to {host}, which failed: {detail}")]
+    RedirectTarget {
+        url: String,
+        host: String,
+        detail: String,
+        /// Whether the failure there may pass when tried again (connection trouble, timeouts).
+        transient: bool,
+    },
     /// A chart archive that Helm's loader would refuse, or that chartreg cannot read safely.
     #[error("{url} is not a valid Helm chart archive: {reason}")]
     InvalidChart { url: String, reason: String },
@@ -144,11 +221,14 @@ impl Error {
             | Error::Protocol { url, .. }
             | Error::Transport { url, .. }
             | Error::RetryLater { url, .. }
+            | Error::EcrTokenRefused { url, .. }
+            | Error::RedirectTarget { url, .. }
             | Error::InvalidChart { url, .. }
             | Error::DigestMismatch { url, .. }
             | Error::ChartTooLarge { url, .. }
             | Error::Cancelled { url } => Some(url),
-            Error::EmptyBasePath { .. }
+            Error::Aws { .. }
+            | Error::EmptyBasePath { .. }
             | Error::CatalogUnsupported { .. }
             | Error::Cache { .. }
             | Error::Config(_) => None,
@@ -171,9 +251,12 @@ impl Error {
             | Error::Transport { .. }
             | Error::TlsName { .. }
             | Error::RetryLater { .. }
+            | Error::EcrTokenRefused { .. }
+            | Error::RedirectTarget { .. }
             | Error::InvalidChart { .. }
             | Error::DigestMismatch { .. }
             | Error::CatalogUnsupported { .. } => Culprit::Endpoint,
+            Error::Aws { setting, .. } => Culprit::Ecr(*setting),
             Error::Tls { .. } => Culprit::Tls,
             Error::Unauthorized { .. } => Culprit::Credentials,
             Error::EmptyBasePath { .. } => Culprit::BasePaths,

@@ -110,6 +110,27 @@ impl<S: Subscriber, W: Write + Send + 'static> Layer<S> for HclogLayer<W> {
     }
 }
 
+/// The AWS SDK's crates, capped at WARN: at DEBUG and TRACE they log canonical requests (with the
+/// session token), credentials providers' results and whole responses (ECR tokens).
+pub const AWS_TARGETS: &[&str] = &[
+    "aws_config",
+    "aws_credential_types",
+    "aws_runtime",
+    "aws_sdk_ecr",
+    "aws_sdk_sts",
+    "aws_sigv4",
+    "aws_smithy_async",
+    "aws_smithy_http",
+    "aws_smithy_json",
+    "aws_smithy_observability",
+    "aws_smithy_query",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_types",
+    "aws_smithy_xml",
+    "aws_types",
+];
+
 /// Install the global subscriber. `PLUGIN_LOG_FILE` (tf-provider's own switch) is honoured here,
 /// at the chosen level rather than TRACE, and removed from the environment so that tf-provider
 /// does not install a second subscriber.
@@ -126,10 +147,13 @@ where
     let level = level_from_env(|k| std::env::var(k).ok());
     let file = std::env::var_os("PLUGIN_LOG_FILE");
     std::env::remove_var("PLUGIN_LOG_FILE");
-    let targets = filter::Targets::new()
+    let mut targets = filter::Targets::new()
         .with_default(Level::INFO.min(level))
         .with_target("chartreg", level)
         .with_target("terraform_provider_chartreg", level);
+    for aws in AWS_TARGETS {
+        targets = targets.with_target(*aws, Level::WARN.min(level));
+    }
     let writer: Box<dyn Write + Send> = match file.and_then(|f| std::fs::File::create(f).ok()) {
         Some(f) => Box::new(f),
         None => Box::new(std::io::stderr()),

@@ -39,6 +39,11 @@ pub struct Cases<T> {
 struct Shared<T> {
     fixture: OnceLock<Result<T, String>>,
     one_at_a_time: Mutex<()>,
+    /// The thread the setup ran on, kept alive until the fixture is dropped: server processes
+    /// die with the thread that spawned them (`PR_SET_PDEATHSIG`), and a trial thread may exit
+    /// (no trial left to take) while other cases of its fixture still run. Dropping the sender
+    /// (after `fixture`, fields drop in order) lets it end.
+    keeper: Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
 
 impl<T: Send + Sync + 'static> Cases<T> {
@@ -73,6 +78,7 @@ impl<T: Send + Sync + 'static> Cases<T> {
             let shared = Arc::new(Shared {
                 fixture: OnceLock::new(),
                 one_at_a_time: Mutex::new(()),
+                keeper: Mutex::new(None),
             });
             for (case, check) in &self.cases {
                 let (tb, cli, shared, check) =
@@ -83,10 +89,30 @@ impl<T: Send + Sync + 'static> Cases<T> {
                 trials.push(Trial::test(full, move || {
                     let fixture = shared.fixture.get_or_init(|| {
                         let t0 = Instant::now();
-                        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            setup(&tb, &cli)
-                        }))
-                        .unwrap_or_else(|p| Err(format!("setup panicked: {}", panic_text(&p))));
+                        let (done_tx, done_rx) = std::sync::mpsc::channel();
+                        let (stay_tx, stay_rx) = std::sync::mpsc::channel::<()>();
+                        let (tb2, cli2, setup2) = (tb.clone(), cli.clone(), setup.clone());
+                        let spawned = std::thread::Builder::new()
+                            .name(format!("{setup_name} (fixture)"))
+                            .spawn(move || {
+                                let built =
+                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                        setup2(&tb2, &cli2)
+                                    }))
+                                    .unwrap_or_else(|p| {
+                                        Err(format!("setup panicked: {}", panic_text(&p)))
+                                    });
+                                let _ = done_tx.send(built);
+                                // Until the fixture is dropped (the sender goes with it).
+                                let _ = stay_rx.recv();
+                            });
+                        let built = match spawned {
+                            Ok(_) => done_rx
+                                .recv()
+                                .unwrap_or_else(|_| Err("setup thread ended early".into())),
+                            Err(e) => Err(format!("cannot start the setup thread: {e}")),
+                        };
+                        *shared.keeper.lock().unwrap_or_else(|e| e.into_inner()) = Some(stay_tx);
                         if verbose() {
                             eprintln!("{setup_name} (setup): {:.1} s", t0.elapsed().as_secs_f64());
                         }

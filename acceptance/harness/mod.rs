@@ -50,7 +50,7 @@ pub use oci::{BulkChart, HttpResponse, OciClient};
 #[allow(unused_imports)]
 pub use procs::{ServerProc, LOOPBACK, LOOPBACK2};
 #[allow(unused_imports)]
-pub use registry::{OciRegistries, Pushed, RegistryAuth, RegistryServer};
+pub use registry::{OciRegistries, Pushed, RegistryAuth, RegistryOptions, RegistryServer};
 #[allow(unused_imports)]
 pub use terraform::{both_tf, lifecycle, scenarios, Body, Tf, TfCli, TfOutput, TfReport};
 #[allow(unused_imports)]
@@ -209,6 +209,7 @@ impl Testbed {
             ..Default::default()
         };
         let _ = SECRET.set(tb.password.clone());
+        tb.aws.external_id = format!("ext-{}", fixtures::random_hex(10));
         tb.hostname_is_loopback = fixtures::resolves_to_loopback(&tb.hostname);
         tb.helm4 = HelmCli::new(tools.join("bin/helm"), root.join("helm-home/v4"));
         tb.helm3 = HelmCli::new(tools.join("bin/helm3"), root.join("helm-home/v3"));
@@ -223,7 +224,7 @@ impl Testbed {
         servers::start_shared(&mut tb)?;
         let t_servers = t.elapsed();
         let t = Instant::now();
-        servers::seed_shared(&tb)?;
+        servers::seed_shared(&tb)?.apply(&mut tb.aws);
         let t_seed = t.elapsed();
         if verbose() {
             eprintln!(

@@ -87,6 +87,13 @@ impl OciClient {
         }
     }
 
+    /// The same client logging in as `user`/`password` instead of the testbed's.
+    pub fn with_login(mut self, user: &str, password: &str) -> OciClient {
+        self.user = user.to_string();
+        self.password = password.to_string();
+        self
+    }
+
     fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -65,6 +65,19 @@ impl RegistryAuth {
     }
 }
 
+/// What a dedicated registry may do besides its [`RegistryAuth`] (the ECR cases).
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// With [`RegistryAuth::Basic`]: accept only this `(user, password)` (its own htpasswd
+    /// file) instead of the testbed's; `helm push` logs in with it. With [`RegistryAuth::None`]:
+    /// the same over plain HTTP (the raw [`OciClient`] then sends no credentials: `push` only).
+    pub login: Option<(String, String)>,
+    /// Answer blob downloads with a redirect to this origin (`scheme://host:port`; the path is the
+    /// blob's path in the storage, `/docker/registry/v2/blobs/…`), as Amazon ECR redirects to S3
+    /// (distribution's `redirect` storage middleware).
+    pub redirect_blobs_to: Option<String>,
+}
+
 /// A registry process (not started) on `bind:port` storing under `dir/data`.
 fn registry_proc(
     tb: &Testbed,
@@ -73,6 +86,29 @@ fn registry_proc(
     bind: IpAddr,
     port: u16,
     auth: RegistryAuth,
+    token: &super::TokenServer,
+) -> TestResult<ServerProc> {
+    registry_proc_with(
+        tb,
+        name,
+        dir,
+        bind,
+        port,
+        auth,
+        token,
+        &RegistryOptions::default(),
+    )
+}
+
+fn registry_proc_with(
+    tb: &Testbed,
+    name: &str,
+    dir: &Path,
+    bind: IpAddr,
+    port: u16,
+    auth: RegistryAuth,
+    token: &super::TokenServer,
+    opts: &RegistryOptions,
 ) -> TestResult<ServerProc> {
     std::fs::create_dir_all(dir.join("data")).map_err(|e| e.to_string())?;
     let mut cfg = format!(
@@ -89,16 +125,35 @@ fn registry_proc(
             tb.server_key.display()
         ));
     }
+    if let Some(origin) = &opts.redirect_blobs_to {
+        cfg.push_str(&format!(
+            "middleware:\n  storage:\n    - name: redirect\n      options: {{baseurl: {origin}}}\n"
+        ));
+    }
+    let htpasswd = match &opts.login {
+        Some((user, password)) => {
+            let file = dir.join("htpasswd");
+            let out =
+                run_cmd(std::process::Command::new("htpasswd").args(["-Bbn", user, password]))?;
+            std::fs::write(&file, &out.stdout).map_err(|e| e.to_string())?;
+            file
+        }
+        None => tb.htpasswd.clone(),
+    };
     match auth {
+        RegistryAuth::None if opts.login.is_some() => cfg.push_str(&format!(
+            "auth: {{htpasswd: {{realm: chartreg-registry, path: {}}}}}\n",
+            htpasswd.display()
+        )),
         RegistryAuth::None => {}
         RegistryAuth::Basic => cfg.push_str(&format!(
             "auth: {{htpasswd: {{realm: chartreg-registry, path: {}}}}}\n",
-            tb.htpasswd.display()
+            htpasswd.display()
         )),
         RegistryAuth::Token => cfg.push_str(&format!(
             "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: chartreg-issuer\n    rootcertbundle: {}\n",
-            tb.token.realm,
-            tb.token.service,
+            token.realm,
+            token.service,
             token_cert(tb).display()
         )),
     }
@@ -131,6 +186,7 @@ pub(crate) fn shared(tb: &Testbed, bind: IpAddr) -> TestResult<(Vec<ServerProc>,
             bind,
             port,
             auth,
+            &tb.token,
         )?);
         let host = format!("{bind}:{port}");
         match auth {
@@ -269,10 +325,40 @@ pub fn spawn_registry(
     bind: IpAddr,
     auth: RegistryAuth,
 ) -> TestResult<RegistryServer> {
+    spawn_registry_full(tb, bind, auth, &tb.token, &RegistryOptions::default())
+}
+
+/// [`spawn_registry`] whose token auth (with [`RegistryAuth::Token`]) is `token`'s.
+pub fn spawn_registry_with_token(
+    tb: &Testbed,
+    bind: IpAddr,
+    auth: RegistryAuth,
+    token: &super::TokenServer,
+) -> TestResult<RegistryServer> {
+    spawn_registry_full(tb, bind, auth, token, &RegistryOptions::default())
+}
+
+/// [`spawn_registry`] with [`RegistryOptions`].
+pub fn spawn_registry_with(
+    tb: &Testbed,
+    bind: IpAddr,
+    auth: RegistryAuth,
+    opts: &RegistryOptions,
+) -> TestResult<RegistryServer> {
+    spawn_registry_full(tb, bind, auth, &tb.token, opts)
+}
+
+fn spawn_registry_full(
+    tb: &Testbed,
+    bind: IpAddr,
+    auth: RegistryAuth,
+    token: &super::TokenServer,
+    opts: &RegistryOptions,
+) -> TestResult<RegistryServer> {
     let dir = tb.scratch_dir(&format!("registry-{}", auth.label()));
     let port = free_port_on(bind);
     let name = format!("registry-{}", auth.label());
-    let mut proc = registry_proc(tb, &name, &dir, bind, port, auth)?;
+    let mut proc = registry_proc_with(tb, &name, &dir, bind, port, auth, token, opts)?;
     proc.start()?;
     let host = format!("{bind}:{port}");
     let layer = std::fs::read(&tb.charts.mychart_010).map_err(|e| e.to_string())?;
@@ -286,10 +372,30 @@ pub fn spawn_registry(
         proc: Mutex::new(proc),
         push_lock: Mutex::new(()),
         registry_config: dir.join("helm-registry.json"),
-        client: OciClient::new(tb, &host, auth),
+        client: match &opts.login {
+            Some((u, p)) => OciClient::new(tb, &host, auth).with_login(u, p),
+            None => OciClient::new(tb, &host, auth),
+        },
         ctx: PushCtx {
             helm: tb.helm_cli().clone(),
-            flags: registry_flags(tb, auth),
+            flags: match (&opts.login, auth) {
+                (Some((u, p)), RegistryAuth::Basic) => vec![
+                    "--ca-file".into(),
+                    tb.ca_cert.display().to_string(),
+                    "--username".into(),
+                    u.clone(),
+                    "--password".into(),
+                    p.clone(),
+                ],
+                (Some((u, p)), _) => vec![
+                    "--plain-http".into(),
+                    "--username".into(),
+                    u.clone(),
+                    "--password".into(),
+                    p.clone(),
+                ],
+                _ => registry_flags(tb, auth),
+            },
             layer,
         },
         host,

@@ -49,8 +49,8 @@ pub fn start_shared(tb: &mut Testbed) -> TestResult {
 }
 
 /// Pushes the fixture charts into the three shared registries (real `helm push`) and seeds moto,
-/// in parallel.
-pub fn seed_shared(tb: &Testbed) -> TestResult {
+/// in parallel. moto's issued keys are for [`moto::Seeded::apply`].
+pub(crate) fn seed_shared(tb: &Testbed) -> TestResult<moto::Seeded> {
     std::thread::scope(|s| {
         let aws = s.spawn(|| moto::seed(tb));
         let charts = registry::seed_shared(tb);

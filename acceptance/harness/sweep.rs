@@ -4,8 +4,9 @@
 //! In sweep mode every Terraform command runs with `TF_LOG=trace` into
 //! `<workspace>/terraform-trace.log` (a trial that sets `TF_LOG` itself keeps its own file).
 //! After the trials and after every server stopped, every file under the run root is searched
-//! for every testbed secret — the password, the AWS secret key and each bearer token the token
-//! server issued — in plain form, URL-encoded, and in base64 (standard and URL-safe, at all
+//! for every testbed secret — the password, the AWS secret keys and external ID, moto's ECR
+//! tokens (user `AWS`), each bearer token the token server issued and every secret a trial
+//! [`register`]ed (the session tokens of the roles the provider assumed) — in plain form, URL-encoded, and in base64 (standard and URL-safe, at all
 //! three byte alignments, so a secret inside a longer base64 text is found too), alone and as
 //! `user:secret` (Basic auth). Searched: Terraform logs, the transcripts of every command
 //! (`.tf-runs/`), state files (without the values the provider's schema declares sensitive, read
@@ -53,6 +54,45 @@ pub struct Report {
     pub hits: Vec<Hit>,
 }
 
+/// Secrets learnt while the trials run (`(name, user, value)`: the user of its `user:secret`
+/// form), see [`register`].
+static REGISTERED: std::sync::Mutex<Vec<(String, String, String)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Adds a secret for the sweep to look for (plain, URL-encoded, base64, and base64 of
+/// `user:secret`): e.g. session tokens an AWS service issued to the provider during a trial.
+pub fn register(name: &str, user: &str, value: &str) {
+    let mut r = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
+    if !r.iter().any(|(_, _, v)| v == value) {
+        r.push((name.to_string(), user.to_string(), value.to_string()));
+    }
+}
+
+/// Every secret with the user of its `user:secret` form: the testbed's (user `tb.user`), moto's
+/// ECR tokens (user `AWS`) and the [`register`]ed ones.
+pub fn all_secrets(tb: &Testbed) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = secrets(tb)
+        .into_iter()
+        .map(|(n, v)| (n, tb.user.clone(), v))
+        .collect();
+    for account in [&tb.aws.account, &tb.aws.second_account] {
+        out.push((
+            format!("ECR token of account {account}"),
+            "AWS".into(),
+            super::Aws::ecr_password(account),
+        ));
+    }
+    out.extend(
+        REGISTERED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned(),
+    );
+    out.retain(|(_, _, v)| v.len() >= 8);
+    out
+}
+
 /// The testbed's secrets: `(name, value)`.
 pub fn secrets(tb: &Testbed) -> Vec<(String, String)> {
     let mut s = vec![
@@ -61,6 +101,11 @@ pub fn secrets(tb: &Testbed) -> Vec<(String, String)> {
             "AWS secret key".to_string(),
             tb.aws.secret_access_key.clone(),
         ),
+        (
+            "AWS secret key (reader)".to_string(),
+            tb.aws.reader_secret.clone(),
+        ),
+        ("AWS external ID".to_string(), tb.aws.external_id.clone()),
     ];
     for (i, t) in tb.token.issued_tokens().into_iter().enumerate() {
         // the signature alone too: it is what makes the token unique
@@ -145,8 +190,8 @@ fn skipped(rel: &Path) -> bool {
 /// Searches every file under the run root (see the module doc).
 pub fn sweep(tb: &Testbed) -> TestResult<Report> {
     let mut patterns: Vec<(String, String)> = Vec::new();
-    for (name, value) in secrets(tb) {
-        patterns.extend(forms(&name, &tb.user, &value));
+    for (name, user, value) in all_secrets(tb) {
+        patterns.extend(forms(&name, &user, &value));
     }
     let ac = AhoCorasick::new(patterns.iter().map(|(_, p)| p.as_str()))
         .map_err(|e| format!("sweep patterns: {e}"))?;

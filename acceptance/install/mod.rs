@@ -10,6 +10,8 @@
 //! - `mirrors`: `terraform init` from the packed filesystem mirror and from the network mirror
 //!   (nginx, HTTPS with the test CA, trusted through `SSL_CERT_FILE` as Terraform reads it on
 //!   Linux), the hashes it locks, and the archives it refuses.
+//! - `module`: `examples/modules/chart-catalog` called from a root configuration (through the
+//!   development build, like the data-source tests: the module is under test, not the install).
 //! - `pipeline`: `examples/pipeline/ci.sh`, the CI recipe of `docs/guides/ci-pipeline.md`, run as a
 //!   pull-request job and a merge job.
 //!
@@ -17,6 +19,7 @@
 //! and nothing else: no `dev_overrides`, no `direct`, no network but the test's own servers.
 
 mod mirrors;
+mod module;
 mod pipeline;
 mod release;
 
@@ -35,6 +38,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     trials.extend(release::tests(tb));
     trials.extend(mirrors::tests(tb));
     trials.extend(pipeline::tests(tb));
+    trials.extend(module::tests(tb));
     trials
 }
 

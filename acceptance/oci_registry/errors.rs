@@ -146,12 +146,7 @@ pub(super) fn plan_errors(tb: &Arc<Testbed>) -> Vec<Trial> {
             "authentication_type",
             "kerberos",
         ),
-        (
-            "ecr",
-            "Authentication Type Not Available",
-            "authentication_type",
-            "ecr",
-        ),
+        ("ecr", "Invalid Role ARN", "ecr.role_arn", "not-an-arn"),
     ];
     let cases = Cases::new(tb, "oci_registry::plan_errors", |tb, cli| {
         let closed = format!("127.0.0.1:{}", harness::servers::free_port());
@@ -171,7 +166,11 @@ pub(super) fn plan_errors(tb: &Arc<Testbed>) -> Vec<Trial> {
                     r#"base_content_paths = ["ok/path", "Bad Path"]"#,
                 ),
                 with("bad_auth", &closed, r#"authentication_type = "kerberos""#),
-                with("ecr", &closed, r#"authentication_type = "ecr""#),
+                with(
+                    "ecr",
+                    &closed,
+                    "authentication_type = \"ecr\"\n  ecr {\n    role_arn = \"not-an-arn\"\n  }",
+                ),
             ]
             .concat(),
         );

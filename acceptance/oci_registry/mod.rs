@@ -21,8 +21,11 @@
 //!   registry's access log (nothing changed, a version added, a version deleted, import with the
 //!   disk cache).
 //! - `example` (here): `examples/resources/chartreg_oci_registry/{resource.tf,import.sh}`.
+//! - `ecr::*` ([`ecr`]): Amazon ECR against moto (static keys, AssumeRole into a second
+//!   account, the default chain, blob redirects, failures, plan-time checks, `ecr.tf`).
 
 mod auth_flavours;
+mod ecr;
 mod edges;
 mod errors;
 mod reuse;
@@ -68,6 +71,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         ),
     ];
     v.extend(harness::scenarios(tb, "oci_registry", &list));
+    v.extend(ecr::tests(tb));
     v
 }
 

@@ -13,8 +13,9 @@
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
-/// One msgpack value, as tf-provider's deserializer hands it.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// One msgpack value, as tf-provider's deserializer hands it. `Debug` shows its shape only: a
+/// registry object holds the password.
+#[derive(Clone, PartialEq, Default)]
 pub enum Dynamic {
     /// msgpack nil: a null value (of a dynamic type, or inside a value).
     #[default]
@@ -30,6 +31,18 @@ pub enum Dynamic {
     Map(Vec<(Dynamic, Dynamic)>),
     /// A msgpack extension value: `(tag, data)`. cty encodes an unknown value as extension 0.
     Ext(i8, Vec<u8>),
+}
+
+impl std::fmt::Debug for Dynamic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dynamic::Nil => f.write_str("Nil"),
+            Dynamic::Ext(0, _) => f.write_str("Unknown"),
+            Dynamic::Seq(s) => write!(f, "Seq(<{} items>)", s.len()),
+            Dynamic::Map(m) => write!(f, "Map(<{} entries>)", m.len()),
+            _ => f.write_str("<value>"),
+        }
+    }
 }
 
 /// The name rmp-serde gives msgpack extension values (`rmp_serde::MSGPACK_EXT_STRUCT_NAME`).
@@ -302,6 +315,8 @@ mod tests {
         assert_eq!(ty[0], "object");
         assert!(value.contains_unknown());
         assert!(value.to_json().is_none());
+        // Debug never shows a value (a registry object holds the password).
+        assert!(!format!("{again:?}").contains("stable"));
     }
 
     #[test]

@@ -491,11 +491,7 @@ mod tests {
         assert!(r.tls().insecure_skip_verify);
         assert!(r.pass_credentials());
         assert_eq!(r.index_digest, "d1");
-        // Until the resources have `catalog_snapshot` (issue 9, `catalog` helper) the object
-        // has none; snapshot_of is tested on its own below.
-        let has_snapshot =
-            schema_attributes(helm_registry::resource_schema).contains(SNAPSHOT_ATTRIBUTE);
-        assert_eq!(r.snapshot, has_snapshot.then(|| snapshot(Kind::Helm)));
+        assert_eq!(r.snapshot, Some(snapshot(Kind::Helm)));
         // The public repository URL carries no query string (it may be a signature or token).
         assert_eq!(r.repository_url(), "https://h/charts");
         assert!(r.helm().is_some() && r.oci().is_none());

@@ -138,7 +138,13 @@ pub fn retryable_status(status: StatusCode) -> bool {
 pub fn retryable_error(e: &Error) -> bool {
     matches!(
         e,
-        Error::Connect { .. } | Error::Timeout { .. } | Error::Transport { .. }
+        Error::Connect { .. }
+            | Error::Timeout { .. }
+            | Error::Transport { .. }
+            | Error::RedirectTarget {
+                transient: true,
+                ..
+            }
     )
 }
 
@@ -406,7 +412,12 @@ impl Fetcher {
                         reason: "not a URL chartreg can request".into(),
                     }
                 } else {
-                    from_reqwest(current.as_str(), &e, self.settings.timeout)
+                    let err = from_reqwest(current.as_str(), &e, self.settings.timeout);
+                    if origin(&current) == origin(url) {
+                        err
+                    } else {
+                        redirect_target_error(&current, err)
+                    }
                 }
             })?;
             if !resp.status().is_redirection() || resp.status() == StatusCode::NOT_MODIFIED {
@@ -447,6 +458,27 @@ impl Fetcher {
             url: redact_url(url.as_str()),
             detail: "stopped after 10 redirects".into(),
         })
+    }
+}
+
+/// A request that a redirect sent to another origin (blob storage: Amazon ECR answers blob
+/// downloads with a redirect to S3) and that failed there: the error names that host, so that a
+/// network that lets the registry through but not its storage is recognised.
+fn redirect_target_error(target: &Url, err: Error) -> Error {
+    let transient = retryable_error(&err);
+    let detail = match &err {
+        Error::Dns { detail, .. }
+        | Error::Connect { detail, .. }
+        | Error::Tls { detail, .. }
+        | Error::TlsName { detail, .. }
+        | Error::Transport { detail, .. } => detail.clone(),
+        other => other.to_string(),
+    };
+    Error::RedirectTarget {
+        url: redact_url(target.as_str()),
+        host: target.host_str().unwrap_or_default().to_string(),
+        detail,
+        transient,
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod catalog;
 pub mod chart_archive;
+pub mod ecr;
 pub mod helm_index;
 pub mod http;
 pub mod oci;

@@ -4,6 +4,7 @@ pub mod chart_state;
 pub mod common;
 pub mod helm_registry;
 pub mod oci_registry;
+pub mod oci_registry_ecr;
 pub mod plan;
 pub mod shared_schema;
 

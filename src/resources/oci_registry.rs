@@ -1,6 +1,7 @@
 //! Resource `chartreg_oci_registry`: an OCI registry holding Helm charts (basic or bearer-token
-//! auth; `authentication_type = "ecr"` is reserved for Amazon ECR), validated on create, whose chart
-//! catalog is kept in state and refreshed on read when synchronization is on.
+//! auth, or Amazon ECR with `authentication_type = "ecr"` and the `ecr` block of
+//! [`oci_registry_ecr`](super::oci_registry_ecr)), validated on create, whose chart catalog is
+//! kept in state and refreshed on read when synchronization is on.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ use tf_provider::{AttributePath, Diagnostics, Resource};
 use crate::diagnostics::{registry_attribute, ErrorMap};
 use crate::registry::cache::Cache;
 use crate::registry::catalog::Catalog;
+use crate::registry::ecr::{self, EcrAuth};
 use crate::registry::oci::{self, OciClient, OciRegistry};
 use crate::registry::request::Protocol;
 use crate::registry::snapshot::Kind;
@@ -23,9 +25,10 @@ use crate::resources::common::{
     self, now_rfc3339, validate_credentials, validate_name, validate_pem, validate_required,
     with_default,
 };
+use crate::resources::oci_registry_ecr::{self as ecr_block, EcrBlock};
 use crate::resources::plan::{self, Computed, Known, NotReady, Phase, RegistryPlan};
 use crate::resources::shared_schema::{shared_attributes, Wording};
-use crate::schema_util::{attr, schema, C, T};
+use crate::schema_util::{attr, schema_with_blocks, C, T};
 use crate::settings::Shared;
 
 /// State of `chartreg_oci_registry`.
@@ -48,6 +51,8 @@ pub struct OciRegistryState {
     pub catalog_digest: Value<String>,
     pub catalog_snapshot: Value<String>,
     pub last_synced: Value<String>,
+    #[serde(default, with = "tf_provider::value::serde_as_vec")]
+    pub ecr: Value<EcrBlock>,
 }
 
 const ERRORS: ErrorMap = ErrorMap {
@@ -61,6 +66,8 @@ const ERRORS: ErrorMap = ErrorMap {
 pub struct OciFetch {
     pub registry: OciRegistry,
     pub base_paths: Vec<String>,
+    /// Amazon ECR: the credentials and listing come from AWS (`registry.credentials` is `None`).
+    pub ecr: Option<EcrAuth>,
 }
 
 pub const AUTH_TYPES: [&str; 2] = ["basic", "ecr"];
@@ -94,11 +101,12 @@ pub fn resource_schema() -> Schema {
         digest: ("catalog_digest", "SHA-256 (hex) of the catalog in state (every version record of `catalog_snapshot`); it changes when a chart, a version or anything recorded of one (digests, metadata) changes."),
         last_synced: "When the catalog in state last changed or was listed on create, update or `sync_trigger` (RFC 3339).",
     });
-    attributes.insert("authentication_type".into(), attr(T::String, C::OptionalComputed, "`\"basic\"` (default: anonymous, or `username`/`password` answering the registry's Basic or Bearer-token challenge) or `\"ecr\"` (Amazon ECR, reserved for a later release)."));
-    attributes.insert("base_content_paths".into(), attr(T::List(Box::new(T::String)), C::Optional, "Repositories, or repository prefixes, relative to the endpoint path, that hold charts. Each is tried as a repository (`tags/list`) and as a prefix (`_catalog`). Registries that refuse `_catalog` (GHCR, Docker Hub) need the repositories named here. Without any, the endpoint path (or the whole catalog) is listed."));
-    schema(
-        "Registers an OCI registry that holds Helm charts (CNCF distribution, Harbor, GHCR, …), with anonymous, basic or bearer-token authentication. The registration is validated on create (`/v2/` reachable, credentials accepted, TLS trusted, every base path holds Helm charts) and the chart catalog is kept in state: refreshed on every read with `synchronization = true` (repositories whose tags did not change are not read again), listed once and then used offline with `synchronization = false`. Only Helm charts are indexed (manifests whose config media type is `application/vnd.cncf.helm.config.v1+json`); tags that are not semantic versions are ignored. Deleting the resource only forgets the registration.",
+    attributes.insert("authentication_type".into(), attr(T::String, C::OptionalComputed, "`\"basic\"` (anonymous, or `username`/`password` answering the registry's Basic or Bearer-token challenge) or `\"ecr\"` (Amazon ECR: see the `ecr` block; without one, the AWS credential chain). Default: `\"ecr\"` when an `ecr` block is present, else `\"basic\"`."));
+    attributes.insert("base_content_paths".into(), attr(T::List(Box::new(T::String)), C::Optional, "Repositories, or repository prefixes, relative to the endpoint path, that hold charts. Each is tried as a repository (`tags/list`) and as a prefix (`_catalog`; Amazon ECR: `DescribeRepositories`). Registries that refuse `_catalog` (GHCR, Docker Hub) need the repositories named here. Without any, the endpoint path (or the whole catalog) is listed."));
+    schema_with_blocks(
+        "Registers an OCI registry that holds Helm charts (CNCF distribution, Harbor, GHCR, Amazon ECR, …), with anonymous, basic, bearer-token or Amazon ECR authentication. The registration is validated on create (`/v2/` reachable, credentials accepted, TLS trusted, every base path holds Helm charts) and the chart catalog is kept in state: refreshed on every read with `synchronization = true` (repositories whose tags did not change are not read again), listed once and then used offline with `synchronization = false`. Only Helm charts are indexed (manifests whose config media type is `application/vnd.cncf.helm.config.v1+json`); tags that are not semantic versions are ignored. Deleting the resource only forgets the registration.",
         attributes,
+        [("ecr".to_string(), ecr_block::ecr_block_schema())].into(),
     )
 }
 
@@ -114,13 +122,19 @@ impl RegistryPlan for OciRegistryState {
         self.id = id;
     }
     fn apply_defaults(&mut self, config: &Self) {
-        self.authentication_type = with_default(&config.authentication_type, "basic".to_string());
+        let auth = if config.ecr.is_value() {
+            ecr_block::ECR
+        } else {
+            "basic"
+        };
+        self.authentication_type = with_default(&config.authentication_type, auth.to_string());
         self.synchronization = with_default(&config.synchronization, true);
         self.insecure_skip_tls_verify = with_default(&config.insecure_skip_tls_verify, false);
     }
-    /// `authentication_type` is not an input yet: `"basic"` is the only value `validate`
-    /// accepts. Amazon ECR will make it one (its credential source is part of the registry).
+    /// With `authentication_type = "ecr"` the `ecr` block is the input instead of
+    /// `username`/`password` (which `validate` refuses then).
     fn client_inputs(&self) -> Result<OciFetch, NotReady> {
+        let ecr = ecr_block::inputs(&self.authentication_type, &self.ecr)?;
         let endpoint = self.endpoint.known()?.as_ref_option().map(String::as_str);
         let mut base_paths = Vec::new();
         for p in self.base_content_paths.known()?.iter().flatten() {
@@ -131,13 +145,17 @@ impl RegistryPlan for OciRegistryState {
         Ok(OciFetch {
             registry: OciRegistry {
                 endpoint: oci::parse_endpoint(endpoint.unwrap_or(""))?,
-                credentials: common::credentials(self.username.known()?, self.password.known()?),
+                credentials: match ecr {
+                    Some(_) => None,
+                    None => common::credentials(self.username.known()?, self.password.known()?),
+                },
                 tls: common::tls(
                     self.ca_certificate.known()?,
                     self.insecure_skip_tls_verify.known()?,
                 ),
             },
             base_paths,
+            ecr,
         })
     }
     fn set_computed(&mut self, to: Computed<'_, Self>) {
@@ -151,6 +169,33 @@ impl RegistryPlan for OciRegistryState {
     fn catalog_snapshot(&self) -> &Value<String> {
         &self.catalog_snapshot
     }
+}
+
+/// The `ecr` checks of [`ecr_block::validate`] on a configuration.
+fn ecr_checks(diags: &mut Diagnostics, c: &OciRegistryState) {
+    let host = c
+        .endpoint
+        .as_ref_option()
+        .and_then(|e| oci::parse_endpoint(e).ok())
+        .map(|e| e.host.split(':').next().unwrap_or_default().to_string());
+    ecr_block::validate(
+        diags,
+        &c.authentication_type,
+        &c.ecr,
+        &c.username,
+        &c.password,
+        host.as_deref(),
+    );
+}
+
+/// The `ecr` checks again when planning: values from variables, unknown when Terraform validates,
+/// are known now. `None` (no plan) when one fails; when the values were known at validation the
+/// plan is not reached, so nothing is reported twice.
+fn ecr_checks_at_plan(diags: &mut Diagnostics, config: Option<&OciRegistryState>) -> Option<()> {
+    let Some(c) = config else { return Some(()) };
+    let before = diags.errors.len();
+    ecr_checks(diags, c);
+    (diags.errors.len() == before).then_some(())
 }
 
 impl OciRegistryResource {
@@ -173,7 +218,8 @@ impl OciRegistryResource {
         let name = s.name.as_ref_option().cloned().unwrap_or_default();
         let ctx = format!("OCI registry {name:?}");
         let inputs = plan::inputs_for_apply(s, diags, phase, &ERRORS, &ctx)?;
-        let have_creds = inputs.registry.credentials.is_some();
+        let have_creds = inputs.registry.credentials.is_some() || inputs.ecr.is_some();
+        let is_ecr = inputs.ecr.is_some();
         let report_err = |diags: &mut Diagnostics, e: &crate::error::Error| {
             phase.report(diags, e, &ERRORS, have_creds, &ctx);
         };
@@ -188,7 +234,12 @@ impl OciRegistryResource {
                 None
             }
         };
-        let client = match OciClient::new(&inputs.registry, &settings.http, cache) {
+        let built = match &inputs.ecr {
+            None => OciClient::new(&inputs.registry, &settings.http, cache).map(|c| (c, None)),
+            Some(auth) => ecr::oci_client(&inputs.registry, auth, &settings.http, cache)
+                .map(|(c, e)| (c, Some(e))),
+        };
+        let (client, aws) = match built {
             Ok(c) => c,
             Err(e) => {
                 report_err(diags, &e);
@@ -197,11 +248,40 @@ impl OciRegistryResource {
         };
         let report = match client.sync(&inputs.base_paths, previous.as_ref()).await {
             Ok(r) => r,
+            // A registry that refuses `_catalog` (GHCR, Docker Hub) under an endpoint that is a
+            // prefix, with synchronization off: reachable and the credentials accepted (the ping
+            // passed), nothing to list. Palette registers such a registry and takes charts by name
+            // and version; so does chartreg, with an empty catalog and a warning.
+            Err(e @ crate::error::Error::CatalogUnsupported { .. })
+                if matches!(s.synchronization, Value::Value(false))
+                    && inputs.base_paths.is_empty() =>
+            {
+                diags.warning(
+                    "Registry Catalog Not Listable",
+                    format!("{ctx}: {e}. With synchronization off the registration is kept with an empty catalog: chartreg_helm_chart takes a chart by name and exact version without listing it. To list charts, name their repositories in base_content_paths."),
+                    AttributePath::new("endpoint"),
+                );
+                oci::SyncReport::default()
+            }
             Err(e) => {
+                let e = if is_ecr {
+                    ecr_block::client_error(e)
+                } else {
+                    e
+                };
                 report_err(diags, &e);
                 return None;
             }
         };
+        if let Some(aws) = &aws {
+            tracing::debug!(
+                registry = %name,
+                tokens_minted = aws.tokens_minted(),
+                roles_assumed = aws.roles_assumed(),
+                repository_pages = aws.pages_listed(),
+                "Amazon ECR calls"
+            );
+        }
         tracing::debug!(
             registry = %name,
             listed = report.repositories_listed,
@@ -276,15 +356,13 @@ impl Resource for OciRegistryResource {
             }
         }
         match c.authentication_type.as_ref_option().map(String::as_str) {
-            None | Some("basic") => {}
-            Some("ecr") => diags.error(
-                "Authentication Type Not Available",
-                "authentication_type \"ecr\" (Amazon ECR) is reserved for a later release of chartreg; use \"basic\" with an ECR authorization token as password meanwhile.",
-                AttributePath::new("authentication_type"),
-            ),
+            None | Some("basic") | Some("ecr") => {}
             Some(other) => diags.error(
                 "Invalid Authentication Type",
-                format!("authentication_type {other:?} must be one of {:?}.", AUTH_TYPES),
+                format!(
+                    "authentication_type {other:?} must be one of {:?}.",
+                    AUTH_TYPES
+                ),
                 AttributePath::new("authentication_type"),
             ),
         }
@@ -311,7 +389,10 @@ impl Resource for OciRegistryResource {
                 }
             }
         }
-        validate_credentials(diags, &c.username, &c.password);
+        ecr_checks(diags, &c);
+        if !ecr_block::is_ecr(&c.authentication_type, &c.ecr) {
+            validate_credentials(diags, &c.username, &c.password);
+        }
         validate_pem(diags, &c.ca_certificate);
         Some(())
     }
@@ -342,23 +423,25 @@ impl Resource for OciRegistryResource {
 
     async fn plan_create<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         proposed: Self::State<'a>,
         config: Self::State<'a>,
         _meta: ValueEmpty,
     ) -> Option<(Self::State<'a>, ValueEmpty)> {
+        ecr_checks_at_plan(diags, config.as_ref())?;
         Some((Some(plan::plan_create(proposed?, config)), Value::Null))
     }
 
     async fn plan_update<'a>(
         &self,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
         prior: Self::State<'a>,
         proposed: Self::State<'a>,
         config: Self::State<'a>,
         private: ValueEmpty,
         _meta: ValueEmpty,
     ) -> Option<(Self::State<'a>, ValueEmpty, Vec<AttributePath>)> {
+        ecr_checks_at_plan(diags, config.as_ref())?;
         let (s, replace) = plan::plan_update(&prior?, proposed?, config);
         Some((Some(s), private, replace))
     }
@@ -506,8 +589,8 @@ mod tests {
     }
 
     /// Every configurable attribute reaches the client (a change lists the registry again)
-    /// except `synchronization` (when to read, not what) and `authentication_type` (only
-    /// `"basic"` is accepted until Amazon ECR makes it a client input).
+    /// except `synchronization` (when to read, not what); so does every attribute of the `ecr`
+    /// block.
     #[test]
     fn every_input_is_derived() {
         let base = OciRegistryState {
@@ -515,11 +598,24 @@ mod tests {
             password: Value::Value("p".into()),
             ..st()
         };
-        plan::assert_inputs_derived(
-            &base,
-            &resource_schema(),
-            &["synchronization", "authentication_type"],
-        );
+        plan::assert_inputs_derived(&base, &resource_schema(), &["synchronization"]);
+        let ecr = OciRegistryState {
+            authentication_type: Value::Value("ecr".into()),
+            ecr: Value::Value(EcrBlock::default()),
+            ..st()
+        };
+        let schema = resource_schema();
+        let tf_provider::schema::NestedBlock::Optional(block) = &schema.block.blocks["ecr"] else {
+            panic!("ecr is an at-most-one block")
+        };
+        for name in block.attributes.keys() {
+            let mut json = serde_json::to_value(&ecr).unwrap();
+            json["ecr"][0][name.as_str()] = serde_json::Value::from("changed");
+            let changed: OciRegistryState = serde_json::from_value(json).unwrap();
+            assert!(plan::needs_sync(&ecr, &changed), "ecr.{name}");
+        }
+        // An ecr registration ignores username/password (refused at plan anyway).
+        assert!(ecr.client_inputs().unwrap().registry.credentials.is_none());
         // Base paths are compared as the client receives them (trimmed of `/`).
         let (s, _) = plan::plan_update(
             &OciRegistryState {
