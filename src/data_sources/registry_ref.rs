@@ -111,9 +111,15 @@ fn not_a_registry(got: String) -> RefError {
     }
 }
 
-/// The attribute names of a resource schema: how its objects are recognised.
+/// The attribute and nested-block names of a resource schema (a block such as `ecr` is an
+/// attribute of the object Terraform sends): how its objects are recognised.
 fn schema_attributes(schema: fn() -> tf_provider::schema::Schema) -> BTreeSet<String> {
-    schema().block.attributes.into_keys().collect()
+    let block = schema().block;
+    block
+        .attributes
+        .into_keys()
+        .chain(block.blocks.into_keys())
+        .collect()
 }
 
 /// Which registry resource an object type (cty type JSON) is the type of, or what it is instead
@@ -438,12 +444,16 @@ mod tests {
         set: serde_json::Value,
     ) -> Dynamic {
         let names = schema_attributes(schema);
+        let blocks: BTreeSet<String> = schema().block.blocks.into_keys().collect();
         let mut obj = serde_json::Map::new();
         for n in &names {
-            obj.insert(
-                n.clone(),
-                set.get(n).cloned().unwrap_or(serde_json::Value::Null),
-            );
+            // An absent nested block arrives as an empty list, an attribute as null.
+            let absent = if blocks.contains(n) {
+                serde_json::json!([])
+            } else {
+                serde_json::Value::Null
+            };
+            obj.insert(n.clone(), set.get(n).cloned().unwrap_or(absent));
         }
         wrapped(
             &object_type(&names),
