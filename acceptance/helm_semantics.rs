@@ -263,9 +263,37 @@ pub struct Fixture {
 static FIXTURE: OnceLock<Result<Fixture, String>> = OnceLock::new();
 
 /// The fixture, made once per run by the first trial that needs it.
+///
+/// It is made on a thread of its own that lives as long as the run: its server processes die
+/// with the thread that spawned them (`PR_SET_PDEATHSIG`), and a trial's thread ends when no
+/// trial is left for it, while other trials still use the fixture (a filtered run, e.g.
+/// `-- data_sources`, lost the servers that way).
 pub fn fixture(tb: &Testbed) -> TestResult<&'static Fixture> {
     FIXTURE
-        .get_or_init(|| make_fixture(tb))
+        .get_or_init(|| {
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            let build = move || {
+                let _ = done_tx.send(make_fixture(tb));
+                // The servers' parent: park until the process exits.
+                loop {
+                    std::thread::park();
+                }
+            };
+            // SAFETY: the closure uses `tb` only inside `make_fixture`, which ends before
+            // `done_rx.recv()` below returns, so the borrow never outlives this call; afterwards
+            // the thread only parks.
+            let spawned = unsafe {
+                std::thread::Builder::new()
+                    .name("helm_semantics fixture".into())
+                    .spawn_unchecked(build)
+            };
+            match spawned {
+                Ok(_) => done_rx
+                    .recv()
+                    .unwrap_or_else(|_| Err("the fixture thread ended early".into())),
+                Err(e) => Err(format!("cannot start the fixture thread: {e}")),
+            }
+        })
         .as_ref()
         .map_err(|e| format!("fixture: {e}"))
 }

@@ -531,6 +531,7 @@ impl DataSource for HelmChartDataSource {
                 );
             }
             config.set_location(&reg, &loc, records, record, &version);
+            config.registry = registry_ref::stored(&config.registry);
             return Some(config);
         }
         let Some(snapshot) = &reg.snapshot else {
@@ -584,6 +585,7 @@ impl DataSource for HelmChartDataSource {
         match chart_fetch::chart_details(&settings, &reg, snapshot, &name, records, record).await {
             Ok((details, info)) => {
                 config.set_details(&details, &info, record);
+                config.registry = registry_ref::stored(&config.registry);
                 Some(config)
             }
             Err(e) => {

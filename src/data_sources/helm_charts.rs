@@ -212,6 +212,7 @@ impl DataSource for HelmChartsDataSource {
         };
         tracing::debug!(registry = %reg.name, hits = hits.len(), versions = opts.versions, "searched the catalog");
         config.charts = Value::Value(hits.into_iter().map(|h| hit(snapshot, h)).collect());
+        config.registry = registry_ref::stored(&config.registry);
         Some(config)
     }
 }

@@ -42,8 +42,41 @@ pub fn attribute(what: &str) -> Attribute {
     secret(
         T::Any,
         C::Required,
-        &format!("The registry {what}, by reference: a whole `chartreg_helm_registry` or `chartreg_oci_registry` resource (`registry = chartreg_helm_registry.stable`), never retyped. Endpoint, credentials, TLS settings, `synchronization` and the stored catalog are read from it; nothing of it is copied into other attributes (sensitive: the object holds the password)."),
+        &format!("The registry {what}, by reference: a whole `chartreg_helm_registry` or `chartreg_oci_registry` resource (`registry = chartreg_helm_registry.stable`), never retyped. Endpoint, credentials, TLS settings, `synchronization` and the stored catalog are read from it; nothing of it is copied into other attributes (sensitive: the object holds the password). Once read, the data source keeps only the registry's `id` and `name` here: its credentials and catalog are not stored a second time."),
     )
+}
+
+/// What a data source keeps of its `registry` once read: an object of the registry's `id` and
+/// `name`, nothing else.
+///
+/// Why: the value Terraform sends is the whole registry object, password and catalog snapshot
+/// included, and a data source's result is stored in the plan and the state. Handed back as it
+/// came, every data source would hold another copy of the credentials and of the catalog (the
+/// state and the plan grow with each data source), and Terraform 1.0 writes a dynamic attribute
+/// of every stored object to its debug log on each plan (`UpgradeResourceState: ignoring dynamic
+/// block: …`), password in plain text. Terraform does not require a data source to return its
+/// configuration unchanged; the reads use the configuration, never this stored value.
+pub fn stored(value: &Dynamic) -> Dynamic {
+    let field = |name: &str| -> Dynamic {
+        let Some((_, Dynamic::Map(entries))) = value.wrapped() else {
+            return Dynamic::Nil;
+        };
+        entries
+            .iter()
+            .find(|(k, _)| matches!(k, Dynamic::Str(s) if s == name))
+            .map(|(_, v)| match v {
+                Dynamic::Str(_) => v.clone(),
+                _ => Dynamic::Nil,
+            })
+            .unwrap_or(Dynamic::Nil)
+    };
+    Dynamic::Seq(vec![
+        Dynamic::Bytes(br#"["object",{"id":"string","name":"string"}]"#.to_vec()),
+        Dynamic::Map(vec![
+            (Dynamic::Str("id".into()), field("id")),
+            (Dynamic::Str("name".into()), field("name")),
+        ]),
+    ])
 }
 
 /// What the registry's clients are built from: the value its resource's `client_inputs` gives.
@@ -633,5 +666,36 @@ mod tests {
             "https://h:8443/a/b"
         );
         assert_eq!(public_url(" http://h "), "http://h");
+    }
+
+    /// What a data source stores of `registry`: the id and the name, no password, no catalog.
+    #[test]
+    fn stored_keeps_id_and_name_only() {
+        let v = registry_object(
+            helm_registry::resource_schema,
+            serde_json::json!({
+                "id": "stable", "name": "stable", "endpoint": "https://h/charts",
+                "synchronization": true, "username": "ci", "password": "S3cret-pw",
+                "catalog_snapshot": snapshot(Kind::Helm).encode(),
+            }),
+        );
+        let s = stored(&v);
+        let (ty, value) = s.wrapped().unwrap();
+        assert_eq!(
+            ty,
+            serde_json::json!(["object", {"id": "string", "name": "string"}])
+        );
+        assert_eq!(
+            value.to_json().unwrap(),
+            serde_json::json!({"id": "stable", "name": "stable"})
+        );
+        let bytes = rmp_serde::to_vec(&s).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("S3cret-pw"));
+        // Not a registry object (cannot happen after a successful read): nulls, not a panic.
+        let s = stored(&Dynamic::Str("x".into()));
+        assert_eq!(
+            s.wrapped().unwrap().1.to_json().unwrap(),
+            serde_json::json!({"id": null, "name": null})
+        );
     }
 }
