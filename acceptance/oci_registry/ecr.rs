@@ -13,8 +13,9 @@
 //!   for it); `AWS_ENDPOINT_URL_ECR` and `AWS_ENDPOINT_URL_STS` (no global override).
 //! - `default_chain`: no `ecr` block, credentials and region from the environment.
 //! - `blob_redirect`: the registry redirects blob downloads to a second loopback host (as ECR to
-//!   S3): fetched there without the registry's credentials; when that host is down the apply
-//!   fails naming it, and nothing is created.
+//!   S3): fetched there without the registry's credentials, by the resource and by a
+//!   `chartreg_helm_chart` on it (version, the archive's digest, its values); when that host is
+//!   down the apply fails naming it, and nothing is created.
 //! - `apply_errors::*`: an unknown access key, a wrong secret, a denied role (wrong external ID)
 //!   and a region without repositories, each on its `ecr` attribute, nothing in state.
 //! - `plan_errors::*`: the plan-time checks, each on its attribute, and no AWS request;
@@ -351,12 +352,24 @@ fn blob_redirect(tb: &Testbed, cli: &TfCli) -> TestResult {
     let mut tf = workspace(tb, cli);
     tf.env("AWS_ENDPOINT_URL", &tb.aws.endpoint);
     let up = ecr_res("up", &reg, r#"["redirect"]"#, &keys_block("us-east-1", ""));
-    tf.write(&format!("{KEY_VARS}{up}"));
+    // a data source on the ECR registry: the chart's archive through the registry's ECR token
+    // and the redirect, its details read from it
+    let ds = "data \"chartreg_helm_chart\" \"c\" {\n  registry = chartreg_oci_registry.up\n  name     = \"redirect/mychart\"\n}\n";
+    tf.write(&format!("{KEY_VARS}{up}{ds}"));
     tf.apply()?;
     let a = tf.resource_attrs(&addr("up"))?;
     ensure(latest(&a, "redirect/mychart") == "0.1.0", || {
         format!("{}", a["charts"])
     })?;
+    let c = tf.resource_attrs("data.chartreg_helm_chart.c")?;
+    let want = crate::data_sources::sha256_file(&tb.charts.mychart_010)?;
+    ensure(
+        c["version"] == "0.1.0"
+            && c["digest"] == want.as_str()
+            && c["repository"] == format!("oci://{}/redirect", reg.host).as_str()
+            && c["values"].as_str().is_some_and(|v| !v.is_empty()),
+        || format!("data source on the ECR registry: {c}, want digest {want}"),
+    )?;
     let fetched: Vec<_> = storage
         .access_log_entries()
         .into_iter()
