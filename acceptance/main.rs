@@ -42,7 +42,6 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(oci_registry::tests(tb));
     trials.extend(chart_state::tests(tb));
     trials.extend(chart_archive::tests(tb));
-    trials.extend(data_sources::tests(tb));
     trials.extend(error_wording::tests(tb));
     trials.extend(security::tests(tb));
     trials.extend(install::tests(tb));

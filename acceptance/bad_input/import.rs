@@ -97,7 +97,8 @@ struct Imports {
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     let mut g = Cases::new(tb, "bad_input::import", |tb, cli| {
         let t0 = Instant::now();
-        let tf = Tf::new(tb, cli);
+        let mut tf = Tf::new(tb, cli);
+        tf.env("RUST_BACKTRACE", "1").env("RUST_LIB_BACKTRACE", "1");
         let mut cfg = resource(
             HELM,
             "imp",

@@ -22,8 +22,10 @@
 //! Each case checks: every expected `(summary, attribute)` is reported, no other error is
 //! reported in its file, every managed resource of its file has the same state before and
 //! after the failed run (absent when it did not exist), and nothing in Terraform's output reads
-//! like a crash ([`CRASH_MARKERS`]). Resources named `src_*` are helpers a case needs (the
-//! source of an unknown value) and are not checked. One extra case per phase
+//! like a crash or a backtrace ([`CRASH_MARKERS`]; every run has `RUST_BACKTRACE=1` and
+//! `RUST_LIB_BACKTRACE=1` in Terraform's environment, as many shells do), and no detail names
+//! the libraries underneath ([`INTERNAL_MARKERS`]). Resources named `src_*` are helpers a case
+//! needs (the source of an unknown value) and are not checked. One extra case per phase
 //! (`all_attributed`) checks that every error belongs to a case.
 
 mod apply_time;
@@ -47,14 +49,28 @@ pub const HELM: &str = "chartreg_helm_registry";
 pub const OCI: &str = "chartreg_oci_registry";
 
 /// Text that must never appear in Terraform's output for bad input.
-pub const CRASH_MARKERS: [&str; 7] = [
+pub const CRASH_MARKERS: [&str; 9] = [
     "panic",
     "backtrace",
+    // the frames of a Rust backtrace (`   0: name` then `at /path/file.rs:12:5`)
+    ".rs:",
+    "\n   0: ",
     "always a bug",
     "plugin crashed",
     "goroutine ",
     "unexpected EOF",
     "The plugin encountered an error",
+];
+
+/// Text of the libraries underneath that must not reach a diagnostic's detail: hyper's and
+/// reqwest's wrappers, Rust paths and deserializer messages.
+pub const INTERNAL_MARKERS: [&str; 6] = [
+    "client error (",
+    "error sending request",
+    "hyper::",
+    "reqwest::",
+    "invalid type:",
+    "serde",
 ];
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
@@ -219,6 +235,9 @@ fn group(tb: &Arc<Testbed>, name: &'static str, cases: fn(&Testbed) -> Phase) ->
         let t0 = Instant::now();
         let phase = cases(tb);
         let mut tf = Tf::new(tb, cli);
+        // Set in many shells: the plugin must not append Rust backtraces to its diagnostics
+        // (tf-provider does when these are set; the plugin removes them at start).
+        tf.env("RUST_BACKTRACE", "1").env("RUST_LIB_BACKTRACE", "1");
         for (k, v) in &phase.env {
             tf.env(k, v);
         }
@@ -332,6 +351,15 @@ fn check_case(run: &Run, name: &str) -> TestResult {
             || show(format!("unexpected error {:?} at {:?}", d.summary, d.at())),
         )?;
         no_crash_text(&d.detail)?;
+        // one full stop (a quoted AWS or registry sentence brings its own)
+        ensure(!d.detail.lines().any(|l| l.ends_with("..")), || {
+            show(format!("a sentence of the detail ends with \"..\":\n{d}"))
+        })?;
+        for m in INTERNAL_MARKERS {
+            ensure(!d.detail.contains(m), || {
+                show(format!("the detail names an internal ({m:?}):\n{d}"))
+            })?;
+        }
     }
     no_crash_text(&run.report.combined())?;
     for addr in case.resources() {
