@@ -12,6 +12,7 @@
 //! `CHARTREG_ACC_SWEEP=1` runs Terraform at TRACE and then searches everything the run wrote
 //! for the testbed's secrets (`harness::sweep`; a hit fails the run).
 
+mod bad_input;
 mod chart_archive;
 mod chart_state;
 mod data_sources;
@@ -41,10 +42,10 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(oci_registry::tests(tb));
     trials.extend(chart_state::tests(tb));
     trials.extend(chart_archive::tests(tb));
-    trials.extend(data_sources::tests(tb));
     trials.extend(error_wording::tests(tb));
     trials.extend(security::tests(tb));
     trials.extend(install::tests(tb));
+    trials.extend(bad_input::tests(tb));
     trials
 }
 

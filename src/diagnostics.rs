@@ -212,7 +212,10 @@ pub fn to_diagnostic(
     have_credentials: bool,
     context: &str,
 ) -> Diagnostic {
-    let mut detail = format!("{context}: {err}.");
+    // One full stop: an error that quotes a registry's or AWS's sentence may end with its own.
+    let text = err.to_string();
+    let stop = if text.ends_with('.') { "" } else { "." };
+    let mut detail = format!("{context}: {text}{stop}");
     let h = hint(err, map, have_credentials);
     if !h.is_empty() {
         detail.push_str("\n\n");
@@ -255,6 +258,25 @@ mod tests {
         protocol: Protocol::Oci,
         at: |_, c| registry_attribute(c, "base_content_paths"),
     };
+
+    #[test]
+    fn one_full_stop_after_a_quoted_sentence() {
+        // AWS's messages end with a full stop (bad_input::apply_time::remote::ecr_unknown_access_key).
+        // First line only: under `cargo test` with RUST_BACKTRACE set, tf-provider appends a
+        // backtrace (the plugin binary removes the variable).
+        let first = |e: Error| {
+            let d = to_diagnostic(&e, &A, false, "OCI registry \"x\"");
+            d.detail.lines().next().unwrap_or_default().to_string()
+        };
+        assert_eq!(
+            first(Error::Config("the token is invalid.".into())),
+            "OCI registry \"x\": the token is invalid."
+        );
+        assert_eq!(
+            first(Error::Config("no full stop".into())),
+            "OCI registry \"x\": no full stop."
+        );
+    }
 
     #[test]
     fn tls_error_points_at_ca_certificate() {

@@ -332,6 +332,12 @@ fn redact_text(raw: &str) -> String {
     }
 }
 
+/// A link of an error chain that only says which part of the HTTP stack failed
+/// (hyper-util's `client error (Connect)`, `client error (SendRequest)`).
+fn is_library_wrapper(s: &str) -> bool {
+    s.starts_with("client error (") && s.ends_with(')')
+}
+
 /// Classify a transport-level `reqwest` error (no HTTP status) for `url`.
 pub fn from_reqwest(url: &str, err: &reqwest::Error, timeout: Duration) -> Error {
     let url = redact_url(url);
@@ -342,11 +348,13 @@ pub fn from_reqwest(url: &str, err: &reqwest::Error, timeout: Duration) -> Error
         chain.push(e.to_string());
         src = e.source();
     }
-    // reqwest's own message repeats the URL (possibly with a query): keep only inner causes.
+    // reqwest's own message repeats the URL (possibly with a query): keep only inner causes,
+    // without hyper's wrapper (`client error (Connect)`), which names a library, not a cause.
     let detail = chain
         .iter()
         .skip(1)
         .map(|s| s.as_str())
+        .filter(|s| !is_library_wrapper(s))
         .collect::<Vec<_>>()
         .join(": ");
     let detail = if detail.is_empty() {
@@ -384,6 +392,30 @@ pub fn from_reqwest(url: &str, err: &reqwest::Error, timeout: Duration) -> Error
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn connection_refused_names_the_cause_not_the_library() {
+        // A port nothing listens on (bound, then released).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let url = format!("http://127.0.0.1:{port}/index.yaml");
+        let err = reqwest::Client::new()
+            .get(&url)
+            .send()
+            .await
+            .expect_err("nothing listens there");
+        match from_reqwest(&url, &err, Duration::from_secs(5)) {
+            Error::Connect { detail, .. } => {
+                assert!(!detail.contains("client error"), "{detail}");
+                assert!(detail.contains("Connection refused"), "{detail}");
+            }
+            other => panic!("expected Connect, got {other:?}"),
+        }
+        assert!(is_library_wrapper("client error (Connect)"));
+        assert!(!is_library_wrapper("tcp connect error"));
+    }
 
     #[test]
     fn redacts_userinfo_and_query() {
