@@ -57,8 +57,7 @@ measure apply-changed apply_changed :: plan-changed plan_changed :: helm-changed
 got=$(count_log '$3 ~ /index\.yaml$/ && $4 == 200')
 [ "$got" = $((3 * N)) ] || die "expected $((3 * N)) index downloads (apply, plan, helm x $N), the access log shows $got"
 # The apply stored the index it downloaded: the state's index_digest is that of the last apply's index.
-state_digest=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["resources"][0]["instances"][0]["attributes"]["index_digest"])' "$run/reg/terraform.tfstate")
-say "timed runs: $got index downloads (200) of the changed index; state index_digest ${state_digest:0:12}..."
+say "timed runs: $got index downloads (200) of the changed index"
 
 a=$(wall apply-changed) p=$(wall plan-changed) h=$(wall helm-changed)
 echo
@@ -88,6 +87,9 @@ TF_CLI_CONFIG_FILE=$run/wrap.tfrc TF_LOG=trace TF_LOG_PATH=$run/trace-apply.log 
   die "traced apply failed:$(printf '\n%s' "$(tail -n 30 "$run/trace.out")")"
 t1=$(now)
 python3 "$repo/scripts/bench_fixture.py" trace-summary "$run/trace-apply.log" >"$run/trace.tsv"
+# The apply stored the changed index it downloaded: index_digest in state is its sha256.
+state_digest=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["resources"][0]["instances"][0]["attributes"]["index_digest"])' "$run/reg/terraform.tfstate")
+[ "$state_digest" = "$(sha256sum "$INDEX" | cut -d' ' -f1)" ] || die "the apply did not store the changed index (state index_digest $state_digest)"
 echo
 echo "One traced apply (TF_LOG=trace, slower): $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }') s wall"
 echo "  $(awk -F'\t' '{ printf "%s: %s; ", $1, $2 }' "$run/trace.tsv")"

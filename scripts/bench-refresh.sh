@@ -58,8 +58,8 @@ for n in "${sizes[@]}"; do
   c200=$(count_log '$4 == 200')
   distinct=$(log_since | awk -F'\t' '$4 == 304 { print $3 }' | sort -u | wc -l)
   span=$(log_since | awk -F'\t' 'NR == 1 { a = $1 } { b = $1 } END { printf "%.0f", (b - a) * 1000 }')
-  notmod=$(grep -c 'index not modified' "$run/debug-$n.log" || true)
-  downloaded=$(grep -c 'index downloaded' "$run/debug-$n.log" || true)
+  notmod=$(grep -c '"index not modified","@module":"chartreg.resources.helm_registry"' "$run/debug-$n.log" || true)
+  downloaded=$(grep -c '"index downloaded"' "$run/debug-$n.log" || true)
   echo "  $n registries: $total requests, $c304 conditional answered 304 ($distinct distinct registries), $c200 answered 200; first to last request $span ms; provider: $notmod x 'index not modified', $downloaded x 'index downloaded'"
   [ "$total" = "$n" ] && [ "$c304" = "$n" ] && [ "$distinct" = "$n" ] && [ "$notmod" = "$n" ] && [ "$downloaded" = 0 ] ||
     die "$n registries: expected exactly $n conditional requests answered 304 and no download"

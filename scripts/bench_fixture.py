@@ -108,8 +108,13 @@ def trace_summary(path):
         if m and t and m.group(1) in started:
             lifetimes.append((t - started.pop(m.group(1))).total_seconds())
     print(f"plugin_starts\t{starts}")
+    # Terraform logs "GRPCProvider.v6: GetProviderSchema" on every schema lookup; only the first
+    # of each plugin process is an RPC (the GRPCProvider keeps the answer).
+    lookups = rpcs.pop("GetProviderSchema", 0)
+    rpcs["GetProviderSchema"] = min(lookups, starts)
     print(f"rpcs_total\t{sum(rpcs.values())}")
     print("rpcs\t" + ", ".join(f"{k} {v}" for k, v in sorted(rpcs.items(), key=lambda x: -x[1])))
+    print(f"schema_lookups\t{lookups}")
     if first and last:
         print(f"log_span_s\t{(last - first).total_seconds():.3f}")
     print("plugin_lifetimes_s\t" + ", ".join(f"{x:.3f}" for x in lifetimes))
