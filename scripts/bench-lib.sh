@@ -28,7 +28,8 @@ N=${N:-7}
 QUICK=${CHARTREG_BENCH_QUICK:-0}
 [ -x "$TF15" ] && [ -x "$HELM" ] || die "tools missing in $TOOLS: run 'bash acceptance/setup.sh' (or set CHARTREG_TOOLS)"
 command -v nginx >/dev/null || die "nginx is not installed (the Helm repositories are served by nginx)"
-PROVIDER=$repo/target/release/terraform-provider-chartreg
+# CHARTREG_BENCH_PROVIDER: another binary to measure (its directory becomes the dev_overrides one).
+PROVIDER=${CHARTREG_BENCH_PROVIDER:-$repo/target/release/terraform-provider-chartreg}
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/chartreg-$BENCH_NAME.XXXXXX")
 chmod 755 "$run"
@@ -42,8 +43,11 @@ TABLE=${CHARTREG_BENCH_TABLE:-$run/table.tsv}
 ROWS=$run/rows.tsv
 : >"$ROWS"
 
+# CHARTREG_BENCH_NO_BUILD=1: measure the release binary as it is (e.g. while another build runs).
 build_provider() {
-  (cd "$repo" && cargo build --quiet --release --bin terraform-provider-chartreg)
+  if [ "${CHARTREG_BENCH_NO_BUILD:-0}" != 1 ]; then
+    (cd "$repo" && cargo build --quiet --release --bin terraform-provider-chartreg)
+  fi
   [ -x "$PROVIDER" ] || die "no $PROVIDER after the build"
 }
 
