@@ -9,6 +9,11 @@
 //! sources decode it from the registry reference they are given, with synchronization on or off.
 //!
 //! Format: `chartreg-snapshot.v1:` then base64 (standard, padded) of gzip of a JSON document
+//! ([`Snapshot`]), written at gzip's best compression: Terraform's CPU per plan grows with the
+//! bytes in state (BENCHMARKS.md, "Plan latency": ~0.25 s per MB on the project machine), the
+//! snapshot is most of a registry's state, and it is encoded only when the catalog changes (level
+//! 9 costs ~10 ms more per MB of JSON there, and makes a Rancher snapshot 14% smaller than level
+//! 1). The decoder reads any gzip level.
 //! ([`Snapshot`]). The prefix names the format version: a decoder meeting another version says so
 //! instead of guessing. The format is internal and documented as such; it may change in any
 //! release (the data sources of the same release read it).
@@ -116,7 +121,7 @@ impl Snapshot {
     /// `PREFIX` + base64(gzip(JSON)).
     pub fn encode(&self) -> String {
         let json = serde_json::to_vec(self).expect("a snapshot always serialises");
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(&json).expect("writing to memory");
         let bytes = gz.finish().expect("writing to memory");
         let mut out = String::with_capacity(PREFIX.len() + bytes.len() * 4 / 3 + 4);
@@ -196,6 +201,62 @@ mod tests {
             Snapshot::decode(&Snapshot::default().encode()).unwrap(),
             Snapshot::default()
         );
+    }
+
+    /// A catalog the size of a real one (versions with repeated descriptions, URLs and dates).
+    fn big() -> Snapshot {
+        use sha2::Digest as _;
+        let mut s = sample();
+        let mut versions = Vec::new();
+        for i in 0..600 {
+            versions.push(VersionRecord {
+                version: format!("104.{}.{}+up1.{i}.0", i / 10, i % 10),
+                digest: hex::encode(sha2::Sha256::digest(i.to_string())),
+                urls: vec![format!(
+                    "assets/nginx/nginx-104.{}.{}+up1.{i}.0.tgz",
+                    i / 10,
+                    i % 10
+                )],
+                app_version: format!("1.{i}.0"),
+                description:
+                    "NGINX Open Source is a web server that can be also used as a reverse proxy"
+                        .into(),
+                created: format!("2024-01-{:02}T00:00:00.123456789Z", i % 28 + 1),
+                ..Default::default()
+            });
+        }
+        s.charts.get_mut("nginx").unwrap().versions = versions;
+        s
+    }
+
+    fn gzip_json(s: &Snapshot, level: flate2::Compression) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), level);
+        gz.write_all(&serde_json::to_vec(s).unwrap()).unwrap();
+        gz.finish().unwrap()
+    }
+
+    /// The snapshot is written at gzip's best level (state bytes cost Terraform CPU at every
+    /// plan), and one written at another level (the fast level earlier builds wrote) still reads.
+    #[test]
+    fn written_at_best_compression_read_at_any() {
+        let s = big();
+        let enc = s.encode();
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(enc.strip_prefix(PREFIX).unwrap())
+            .unwrap();
+        let best = gzip_json(&s, flate2::Compression::best());
+        let fast = gzip_json(&s, flate2::Compression::fast());
+        assert_eq!(body.len(), best.len());
+        assert!(
+            best.len() < fast.len(),
+            "best {} fast {}",
+            best.len(),
+            fast.len()
+        );
+        let mut old = PREFIX.to_string();
+        base64::engine::general_purpose::STANDARD.encode_string(&fast, &mut old);
+        assert_eq!(Snapshot::decode(&old).unwrap(), s);
+        assert_eq!(Snapshot::decode(&enc).unwrap(), s);
     }
 
     #[test]
