@@ -8,12 +8,12 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::error::{redact_url, Error, Result};
-use crate::registry::catalog::{chart_records, sort_versions_desc, Catalog};
+use crate::registry::catalog::{sort_versions_desc, Catalog};
 use crate::registry::helm_index::fast_path::{self, Outcome};
 use crate::registry::helm_index::index_doc::{self, RawIndex, Reading};
 use crate::registry::helm_index::validate::{sanitize, validate};
 use crate::registry::helm_index::yaml_guard::{self, Refusal};
-use crate::registry::snapshot::VersionRecord;
+use crate::registry::snapshot::{ChartRecords, VersionRecord};
 
 /// One chart version of an index, with what later resolution needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,13 +72,19 @@ pub struct ParsedIndex {
 
 impl ParsedIndex {
     /// Every chart with every version, as state keeps them (summaries and snapshot).
+    /// The versions are already in [`chart_records`](crate::registry::catalog::chart_records) order (sorted, each once), so they are
+    /// taken as they are.
     pub fn catalog(&self) -> Catalog {
         let charts = self
             .entries
             .iter()
             .map(|(name, entries)| {
-                let versions = entries.iter().map(IndexEntry::record).collect();
-                (name.clone(), chart_records(name, "", versions))
+                let records = ChartRecords {
+                    name: name.clone(),
+                    repository: String::new(),
+                    versions: entries.iter().map(IndexEntry::record).collect(),
+                };
+                (name.clone(), records)
             })
             .collect();
         Catalog { charts }
@@ -458,6 +464,17 @@ mod tests {
             .iter()
             .map(|v| v.version.as_str())
             .collect()
+    }
+
+    #[test]
+    fn the_catalog_keeps_the_order_chart_records_gives() {
+        for doc in [BITNAMI, RANCHER, SMALL.as_bytes()] {
+            let cat = parse_index(doc, "u").unwrap().catalog();
+            for (name, c) in &cat.charts {
+                let again = crate::registry::catalog::chart_records(name, "", c.versions.clone());
+                assert_eq!(&again, c, "{name}");
+            }
+        }
     }
 
     #[test]
