@@ -131,10 +131,8 @@ fn run_child(file: &Path) -> Result<ChildRun, String> {
 /// HELM_* homes with `repos` (name, index file) already in helm's cache, as `helm repo add`
 /// leaves them.
 fn helm_home(tag: &str, repos: &[(String, PathBuf)]) -> PathBuf {
-    let home = std::env::temp_dir().join(format!(
-        "chartreg-bench-helm-{}-{tag}",
-        std::process::id()
-    ));
+    let home =
+        std::env::temp_dir().join(format!("chartreg-bench-helm-{}-{tag}", std::process::id()));
     let cache = home.join("cache/repository");
     std::fs::create_dir_all(&cache).unwrap();
     std::fs::create_dir_all(home.join("config")).unwrap();
@@ -292,7 +290,9 @@ fn synthesize(sources: &[PathBuf], mb: u64, dest: &Path) -> usize {
         .map(|p| {
             let text = std::fs::read_to_string(p).unwrap();
             // The block between `entries:` and the next top-level key.
-            let start = text.find("\nentries:\n").map_or(0, |i| i + "\nentries:\n".len());
+            let start = text
+                .find("\nentries:\n")
+                .map_or(0, |i| i + "\nentries:\n".len());
             let rest = &text[start..];
             let end = rest
                 .match_indices('\n')
@@ -328,7 +328,8 @@ fn synthesize(sources: &[PathBuf], mb: u64, dest: &Path) -> usize {
             }
         }
     }
-    out.write_all(b"generated: \"2026-12-02T00:00:00Z\"\n").unwrap();
+    out.write_all(b"generated: \"2026-12-02T00:00:00Z\"\n")
+        .unwrap();
     out.flush().unwrap();
     copies
 }
@@ -341,7 +342,13 @@ struct Row {
     ratio: String,
 }
 
-fn row(figure: impl Into<String>, target: &str, chartreg: String, helm: String, ratio: String) -> Row {
+fn row(
+    figure: impl Into<String>,
+    target: &str,
+    chartreg: String,
+    helm: String,
+    ratio: String,
+) -> Row {
     Row {
         figure: figure.into(),
         target: target.to_string(),
@@ -353,7 +360,11 @@ fn row(figure: impl Into<String>, target: &str, chartreg: String, helm: String, 
 
 fn print_table(rows: &[Row]) {
     let w = |f: &dyn Fn(&Row) -> &str, h: &str| {
-        rows.iter().map(|r| f(r).chars().count()).max().unwrap_or(0).max(h.len())
+        rows.iter()
+            .map(|r| f(r).chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(h.len())
     };
     let (a, b, c, d) = (
         w(&|r| &r.figure, "figure"),

@@ -217,7 +217,9 @@ impl<B: BufRead> Lines<B> {
                 end -= 1;
             }
             if indent == 0
-                && (self.buf.starts_with(b"---") || self.buf.starts_with(b"...") || self.buf[0] == b'%')
+                && (self.buf.starts_with(b"---")
+                    || self.buf.starts_with(b"...")
+                    || self.buf[0] == b'%')
             {
                 return bail("document marker or directive");
             }
@@ -433,8 +435,9 @@ impl<B: BufRead> Lines<B> {
                                 return bail("bad escape");
                             }
                             i += len;
-                            let v = u32::from_str_radix(std::str::from_utf8(hex).unwrap_or("x"), 16)
-                                .unwrap_or(u32::MAX);
+                            let v =
+                                u32::from_str_radix(std::str::from_utf8(hex).unwrap_or("x"), 16)
+                                    .unwrap_or(u32::MAX);
                             match char::from_u32(v) {
                                 Some(c) => c,
                                 None => return bail("escape of no character"),

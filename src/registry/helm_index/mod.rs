@@ -50,7 +50,9 @@ mod urls;
 mod validate;
 pub mod yaml_guard;
 
-pub use fetch::{fetch_index, FetchedIndex, IndexFetch, Validators};
+pub use fetch::{
+    fetch_index, FetchedIndex, IndexBody, IndexFetch, SpoolFile, Validators, SPOOL_THRESHOLD,
+};
 pub use parse::{
     fast_path_reads, parse_index, parse_index_file, parse_index_full_parser, parse_index_until,
     IndexEntry, ParseDeadline, ParsedIndex, MAX_SKIPPED_EXAMPLES,

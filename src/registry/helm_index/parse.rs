@@ -244,7 +244,11 @@ pub fn parse_index_file(
     };
     let file = std::fs::File::open(path).map_err(io_err)?;
     let mut reader = std::io::BufReader::with_capacity(256 << 10, file);
-    if reader.fill_buf().map_err(io_err)?.starts_with(b"\xEF\xBB\xBF") {
+    if reader
+        .fill_buf()
+        .map_err(io_err)?
+        .starts_with(b"\xEF\xBB\xBF")
+    {
         reader.consume(3);
     }
     match fast_path::read(reader, deadline.map(|d| d.at)) {

@@ -38,7 +38,12 @@ fn agrees(doc: &[u8]) -> bool {
     match read(doc, None) {
         Outcome::Parsed(fast) => match full_parser_raw(doc) {
             Ok(full) => {
-                assert_eq!(fast, full, "fast path and full parser differ on {:?}", String::from_utf8_lossy(doc));
+                assert_eq!(
+                    fast,
+                    full,
+                    "fast path and full parser differ on {:?}",
+                    String::from_utf8_lossy(doc)
+                );
                 true
             }
             Err(e) => panic!(
@@ -199,10 +204,55 @@ fn stops_at_the_deadline() {
 #[test]
 fn random_mutations_never_give_a_different_answer() {
     const FRAGMENTS: &[&str] = &[
-        " ", "  ", "\n", "\n  ", "\n    ", "\n      ", "- ", "-", ": ", ":", "#", " #", "\n#", "\"", "'",
-        "\\", "\\n", "|", "|-", ">", "[", "]", "{", "}", "[]", "{}", ",", "&a ", "*a", "!", "?",
-        "null", "~", "yes", "1.0", "0x1", "name: ", "version: ", "urls:", "deprecated: ",
-        "dependencies:\n    - ", "\t", "\r", "\u{e9}", "\u{85}", "%", "---", "x", "''",
+        " ",
+        "  ",
+        "\n",
+        "\n  ",
+        "\n    ",
+        "\n      ",
+        "- ",
+        "-",
+        ": ",
+        ":",
+        "#",
+        " #",
+        "\n#",
+        "\"",
+        "'",
+        "\\",
+        "\\n",
+        "|",
+        "|-",
+        ">",
+        "[",
+        "]",
+        "{",
+        "}",
+        "[]",
+        "{}",
+        ",",
+        "&a ",
+        "*a",
+        "!",
+        "?",
+        "null",
+        "~",
+        "yes",
+        "1.0",
+        "0x1",
+        "name: ",
+        "version: ",
+        "urls:",
+        "deprecated: ",
+        "dependencies:\n    - ",
+        "\t",
+        "\r",
+        "\u{e9}",
+        "\u{85}",
+        "%",
+        "---",
+        "x",
+        "''",
     ];
     let mut docs: Vec<String> = CASES
         .iter()
