@@ -155,7 +155,7 @@ fn helm_shape(d: &ChartDetails) -> Value {
 /// `condition`/`tags`, a dependency's `tags`/`enabled`/`import-values`).
 fn shown_by_helm(yaml: &str) -> Result<Value, String> {
     let mut v: Value =
-        serde_yaml::from_str(yaml).map_err(|e| format!("helm show chart output: {e}\n{yaml}"))?;
+        serde_norway::from_str(yaml).map_err(|e| format!("helm show chart output: {e}\n{yaml}"))?;
     if let Some(m) = v.as_object_mut() {
         m.remove("condition");
         m.remove("tags");

@@ -20,6 +20,7 @@ mod error_wording;
 mod harness;
 mod helm_registry;
 mod helm_semantics;
+mod index_engine;
 mod install;
 mod oci_registry;
 mod provider;
@@ -38,6 +39,7 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(provider::tests(tb));
     trials.extend(helm_registry::tests(tb));
     trials.extend(helm_semantics::tests(tb));
+    trials.extend(index_engine::tests(tb));
     trials.extend(data_sources::tests(tb));
     trials.extend(oci_registry::tests(tb));
     trials.extend(chart_state::tests(tb));

@@ -249,7 +249,7 @@ fn compare_details(tb: &Testbed, s: &Synced, name: &str, reg: &str) -> TestResul
         a["values"].as_str().map(|v| format!("{v}\n")) == Some(values.clone()),
         format!("{:?} vs helm show values {values:?}", a["values"]),
     );
-    let chart: Value = serde_yaml::from_str(&helm_show(tb, "chart", &tgz)?)
+    let chart: Value = serde_norway::from_str(&helm_show(tb, "chart", &tgz)?)
         .map_err(|e| format!("helm show chart: {e}"))?;
     let null_or = |v: &Value| if v.is_null() { Value::Null } else { v.clone() };
     for (ours, theirs) in [

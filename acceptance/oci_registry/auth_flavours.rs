@@ -21,20 +21,20 @@ fn helm_show_chart(
     oci_url: &str,
     version: &str,
     auth: RegistryAuth,
-) -> TestResult<serde_yaml::Value> {
+) -> TestResult<serde_norway::Value> {
     let out = run_cmd(
         home.helm()
             .args(["show", "chart", oci_url, "--version", version])
             .args(registry_flags(tb, auth)),
     )?;
-    serde_yaml::from_slice(&out.stdout).map_err(|e| format!("helm show chart {oci_url}: {e}"))
+    serde_norway::from_slice(&out.stdout).map_err(|e| format!("helm show chart {oci_url}: {e}"))
 }
 
-fn yaml_str(v: &serde_yaml::Value, k: &str) -> String {
+fn yaml_str(v: &serde_norway::Value, k: &str) -> String {
     match &v[k] {
-        serde_yaml::Value::String(s) => s.clone(),
-        serde_yaml::Value::Null => String::new(),
-        other => serde_yaml::to_string(other)
+        serde_norway::Value::String(s) => s.clone(),
+        serde_norway::Value::Null => String::new(),
+        other => serde_norway::to_string(other)
             .unwrap_or_default()
             .trim()
             .to_string(),

@@ -137,6 +137,24 @@ impl Cache {
         Ok(p)
     }
 
+    /// Like [`Cache::put`] with the content written by `write` to the path it is given (which
+    /// must write atomically itself, as [`IndexBody::save_as`](crate::registry::helm_index::IndexBody::save_as) does):
+    /// for a body that is not in memory.
+    pub fn put_with(
+        &self,
+        kind: &str,
+        digest: &str,
+        write: impl FnOnce(&std::path::Path) -> std::io::Result<()>,
+    ) -> Result<PathBuf> {
+        let p = self.path(kind, digest)?;
+        let dir = p.parent().expect("cache path has a parent");
+        write(&p).map_err(|source| Error::Cache {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        Ok(p)
+    }
+
     pub fn remove(&self, kind: &str, digest: &str) {
         if let Ok(p) = self.path(kind, digest) {
             let _ = std::fs::remove_file(p);

@@ -119,10 +119,14 @@ pub enum SnapshotError {
 
 impl Snapshot {
     /// `PREFIX` + base64(gzip(JSON)).
+    /// The JSON is written straight into the compressor (through a 64 KiB buffer): the whole
+    /// document is never held, only its compressed form (issue 11: large indexes).
     pub fn encode(&self) -> String {
-        let json = serde_json::to_vec(self).expect("a snapshot always serialises");
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        gz.write_all(&json).expect("writing to memory");
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let mut w = std::io::BufWriter::with_capacity(64 << 10, gz);
+        serde_json::to_writer(&mut w, self).expect("a snapshot always serialises");
+        w.flush().expect("writing to memory");
+        let gz = w.into_inner().map_err(|_| ()).expect("writing to memory");
         let bytes = gz.finish().expect("writing to memory");
         let mut out = String::with_capacity(PREFIX.len() + bytes.len() * 4 / 3 + 4);
         out.push_str(PREFIX);

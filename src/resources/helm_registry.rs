@@ -239,7 +239,7 @@ impl HelmRegistryResource {
         }
         let cache_dir = self.shared.get().cache_dir;
         let stored = Cache::registry(&cache_dir, CACHE_CLASS, &name)
-            .and_then(|c| c.put("", &format!("sha256-{}", f.digest), &f.bytes));
+            .and_then(|c| c.put_with("", &format!("sha256-{}", f.digest), |p| f.body.save_as(p)));
         if let Err(e) = stored {
             diags.root_warning(
                 "Chart Cache Not Writable",
@@ -272,7 +272,7 @@ impl HelmRegistryResource {
                 Some(None)
             }
             Ok(IndexFetch::Fetched(f)) => {
-                tracing::debug!(registry = %name, digest = %f.digest, bytes = f.bytes.len(), "index downloaded");
+                tracing::debug!(registry = %name, digest = %f.digest, bytes = f.body.len(), "index downloaded");
                 if !phase.records_unchanged()
                     && s.index_digest.as_ref_option() == Some(&f.digest)
                     && !plan::snapshot_missing(s)

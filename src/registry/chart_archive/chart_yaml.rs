@@ -107,7 +107,7 @@ impl<'de> Deserialize<'de> for Node {
 pub(super) fn yaml_documents(bytes: &[u8], max: usize) -> Result<Vec<Node>, String> {
     yaml_guard::check(bytes, None).map_err(|r| r.to_string())?;
     let mut docs = Vec::new();
-    for doc in serde_yaml::Deserializer::from_slice(bytes).take(max) {
+    for doc in serde_norway::Deserializer::from_slice(bytes).take(max) {
         docs.push(Node::deserialize(doc).map_err(|e| e.to_string())?);
     }
     Ok(docs)

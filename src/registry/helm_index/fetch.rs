@@ -13,11 +13,13 @@ use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::error::{redact_url, Error, Result};
-use crate::registry::helm_index::parse::{parse_index_until, ParseDeadline, ParsedIndex};
+use crate::error::{from_reqwest, redact_url, Error, Result};
+use crate::registry::helm_index::parse::{
+    parse_index_file, parse_index_until, ParseDeadline, ParsedIndex,
+};
 use crate::registry::helm_index::urls::{index_url, HelmRepo};
 use crate::registry::http::{
-    build_client, origin, read_body_limited, status_error, Credentials, Fetcher, HttpSettings,
+    build_client, origin, status_error, Credentials, Fetcher, HttpSettings,
 };
 use crate::registry::scrub::Secrets;
 
@@ -35,18 +37,78 @@ impl Validators {
     }
 }
 
+/// Bodies up to this size are kept in memory; a larger one is spooled to a temporary file as
+/// it arrives and parsed from there line by line (issue 11, target 3: a 400 MB index must not be
+/// held in memory beside its parse).
+pub const SPOOL_THRESHOLD: usize = 16 << 20;
+
+/// The bytes of a downloaded index.
+#[derive(Debug)]
+pub enum IndexBody {
+    Memory(Vec<u8>),
+    /// In a temporary file, removed when this is dropped.
+    Spooled(SpoolFile),
+}
+
+/// A temporary file holding a large body; removed on drop.
+#[derive(Debug)]
+pub struct SpoolFile {
+    pub path: std::path::PathBuf,
+    pub len: u64,
+}
+
+impl Drop for SpoolFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl IndexBody {
+    pub fn len(&self) -> u64 {
+        match self {
+            IndexBody::Memory(b) => b.len() as u64,
+            IndexBody::Spooled(f) => f.len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Write the body to `dest` (through a temporary name in its directory, then renamed).
+    pub fn save_as(&self, dest: &std::path::Path) -> std::io::Result<()> {
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let dir = dest.parent().unwrap_or(std::path::Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(
+            ".tmp-{}-{}-index",
+            std::process::id(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let written = match self {
+            IndexBody::Memory(b) => std::fs::write(&tmp, b),
+            IndexBody::Spooled(f) => std::fs::copy(&f.path, &tmp).map(drop),
+        }
+        .and_then(|()| std::fs::rename(&tmp, dest));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
+    }
+}
+
 /// A downloaded index.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FetchedIndex {
     pub url: Url,
-    pub bytes: Vec<u8>,
-    /// Lower-case hex sha256 of `bytes`.
+    pub body: IndexBody,
+    /// Lower-case hex sha256 of the body, computed as it arrived.
     pub digest: String,
     pub validators: Validators,
     pub index: ParsedIndex,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum IndexFetch {
     NotModified,
     Fetched(Box<FetchedIndex>),
@@ -77,11 +139,84 @@ fn request_secrets(repo: &HelmRepo, url: &Url) -> Secrets {
     secrets
 }
 
-/// What the index request came to: a body read in full, or a status answered without one.
+/// What the index request came to: a body read in full (and its digest), or a status answered
+/// without one.
 enum Answer {
     /// With the deadline of the parse (see `fetch_index`).
-    Body(StatusCode, Validators, Vec<u8>, ParseDeadline),
+    Body(StatusCode, Validators, IndexBody, String, ParseDeadline),
     Status(StatusCode, reqwest::Response),
+}
+
+/// The body, at most `limit` bytes, hashed as it arrives: in memory up to [`SPOOL_THRESHOLD`],
+/// beyond that in a temporary file (the memory part is written out first).
+async fn read_body_spooled(
+    url: &Url,
+    resp: reqwest::Response,
+    limit: u64,
+    timeout: std::time::Duration,
+) -> Result<(IndexBody, String)> {
+    use futures::StreamExt;
+    use std::io::Write;
+    let too_large = || Error::TooLarge {
+        url: redact_url(url.as_str()),
+        limit,
+    };
+    if resp.content_length().is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let spool_err = |e: std::io::Error| Error::Protocol {
+        url: redact_url(url.as_str()),
+        detail: format!("spooling the index to a temporary file: {e}"),
+    };
+    let prealloc = resp
+        .content_length()
+        .unwrap_or(0)
+        .min(limit)
+        .min(SPOOL_THRESHOLD as u64) as usize;
+    let mut mem = Vec::with_capacity(prealloc);
+    let mut file: Option<(SpoolFile, std::io::BufWriter<std::fs::File>)> = None;
+    let mut hash = Sha256::new();
+    let mut len = 0u64;
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| from_reqwest(url.as_str(), &e, timeout))?;
+        len += chunk.len() as u64;
+        if len > limit {
+            return Err(too_large());
+        }
+        hash.update(&chunk);
+        if file.is_none() && mem.len() + chunk.len() > SPOOL_THRESHOLD {
+            static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "chartreg-index-{}-{}.yaml",
+                std::process::id(),
+                SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
+            let f = std::fs::File::create(&path).map_err(spool_err)?;
+            let spool = SpoolFile { path, len: 0 };
+            let mut w = std::io::BufWriter::with_capacity(256 << 10, f);
+            w.write_all(&mem).map_err(spool_err)?;
+            mem = Vec::new();
+            file = Some((spool, w));
+        }
+        match &mut file {
+            Some((_, w)) => w.write_all(&chunk).map_err(spool_err)?,
+            None => mem.extend_from_slice(&chunk),
+        }
+    }
+    let digest = hex::encode(hash.finalize());
+    let body = match file {
+        None => IndexBody::Memory(mem),
+        Some((mut spool, w)) => {
+            w.into_inner()
+                .map_err(|e| spool_err(e.into_error()))?
+                .sync_data()
+                .ok();
+            spool.len = len;
+            IndexBody::Spooled(spool)
+        }
+    };
+    Ok((body, digest))
 }
 
 /// Download the index; with `validators`, a conditional request that may answer `NotModified`.
@@ -141,14 +276,16 @@ pub async fn fetch_index(
                         etag: header_string(resp.headers(), ETAG),
                         last_modified: header_string(resp.headers(), LAST_MODIFIED),
                     };
-                    let bytes = read_body_limited(url, resp, limit, timeout).await?;
-                    Ok(Answer::Body(status, validators, bytes, deadline))
+                    let (body, digest) = read_body_spooled(url, resp, limit, timeout).await?;
+                    Ok(Answer::Body(status, validators, body, digest, deadline))
                 },
             )
             .await?
     };
-    let (status, new_validators, bytes, deadline) = match answer {
-        Answer::Body(status, validators, bytes, deadline) => (status, validators, bytes, deadline),
+    let (status, new_validators, body, digest, deadline) = match answer {
+        Answer::Body(status, validators, body, digest, deadline) => {
+            (status, validators, body, digest, deadline)
+        }
         Answer::Status(status, _) if status == StatusCode::NOT_MODIFIED => {
             if validators.is_none() {
                 return Err(Error::Protocol {
@@ -173,9 +310,11 @@ pub async fn fetch_index(
     // load that cannot be interrupted, after linear work (yaml_guard bounds it).
     let parse_url = url.to_string();
     let task = tokio::task::spawn_blocking(move || {
-        let digest = hex::encode(Sha256::digest(&bytes));
-        let parsed = parse_index_until(&bytes, &parse_url, deadline);
-        (bytes, digest, parsed)
+        let parsed = match &body {
+            IndexBody::Memory(bytes) => parse_index_until(bytes, &parse_url, deadline),
+            IndexBody::Spooled(f) => parse_index_file(&f.path, &parse_url, Some(deadline)),
+        };
+        (body, parsed)
     });
     let waited = tokio::select! {
         biased;
@@ -185,7 +324,7 @@ pub async fn fetch_index(
         }
         w = tokio::time::timeout_at(tokio::time::Instant::from_std(deadline.at), task) => w,
     };
-    let (bytes, digest, parsed) = match waited {
+    let (body, parsed) = match waited {
         Err(_) => {
             tracing::debug!(url = %shown, timeout = ?settings.timeout, "index parse timed out");
             return Err(Error::ParseTimeout {
@@ -206,7 +345,8 @@ pub async fn fetch_index(
     tracing::debug!(
         url = %shown,
         status = status.as_u16(),
-        bytes = bytes.len(),
+        bytes = body.len(),
+        spooled = matches!(body, IndexBody::Spooled(_)),
         charts = index.chart_count(),
         versions = index.version_count(),
         skipped = index.skipped,
@@ -216,7 +356,7 @@ pub async fn fetch_index(
     );
     Ok(IndexFetch::Fetched(Box::new(FetchedIndex {
         url,
-        bytes,
+        body,
         digest,
         validators: new_validators,
         index,
@@ -283,7 +423,7 @@ mod tests {
             format!("{}/charts/index.yaml?x=1", srv.base)
         );
         assert_eq!(f.digest, hex::encode(Sha256::digest(TINY.as_bytes())));
-        assert_eq!(f.bytes, TINY.as_bytes());
+        assert!(matches!(&f.body, IndexBody::Memory(b) if b == TINY.as_bytes()));
         assert_eq!(f.validators.etag.as_deref(), Some("\"v1\""));
         assert_eq!(
             f.validators.last_modified.as_deref(),
@@ -439,6 +579,51 @@ mod tests {
         )
         .await;
         assert!(matches!(ok, Ok(IndexFetch::Fetched(_))));
+    }
+
+    #[tokio::test]
+    async fn a_large_body_is_spooled_hashed_and_parsed_from_its_file() {
+        let mut doc = String::from("apiVersion: v1\nentries:\n");
+        let mut n = 0;
+        while doc.len() <= SPOOL_THRESHOLD + 4096 {
+            doc.push_str(&format!(
+                "  c{n}:\n  - name: c{n}\n    version: 1.0.{n}\n    description: {}\n    urls:\n    - c{n}-1.0.{n}.tgz\n",
+                "x".repeat(200)
+            ));
+            n += 1;
+        }
+        let body = doc.clone();
+        let srv = serve(Arc::new(move |_: &Request| {
+            response("200 OK", &[], body.as_bytes())
+        }))
+        .await;
+        // A generous timeout: an unoptimised build on a loaded machine reads 16 MB slowly.
+        let s = HttpSettings {
+            max_index_size: 64 << 20,
+            timeout: Duration::from_secs(300),
+            ..settings()
+        };
+        let IndexFetch::Fetched(f) = fetch_index(&repo(&srv.base, false), &s, None)
+            .await
+            .unwrap()
+        else {
+            panic!("expected a body")
+        };
+        assert_eq!(f.digest, hex::encode(Sha256::digest(doc.as_bytes())));
+        assert_eq!(f.index.chart_count(), n);
+        assert_eq!(f.body.len(), doc.len() as u64);
+        let IndexBody::Spooled(spool) = &f.body else {
+            panic!("a body above SPOOL_THRESHOLD stays in memory")
+        };
+        let path = spool.path.clone();
+        assert!(path.is_file());
+        let d = std::env::temp_dir().join(format!("chartreg-spool-test-{}", std::process::id()));
+        let dest = d.join("index");
+        f.body.save_as(&dest).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), doc.as_bytes());
+        drop(f);
+        assert!(!path.exists(), "the spool file is removed with the body");
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[tokio::test]

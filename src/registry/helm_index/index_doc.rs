@@ -105,7 +105,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Ok(Some(Option::<T>::deserialize(d)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, PartialEq)]
 pub(crate) struct RawIndex {
     #[serde(rename = "apiVersion", default, deserialize_with = "lenient_string")]
     pub api_version: String,
@@ -115,9 +115,10 @@ pub(crate) struct RawIndex {
 
 /// `entries`: chart name → versions (`None` for an explicit null). A later duplicate chart key
 /// replaces an earlier one, as in Go's maps.
+#[derive(Debug, PartialEq)]
 pub(crate) struct RawEntries(pub BTreeMap<String, Option<Vec<Option<RawEntry>>>>);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, Default, PartialEq)]
 #[serde(expecting = "a mapping (name, version, urls, …)")]
 pub(crate) struct RawEntry {
     #[serde(rename = "apiVersion", default, deserialize_with = "lenient_string")]
@@ -148,7 +149,7 @@ pub(crate) struct RawEntry {
     pub dependencies: Option<Vec<Option<RawDependency>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, Default, PartialEq)]
 #[serde(expecting = "a mapping (name, alias, …)")]
 pub(crate) struct RawDependency {
     #[serde(default, deserialize_with = "lenient_string")]

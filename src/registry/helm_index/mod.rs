@@ -42,6 +42,7 @@
 
 #[cfg(test)]
 mod excerpts;
+mod fast_path;
 mod fetch;
 pub mod index_doc;
 mod parse;
@@ -49,9 +50,12 @@ mod urls;
 mod validate;
 pub mod yaml_guard;
 
-pub use fetch::{fetch_index, FetchedIndex, IndexFetch, Validators};
+pub use fetch::{
+    fetch_index, FetchedIndex, IndexBody, IndexFetch, SpoolFile, Validators, SPOOL_THRESHOLD,
+};
 pub use parse::{
-    parse_index, parse_index_until, IndexEntry, ParseDeadline, ParsedIndex, MAX_SKIPPED_EXAMPLES,
+    fast_path_reads, parse_index, parse_index_file, parse_index_full_parser, parse_index_until,
+    IndexEntry, ParseDeadline, ParsedIndex, MAX_SKIPPED_EXAMPLES,
 };
 pub use urls::{index_url, resolve_chart_url, HelmRepo};
 pub(crate) use validate::{is_alias_name, sanitize};

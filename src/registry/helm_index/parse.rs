@@ -8,11 +8,12 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::error::{redact_url, Error, Result};
-use crate::registry::catalog::{chart_records, sort_versions_desc, Catalog};
+use crate::registry::catalog::{sort_versions_desc, Catalog};
+use crate::registry::helm_index::fast_path::{self, Outcome};
 use crate::registry::helm_index::index_doc::{self, RawIndex, Reading};
 use crate::registry::helm_index::validate::{sanitize, validate};
 use crate::registry::helm_index::yaml_guard::{self, Refusal};
-use crate::registry::snapshot::VersionRecord;
+use crate::registry::snapshot::{ChartRecords, VersionRecord};
 
 /// One chart version of an index, with what later resolution needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,7 +57,7 @@ impl IndexEntry {
 pub const MAX_SKIPPED_EXAMPLES: usize = 5;
 
 /// A parsed and validated index.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ParsedIndex {
     /// Valid entries per chart name, newest first, each version once (of a version listed more
     /// than once, the first entry in the index: the one `helm pull --version` downloads). Charts
@@ -71,13 +72,19 @@ pub struct ParsedIndex {
 
 impl ParsedIndex {
     /// Every chart with every version, as state keeps them (summaries and snapshot).
+    /// The versions are already in [`chart_records`](crate::registry::catalog::chart_records) order (sorted, each once), so they are
+    /// taken as they are.
     pub fn catalog(&self) -> Catalog {
         let charts = self
             .entries
             .iter()
             .map(|(name, entries)| {
-                let versions = entries.iter().map(IndexEntry::record).collect();
-                (name.clone(), chart_records(name, "", versions))
+                let records = ChartRecords {
+                    name: name.clone(),
+                    repository: String::new(),
+                    versions: entries.iter().map(IndexEntry::record).collect(),
+                };
+                (name.clone(), records)
             })
             .collect();
         Catalog { charts }
@@ -179,7 +186,7 @@ fn deserialize_raw(bytes: &[u8], url: &str, deadline: Option<ParseDeadline>) -> 
             r => not_an_index(url, r.to_string()),
         });
     }
-    serde_yaml::from_slice::<RawIndex>(bytes).map_err(|e| {
+    serde_norway::from_slice::<RawIndex>(bytes).map_err(|e| {
         if reading.timed_out() {
             return parse_timeout(url, deadline);
         }
@@ -211,7 +218,79 @@ pub fn parse_index_until(bytes: &[u8], url: &str, deadline: ParseDeadline) -> Re
 
 fn parse(bytes: &[u8], url: &str, deadline: Option<ParseDeadline>) -> Result<ParsedIndex> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let raw = deserialize_raw(bytes, url, deadline)?;
+    let raw = match fast_path::read(bytes, deadline.map(|d| d.at)) {
+        Outcome::Parsed(raw) => raw,
+        Outcome::Deadline => return Err(parse_timeout(url, deadline)),
+        Outcome::NotHandled(why) => {
+            tracing::debug!(url = %redact_url(url), why, "index outside the fast path's subset: full YAML parser");
+            deserialize_raw(bytes, url, deadline)?
+        }
+    };
+    build(raw, url)
+}
+
+/// [`parse_index_until`] on a document in a file (a spooled download), read line by line by the
+/// fast path: only the result is held in memory. A document the fast path does not handle is
+/// read whole and given to the full parser.
+pub fn parse_index_file(
+    path: &std::path::Path,
+    url: &str,
+    deadline: Option<ParseDeadline>,
+) -> Result<ParsedIndex> {
+    use std::io::BufRead;
+    let io_err = |e: std::io::Error| Error::Protocol {
+        url: redact_url(url),
+        detail: format!("reading the downloaded index: {e}"),
+    };
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let mut reader = std::io::BufReader::with_capacity(256 << 10, file);
+    if reader
+        .fill_buf()
+        .map_err(io_err)?
+        .starts_with(b"\xEF\xBB\xBF")
+    {
+        reader.consume(3);
+    }
+    match fast_path::read(reader, deadline.map(|d| d.at)) {
+        Outcome::Parsed(raw) => build(raw, url),
+        Outcome::Deadline => Err(parse_timeout(url, deadline)),
+        Outcome::NotHandled(why) => {
+            tracing::debug!(url = %redact_url(url), why, "index outside the fast path's subset: full YAML parser");
+            let bytes = std::fs::read(path).map_err(io_err)?;
+            let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+            build(deserialize_raw(bytes, url, deadline)?, url)
+        }
+    }
+}
+
+/// The full YAML parser's reading of `bytes` (BOM stripped), for the tests that compare it with
+/// the fast path.
+#[cfg(test)]
+pub(crate) fn full_parser_raw(bytes: &[u8]) -> Result<RawIndex> {
+    deserialize_raw(bytes, "u", None)
+}
+
+/// [`parse_index`] without the fast path: the full YAML parser only. For the equality checks
+/// (acceptance trial, bench) that compare both readers on real indexes.
+pub fn parse_index_full_parser(bytes: &[u8], url: &str) -> Result<ParsedIndex> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    build(deserialize_raw(bytes, url, None)?, url)
+}
+
+/// Whether the fast path reads `bytes` itself (`Err` with its reason when it leaves the document
+/// to the full parser). For the equality checks: a comparison on a document the fast path does
+/// not read would compare the full parser with itself.
+pub fn fast_path_reads(bytes: &[u8]) -> std::result::Result<(), &'static str> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match fast_path::read(bytes, None) {
+        Outcome::Parsed(_) => Ok(()),
+        Outcome::NotHandled(why) => Err(why),
+        Outcome::Deadline => Err("deadline"),
+    }
+}
+
+/// The document's entries validated, sorted and deduplicated (both readers end here).
+fn build(raw: RawIndex, url: &str) -> Result<ParsedIndex> {
     if raw.api_version.is_empty() {
         let reason = if raw.entries.is_none() {
             "no apiVersion and no entries (not a Helm repository index)"
@@ -389,6 +468,17 @@ mod tests {
             .iter()
             .map(|v| v.version.as_str())
             .collect()
+    }
+
+    #[test]
+    fn the_catalog_keeps_the_order_chart_records_gives() {
+        for doc in [BITNAMI, RANCHER, SMALL.as_bytes()] {
+            let cat = parse_index(doc, "u").unwrap().catalog();
+            for (name, c) in &cat.charts {
+                let again = crate::registry::catalog::chart_records(name, "", c.versions.clone());
+                assert_eq!(&again, c, "{name}");
+            }
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::time::Instant;
 
-use unsafe_libyaml as unsafe_yaml;
+use unsafe_libyaml_norway as unsafe_yaml;
 
 /// Deepest nesting of flow collections (`[…]`, `{…}`) accepted. Helm indexes nest at most ~8
 /// levels (root, entries, chart, versions, version, dependencies, dependency, import-values).
