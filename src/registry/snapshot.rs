@@ -250,7 +250,8 @@ mod tests {
             .unwrap();
         let best = gzip_json(&s, flate2::Compression::best());
         let fast = gzip_json(&s, flate2::Compression::fast());
-        assert_eq!(body.len(), best.len());
+        // streamed in 64 KiB writes: within a few bytes of one best-level write, below fast
+        assert!(body.len() < fast.len() && body.len().abs_diff(best.len()) * 100 < best.len());
         assert!(
             best.len() < fast.len(),
             "best {} fast {}",
