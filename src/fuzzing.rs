@@ -22,7 +22,10 @@ use crate::registry::snapshot::VersionRecord;
 
 /// The targets, by name: the name of the `fuzz/fuzz_targets/<name>.rs` binary and of its corpus
 /// and regression folders.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A target's check: the fuzzer's bytes in, a panic on a broken property.
+pub type Check = fn(&[u8]);
+
+pub const TARGETS: &[(&str, Check)] = &[
     ("helm_index", helm_index),
     ("endpoints", endpoints),
     ("constraint", constraint),
@@ -169,7 +172,11 @@ pub fn endpoints(data: &[u8]) {
                 Some(&e),
                 "{printed:?} does not parse back"
             );
-            let _ = (e.display(), e.repository_path(chart_url), e.catalog_key(chart_url));
+            let _ = (
+                e.display(),
+                e.repository_path(chart_url),
+                e.catalog_key(chart_url),
+            );
         }
         Err(err) => assert_no_secret(endpoint, &err),
     }
@@ -236,7 +243,10 @@ pub fn constraint(data: &[u8]) {
         if resolve::parse_strict(v).is_some() {
             assert!(parsed.is_some(), "{v:?}: strict but not lenient");
             let c = Constraint::parse(v).unwrap_or_else(|e| panic!("{v:?} as a constraint: {e}"));
-            assert!(c.check(parsed.as_ref().unwrap()), "{v:?} does not admit itself");
+            assert!(
+                c.check(parsed.as_ref().unwrap()),
+                "{v:?} does not admit itself"
+            );
         }
         if resolve::is_exact_version(v) {
             assert!(parsed.is_some(), "{v:?}: exact but not a version");
