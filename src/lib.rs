@@ -35,6 +35,9 @@ pub mod data_sources;
 pub mod diagnostics;
 pub mod docs;
 pub mod error;
+/// The fuzz targets' checks (tests and `--cfg fuzzing` builds only; see `make fuzz`).
+#[cfg(any(test, fuzzing))]
+pub mod fuzzing;
 pub mod logging;
 pub mod objects;
 pub mod provider;

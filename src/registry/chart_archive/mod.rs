@@ -55,6 +55,9 @@ pub(crate) use download::read_off_thread;
 pub use download::{
     helm_chart_details, helm_chart_url, sha256_hex, ArchiveInfo, ArchiveStore, CHART_CACHE_KIND,
 };
+/// The entry-name check, for the fuzz target `archive_path` (src/fuzzing.rs).
+#[cfg(any(test, fuzzing))]
+pub(crate) use tarball::chart_path;
 pub use tarball::{MAX_DECOMPRESSED_CHART_SIZE, MAX_DECOMPRESSED_FILE_SIZE, MAX_TAR_STREAM};
 
 use crate::error::{redact_url, Error, Result};

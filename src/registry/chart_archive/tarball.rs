@@ -104,7 +104,7 @@ fn is_drive_path(n: &str) -> bool {
 
 /// The name of an entry inside the chart (its first path component dropped), checked as Helm
 /// checks it.
-fn chart_path(raw: &str) -> Result<String, String> {
+pub(crate) fn chart_path(raw: &str) -> Result<String, String> {
     let delimiter = if raw.contains('\\') { '\\' } else { '/' };
     let parts: Vec<&str> = raw.split(delimiter).collect();
     let n = parts[1..].join("/");
