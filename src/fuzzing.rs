@@ -69,6 +69,11 @@ fn outcome(r: &crate::error::Result<ParsedIndex>) -> IndexOutcome {
 fn index_parses(data: &[u8]) -> Vec<(&'static str, crate::error::Result<ParsedIndex>)> {
     vec![
         ("parse_index", helm_index::parse_index(data, INDEX_URL)),
+        // the fast path, when it takes a document, must agree with the full-YAML fallback
+        (
+            "full parser",
+            helm_index::parse_index_full_parser(data, INDEX_URL),
+        ),
         (
             "parse_index_until(1h)",
             helm_index::parse_index_until(
