@@ -294,6 +294,11 @@ pub fn redact_url(raw: &str) -> String {
             if had_query {
                 s.push_str("?…");
             }
+            // An `@` left in the path (`http:/h:0/x//u:pw@h2/`, where the URL parser found
+            // another host first) may still be userinfo as the user meant it: redact as text.
+            if s.contains('@') {
+                return redact_text(raw);
+            }
             return s;
         }
     }
@@ -447,8 +452,13 @@ mod tests {
         }
         // Parses, but as a URL without a host ("robot" is the scheme): redacted as text.
         assert_eq!(redact_url("robot:S3cret@h:5000"), "h:5000");
+        // Parses with a host found before the userinfo (found by the `endpoints` fuzz target,
+        // fuzz/regressions/endpoints/): the `u:p2h4@` left in the path is redacted as text.
+        let raw = "http:/27.0.0.1:0/x\u{5f2cb}p://u:p2h4@53w1/x1tgz";
+        assert!(!redact_url(raw).contains("p2h4"), "{}", redact_url(raw));
+        assert_eq!(redact_url("https://h/a/u:pw@b/c"), "https://b/c");
         // Idempotent.
-        for raw in ["https://u:p@h/x?t=1", "https://ci:pw@[::1/x"] {
+        for raw in ["https://u:p@h/x?t=1", "https://ci:pw@[::1/x", raw] {
             assert_eq!(redact_url(&redact_url(raw)), redact_url(raw));
         }
     }
