@@ -5,35 +5,18 @@
 
 use super::data_sources::CHART;
 use super::oci_registry::ECR_HOST;
-use super::{block, data, kv, q, reg_name, resource, Case, Phase, HELM, OCI};
+use super::{block, data, kv, q, registration, Case, Phase, HELM, OCI};
 use crate::harness::Testbed;
 
 /// An expression unknown at plan that is `""` at apply (`src_unknown` is created by the run).
 const EMPTY: &str = "substr(chartreg_helm_registry.src_unknown.index_digest, 0, 0)";
 
 fn helm(n: &str, endpoint: &str, extra: &[&str]) -> String {
-    let name = kv("name", &reg_name(n));
-    let ep = kv("endpoint", endpoint);
-    let mut body: Vec<&str> = Vec::new();
-    if !extra.iter().any(|l| l.starts_with("name ")) {
-        body.push(&name);
-    }
-    if !extra.iter().any(|l| l.starts_with("endpoint ")) {
-        body.push(&ep);
-    }
-    body.extend_from_slice(extra);
-    resource(HELM, n, &body)
+    registration(HELM, n, endpoint, extra)
 }
 
 fn oci(n: &str, endpoint: &str, extra: &[&str]) -> String {
-    let name = kv("name", &reg_name(n));
-    let ep = kv("endpoint", endpoint);
-    let mut body: Vec<&str> = vec![name.as_str()];
-    if !extra.iter().any(|l| l.starts_with("endpoint ")) {
-        body.push(&ep);
-    }
-    body.extend_from_slice(extra);
-    resource(OCI, n, &body)
+    registration(OCI, n, endpoint, extra)
 }
 
 pub fn cases(tb: &Testbed) -> Phase {

@@ -3,23 +3,13 @@
 //! (case, length, characters, null), half credentials and malformed PEM. The `update_*` cases
 //! first apply a valid registration and then break one attribute: the state must stay as applied.
 
-use super::{kv, reg_name, resource, Case, HELM};
+use super::{kv, registration, resource, Case, HELM};
 use crate::harness::Testbed;
 
 /// A registration `chartreg_helm_registry.<n>` with `name` and `endpoint` set unless `extra`
 /// sets them, then `extra`.
 fn reg(n: &str, endpoint: &str, extra: &[&str]) -> String {
-    let name = kv("name", &reg_name(n));
-    let ep = kv("endpoint", endpoint);
-    let mut body: Vec<&str> = Vec::new();
-    if !extra.iter().any(|l| l.starts_with("name ")) {
-        body.push(&name);
-    }
-    if !extra.iter().any(|l| l.starts_with("endpoint ")) {
-        body.push(&ep);
-    }
-    body.extend_from_slice(extra);
-    resource(HELM, n, &body)
+    registration(HELM, n, endpoint, extra)
 }
 
 /// A damaged certificate: a real header and footer around text that is not base64.

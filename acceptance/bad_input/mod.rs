@@ -414,6 +414,22 @@ pub fn resource(ty: &str, name: &str, body: &[&str]) -> String {
     block(&format!("resource {ty:?} {name:?}"), body)
 }
 
+/// A registration `T.<n>` (`chartreg_helm_registry` or `chartreg_oci_registry`) with `name` and
+/// `endpoint` set unless `extra` sets them, then `extra`.
+pub fn registration(ty: &str, n: &str, endpoint: &str, extra: &[&str]) -> String {
+    let name = kv("name", &reg_name(n));
+    let ep = kv("endpoint", endpoint);
+    let mut body: Vec<&str> = Vec::new();
+    if !extra.iter().any(|l| l.starts_with("name ")) {
+        body.push(&name);
+    }
+    if !extra.iter().any(|l| l.starts_with("endpoint ")) {
+        body.push(&ep);
+    }
+    body.extend_from_slice(extra);
+    resource(ty, n, &body)
+}
+
 /// `data "T" "N" { <body> }`.
 pub fn data(ty: &str, name: &str, body: &[&str]) -> String {
     block(&format!("data {ty:?} {name:?}"), body)

@@ -5,22 +5,12 @@
 //! apply a valid registration.
 
 use super::helm_registry::PEM_BAD_BASE64;
-use super::{kv, reg_name, resource, Case, HELM, OCI};
+use super::{kv, registration, Case, HELM, OCI};
 use crate::harness::Testbed;
 
 /// `chartreg_oci_registry.<n>` with `name` and `endpoint` unless `extra` sets them.
 fn reg(n: &str, endpoint: &str, extra: &[&str]) -> String {
-    let name = kv("name", &reg_name(n));
-    let ep = kv("endpoint", endpoint);
-    let mut body: Vec<&str> = Vec::new();
-    if !extra.iter().any(|l| l.starts_with("name ")) {
-        body.push(&name);
-    }
-    if !extra.iter().any(|l| l.starts_with("endpoint ")) {
-        body.push(&ep);
-    }
-    body.extend_from_slice(extra);
-    resource(OCI, n, &body)
+    registration(OCI, n, endpoint, extra)
 }
 
 /// An `ecr { … }` block.
