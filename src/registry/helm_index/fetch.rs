@@ -192,7 +192,12 @@ async fn read_body_spooled(
                 std::process::id(),
                 SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             ));
-            let f = std::fs::File::create(&path).map_err(spool_err)?;
+            // create_new: never through a file or link someone else put at that name
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(spool_err)?;
             let spool = SpoolFile { path, len: 0 };
             let mut w = std::io::BufWriter::with_capacity(256 << 10, f);
             w.write_all(&mem).map_err(spool_err)?;
@@ -208,10 +213,8 @@ async fn read_body_spooled(
     let body = match file {
         None => IndexBody::Memory(mem),
         Some((mut spool, w)) => {
-            w.into_inner()
-                .map_err(|e| spool_err(e.into_error()))?
-                .sync_data()
-                .ok();
+            // flushed, not synced: the file is read back by this process and then removed
+            w.into_inner().map_err(|e| spool_err(e.into_error()))?;
             spool.len = len;
             IndexBody::Spooled(spool)
         }
