@@ -17,6 +17,7 @@ mod chart_archive;
 mod chart_state;
 mod data_sources;
 mod error_wording;
+mod faults;
 mod harness;
 mod helm_registry;
 mod helm_semantics;
@@ -48,6 +49,7 @@ fn all_trials(tb: &Arc<harness::Testbed>) -> Vec<Trial> {
     trials.extend(security::tests(tb));
     trials.extend(install::tests(tb));
     trials.extend(bad_input::tests(tb));
+    trials.extend(faults::tests(tb));
     trials
 }
 

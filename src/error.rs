@@ -339,7 +339,7 @@ fn redact_text(raw: &str) -> String {
 
 /// A link of an error chain that only says which part of the HTTP stack failed
 /// (hyper-util's `client error (Connect)`, `client error (SendRequest)`).
-fn is_library_wrapper(s: &str) -> bool {
+pub(crate) fn is_library_wrapper(s: &str) -> bool {
     s.starts_with("client error (") && s.ends_with(')')
 }
 

@@ -7,12 +7,14 @@ fn main() -> anyhow::Result<()> {
     // Ctrl-C reaches the plugin too: Terraform drives the shutdown (see serve.rs).
     chartreg::serve::ignore_interrupts();
     let provider = chartreg::provider::ChartregProvider::default();
-    chartreg::logging::init_with(chartreg::serve::stop_layer(provider.stop_token()));
+    let stop = provider.stop_token();
+    chartreg::logging::init_with(chartreg::serve::stop_layer(stop.clone()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(chartreg::serve::serve(
-        chartreg::objects::PROVIDER_NAME,
-        Box::new(provider),
-    ))
+    rt.block_on(async move {
+        // ...and from here on it cancels the registry requests in flight (see serve.rs).
+        chartreg::serve::cancel_on_interrupt(stop)?;
+        chartreg::serve::serve(chartreg::objects::PROVIDER_NAME, Box::new(provider)).await
+    })
 }

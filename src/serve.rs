@@ -14,6 +14,12 @@
 //!   tower-http opens for every RPC, whose `uri` names the method: [`stop_layer`] watches those
 //!   spans and cancels the provider's stop token on `StopProvider` (and on go-plugin's
 //!   `GRPCController/Shutdown`), which ends every registry request in flight at once.
+//! - Terraform does not send StopProvider for everything it runs: `terraform apply` plans (and so
+//!   refreshes) without watching for an interrupt, and waits for the plan to end before it looks
+//!   at a Ctrl-C. A refresh stalled on a registry would then hold Ctrl-C for
+//!   `(max_retries + 1) × request_timeout`. So the SIGINT a terminal sends the plugin as well
+//!   cancels the same stop token ([`cancel_on_interrupt`]): the plugin still lives on to answer
+//!   Terraform, its registry requests end at once (found by `faults::interrupt`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::{FromRawFd, RawFd};
@@ -39,6 +45,24 @@ pub fn ignore_interrupts() {
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
     }
+}
+
+/// From now on, a SIGINT (Ctrl-C in a terminal reaches the whole process group) cancels `token`
+/// instead of being ignored: the registry requests in flight end, the plugin keeps serving
+/// Terraform. Call inside the runtime; until then [`ignore_interrupts`] holds.
+pub fn cancel_on_interrupt(token: CancellationToken) -> std::io::Result<()> {
+    let mut sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        while sig.recv().await.is_some() {
+            if !token.is_cancelled() {
+                tracing::debug!(
+                    "interrupted (SIGINT): cancelling the registry requests in flight; Terraform drives the shutdown"
+                );
+                token.cancel();
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Cancels `token` when a stop RPC arrives (see the module docs).
@@ -229,6 +253,18 @@ mod tests {
             0,
             "accepted socket inherits TCP_NODELAY"
         );
+    }
+
+    /// Ctrl-C reaches the plugin: the stop token is cancelled, the process lives on.
+    #[tokio::test]
+    async fn sigint_cancels_the_token() {
+        let token = tokio_util::sync::CancellationToken::new();
+        super::cancel_on_interrupt(token.clone()).expect("a SIGINT handler");
+        // SAFETY: raising a signal the handler above now catches.
+        unsafe { libc::raise(libc::SIGINT) };
+        tokio::time::timeout(std::time::Duration::from_secs(5), token.cancelled())
+            .await
+            .expect("SIGINT cancels the token");
     }
 
     #[test]

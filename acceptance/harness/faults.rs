@@ -12,6 +12,20 @@
 //! ```
 //!
 //! Connections are `Connection: close`; one thread per connection; the server stops on drop.
+//!
+//! **Proxy mode** ([`FaultServer::proxy`]): the server stands in front of a real upstream on
+//! loopback (the testbed's nginx, docker-registry, moto). Unscripted paths, and scripted requests
+//! whose fault is [`Fault::Forward`], are forwarded to it as sent (Host included, so signatures
+//! and generated URLs stay valid); [`Fault::Upstream`] forwards and then spoils the real answer
+//! ([`Mangle`]: cut short, reset, dripped, another content type). So a script can say "the
+//! second request to `/public/index.yaml` gets a 503, every other one the real index":
+//!
+//! ```ignore
+//! let p = FaultServer::proxy(&nginx_addr);
+//! p.route("/public/index.yaml", vec![Fault::Forward, Fault::status(503), Fault::Forward]);
+//! p.route_when("/", Match::Header("x-amz-target", "GetAuthorizationToken"), vec![Fault::status(500)]);
+//! p.set_down(true);   // connection refused until set_down(false), on the same port
+//! ```
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -58,7 +72,14 @@ pub enum Fault {
     /// `status` with a body that repeats every request header line back (`Name: value`), as
     /// some misconfigured servers and debug pages do.
     EchoHeaders { status: u16 },
+    /// Proxy mode: the request goes to the upstream and its answer comes back unchanged.
+    Forward,
+    /// Proxy mode: the request goes to the upstream (without `If-None-Match` /
+    /// `If-Modified-Since`, so that there is a body to spoil) and its answer comes back spoiled.
+    Upstream(Mangle),
 }
+
+pub use super::fault_proxy::{Mangle, Match, TcpTunnel};
 
 impl Fault {
     pub fn respond(status: u16, body: impl Into<Vec<u8>>) -> Fault {
@@ -104,6 +125,8 @@ pub struct SeenRequest {
     /// Path with query, as sent.
     pub target: String,
     pub headers: Vec<(String, String)>,
+    /// The request body (kept for forwarding and matching).
+    pub body: Vec<u8>,
     pub at: Instant,
 }
 
@@ -124,7 +147,13 @@ impl SeenRequest {
 #[derive(Default)]
 struct State {
     routes: HashMap<String, (Vec<Fault>, usize)>,
+    /// Proxy mode: routes that apply to a path only when the request matches, checked first.
+    conditional: Vec<(String, Match, Vec<Fault>, usize)>,
     log: Vec<SeenRequest>,
+    /// Proxy mode: where forwarded requests go.
+    upstream: Option<SocketAddr>,
+    /// Faults served (requests answered otherwise than by forwarding), for the figures.
+    injected: usize,
 }
 
 /// The server; stops when dropped.
@@ -132,19 +161,58 @@ pub struct FaultServer {
     pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
+    /// The accept loop in service, `None` while down ([`FaultServer::set_down`]).
+    accepting: Mutex<Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>>,
 }
 
 impl FaultServer {
     /// Binds 127.0.0.1 on a free port and serves in background threads. Panics if it cannot bind.
     pub fn start() -> FaultServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("fault server bind");
+        FaultServer::start_on("127.0.0.1".parse().expect("loopback"), None)
+    }
+
+    /// Proxy mode in front of `upstream` (`127.0.0.1:PORT`, plain HTTP): unscripted paths are
+    /// forwarded instead of answering 404. Panics if it cannot bind or `upstream` is no address.
+    pub fn proxy(upstream: &str) -> FaultServer {
+        let up: SocketAddr = upstream
+            .parse()
+            .unwrap_or_else(|e| panic!("upstream {upstream:?}: {e}"));
+        FaultServer::start_on("127.0.0.1".parse().expect("loopback"), Some(up))
+    }
+
+    /// [`FaultServer::proxy`] bound to another loopback address (`LOOPBACK2`: a second host).
+    pub fn proxy_on(ip: std::net::IpAddr, upstream: &str) -> FaultServer {
+        let up: SocketAddr = upstream
+            .parse()
+            .unwrap_or_else(|e| panic!("upstream {upstream:?}: {e}"));
+        FaultServer::start_on(ip, Some(up))
+    }
+
+    fn start_on(ip: std::net::IpAddr, upstream: Option<SocketAddr>) -> FaultServer {
+        let listener = TcpListener::bind((ip, 0)).expect("fault server bind");
         let addr = listener.local_addr().expect("fault server addr");
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            upstream,
+            ..State::default()
+        }));
         let stop = Arc::new(AtomicBool::new(false));
-        let (st, sp) = (state.clone(), stop.clone());
-        std::thread::spawn(move || {
+        let fs = FaultServer {
+            addr,
+            state,
+            stop,
+            accepting: Mutex::new(None),
+        };
+        fs.accept_on(listener);
+        fs
+    }
+
+    fn accept_on(&self, listener: TcpListener) {
+        let (st, sp) = (self.state.clone(), self.stop.clone());
+        let closing = Arc::new(AtomicBool::new(false));
+        let cl = closing.clone();
+        let handle = std::thread::spawn(move || {
             for conn in listener.incoming() {
-                if sp.load(Ordering::SeqCst) {
+                if sp.load(Ordering::SeqCst) || cl.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
@@ -152,7 +220,60 @@ impl FaultServer {
                 std::thread::spawn(move || serve(conn, &st));
             }
         });
-        FaultServer { addr, state, stop }
+        *self.accepting.lock().unwrap() = Some((closing, handle));
+    }
+
+    /// Down: the listening socket is closed, so connections are refused (as a registry that is
+    /// not running); up again: the same port is bound again. Connections already accepted
+    /// finish. Panics if the port cannot be bound again.
+    pub fn set_down(&self, down: bool) {
+        let mut acc = self.accepting.lock().unwrap();
+        match (down, acc.take()) {
+            (true, Some((closing, handle))) => {
+                closing.store(true, Ordering::SeqCst);
+                let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(500));
+                let _ = handle.join();
+            }
+            (false, None) => {
+                drop(acc);
+                let mut tries = 0;
+                let listener = loop {
+                    match TcpListener::bind(self.addr) {
+                        Ok(l) => break l,
+                        Err(e) if tries < 50 => {
+                            tries += 1;
+                            let _ = e;
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                        Err(e) => panic!("fault server: cannot bind {} again: {e}", self.addr),
+                    }
+                };
+                self.accept_on(listener);
+            }
+            (_, other) => *acc = other,
+        }
+    }
+
+    /// Scripts requests to `path` that match `m` (checked before [`FaultServer::route`]'s
+    /// scripts; the k-th matching request gets `faults[k]`, the last one repeating).
+    pub fn route_when(&self, path: &str, m: Match, faults: Vec<Fault>) {
+        assert!(!faults.is_empty(), "a route needs at least one fault");
+        let mut st = self.state.lock().unwrap();
+        st.conditional
+            .retain(|(p, mm, _, _)| !(p == path && *mm == m));
+        st.conditional.push((path.to_string(), m, faults, 0));
+    }
+
+    /// Removes every script: all requests are forwarded again (proxy mode) or answer 404.
+    pub fn clear_routes(&self) {
+        let mut st = self.state.lock().unwrap();
+        st.routes.clear();
+        st.conditional.clear();
+    }
+
+    /// How many requests were answered with a fault rather than forwarded unchanged.
+    pub fn faults_injected(&self) -> usize {
+        self.state.lock().unwrap().injected
     }
 
     /// `http://127.0.0.1:PORT` + `path`.
@@ -198,7 +319,9 @@ impl FaultServer {
 impl Drop for FaultServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+        if self.accepting.lock().map(|a| a.is_some()).unwrap_or(false) {
+            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+        }
     }
 }
 
@@ -234,22 +357,24 @@ fn read_request(conn: &mut TcpStream) -> Option<SeenRequest> {
         .find(|(k, _)| k == "content-length")
         .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(0);
-    let mut have = buf.len() - head_end - 4;
-    while have < len {
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < len {
         match conn.read(&mut b) {
             Ok(0) | Err(_) => break,
-            Ok(n) => have += n,
+            Ok(n) => body.extend_from_slice(&b[..n]),
         }
     }
+    body.truncate(len);
     Some(SeenRequest {
         method,
         target,
         headers,
+        body,
         at: Instant::now(),
     })
 }
 
-fn reason(status: u16) -> &'static str {
+pub(super) fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         301 => "Moved Permanently",
@@ -321,17 +446,43 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
     let Some(req) = read_request(&mut conn) else {
         return;
     };
-    let fault = {
+    let (fault, upstream) = {
         let mut st = state.lock().unwrap();
         st.log.push(req.clone());
-        match st.routes.get_mut(req.path()) {
-            Some((faults, n)) => {
+        let upstream = st.upstream;
+        let path = req.path().to_string();
+        let conditional = st
+            .conditional
+            .iter_mut()
+            .find(|(p, m, _, _)| *p == path && m.matches(&req));
+        let fault = match conditional {
+            Some((_, _, faults, n)) => {
                 let f = faults[(*n).min(faults.len() - 1)].clone();
                 *n += 1;
                 f
             }
-            None => Fault::respond(404, "not found"),
+            None => match st.routes.get_mut(&path) {
+                Some((faults, n)) => {
+                    let f = faults[(*n).min(faults.len() - 1)].clone();
+                    *n += 1;
+                    f
+                }
+                None if upstream.is_some() => Fault::Forward,
+                None => Fault::respond(404, "not found"),
+            },
+        };
+        if !matches!(fault, Fault::Forward) {
+            st.injected += 1;
         }
+        (fault, upstream)
+    };
+    let fault = match (fault, upstream) {
+        (Fault::Forward, Some(up)) => super::fault_proxy::forwarded(&req, up, None),
+        (Fault::Upstream(m), Some(up)) => super::fault_proxy::forwarded(&req, up, Some(&m)),
+        (Fault::Forward | Fault::Upstream(_), None) => {
+            Fault::respond(500, "fault server: Forward without an upstream")
+        }
+        (f, _) => f,
     };
     let _ = conn.set_write_timeout(Some(Duration::from_secs(30)));
     let reset_mid_body = matches!(fault, Fault::ResetMidBody { .. });
@@ -406,5 +557,6 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
             let _ = conn.flush();
             let _ = conn.shutdown(Shutdown::Write);
         }
+        Fault::Forward | Fault::Upstream(_) => unreachable!("resolved above"),
     }
 }

@@ -14,6 +14,7 @@
 
 pub mod cases;
 pub mod diagnostics;
+pub mod fault_proxy;
 pub mod faults;
 pub mod fixtures;
 pub mod hcl;
@@ -38,7 +39,7 @@ pub use cases::Cases;
 #[allow(unused_imports)]
 pub use diagnostics::{Diagnostic, Severity};
 #[allow(unused_imports)]
-pub use faults::{Fault, FaultServer, SeenRequest};
+pub use faults::{Fault, FaultServer, Mangle, Match, SeenRequest, TcpTunnel};
 #[allow(unused_imports)]
 pub use fixtures::{HelmCli, HelmHome};
 #[allow(unused_imports)]

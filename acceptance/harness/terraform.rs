@@ -713,3 +713,26 @@ where
         })
         .collect()
 }
+
+/// The terraform process that runs the operation: Terraform 1.0 wraps itself (panicwrap) and its
+/// outer process ignores SIGINT, leaving it to the inner one (a terminal signals both).
+pub fn terraform_worker(pid: i32) -> i32 {
+    let exe = |p: i32| std::fs::read_link(format!("/proc/{p}/exe")).ok();
+    let me = exe(pid);
+    // Children of every thread: Go forks from whichever OS thread runs the goroutine, so
+    // `task/<pid>/children` alone misses the worker at random (seen under load).
+    let mut children = String::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        children += &std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+        children.push(' ');
+    }
+    children
+        .split_whitespace()
+        .filter_map(|c| c.parse::<i32>().ok())
+        .find(|c| me.is_some() && exe(*c) == me)
+        .unwrap_or(pid)
+}

@@ -55,6 +55,13 @@ fn xml_field(body: &str, name: &str) -> Option<String> {
 }
 
 /// Whether a host is one of AWS's own API endpoints (not an `AWS_ENDPOINT_URL*` override).
+/// Texts of an error chain that name a layer, not a cause: the SDK's connector wrappers and
+/// hyper's `client error (…)`.
+fn is_wrapper(text: &str) -> bool {
+    matches!(text, "dispatch failure" | "io error" | "other" | "timeout")
+        || crate::error::is_library_wrapper(text)
+}
+
 fn is_aws_host(host: &str) -> bool {
     [
         ".amazonaws.com",
@@ -160,9 +167,12 @@ impl Context<'_> {
             if let Some(r) = s.downcast_ref::<reqwest::Error>() {
                 url = r.url().cloned();
             }
-            // reqwest's own message repeats the URL with its query: keep the inner causes only.
-            if s.downcast_ref::<reqwest::Error>().is_none() {
-                chain.push(s.to_string());
+            // reqwest's own message repeats the URL with its query: keep the inner causes only,
+            // without the wrappers that name a layer rather than a cause (the SDK's `dispatch
+            // failure` / `io error`, hyper's `client error (SendRequest)`).
+            let text = s.to_string();
+            if s.downcast_ref::<reqwest::Error>().is_none() && !is_wrapper(&text) {
+                chain.push(text);
             }
             src = s.source();
         }
@@ -315,6 +325,51 @@ mod tests {
         assert_eq!(
             cx(&chain).setting(AwsFailure::EmptyRegion, false),
             EcrSetting::Region
+        );
+    }
+
+    /// The SDK's and hyper's wrappers are not quoted, the cause is (found by
+    /// `faults::ecr::token_and_sts`: an AssumeRole reset read "dispatch failure: io error: client
+    /// error (SendRequest): connection error: Connection reset by peer").
+    #[test]
+    fn transport_errors_name_the_cause_not_the_layers() {
+        #[derive(Debug)]
+        struct Link(&'static str, Option<Box<Link>>);
+        impl std::fmt::Display for Link {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl StdError for Link {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                self.1.as_deref().map(|l| l as &(dyn StdError + 'static))
+            }
+        }
+        let chain = [
+            "dispatch failure",
+            "io error",
+            "client error (SendRequest)",
+            "connection error",
+            "Connection reset by peer (os error 104)",
+        ]
+        .iter()
+        .rev()
+        .fold(None, |inner, t| Some(Box::new(Link(t, inner))))
+        .unwrap();
+        let secrets = Mutex::new(Secrets::new());
+        let auth = EcrAuth::default();
+        let cx = Context {
+            auth: &auth,
+            secrets: &secrets,
+            cancelled: false,
+        };
+        let Error::Aws { detail, .. } = cx.transport("AWS STS AssumeRole".into(), &*chain, true)
+        else {
+            panic!("not an AWS error");
+        };
+        assert_eq!(
+            detail,
+            "connection error: Connection reset by peer (os error 104)"
         );
     }
 

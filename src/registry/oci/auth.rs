@@ -220,6 +220,28 @@ pub struct Session {
     secrets: Mutex<Secrets>,
 }
 
+/// The token of a token service's answer (a JSON document): `token`, else `access_token` (the
+/// OAuth2 name), the first that is a non-empty string; else what is wrong with the answer,
+/// worded for the diagnostic.
+fn token_of(doc: &serde_json::Value) -> std::result::Result<String, String> {
+    let Some(obj) = doc.as_object() else {
+        return Err("the token service answered JSON that is not an object".into());
+    };
+    let mut wrong = None;
+    for key in ["token", "access_token"] {
+        match obj.get(key) {
+            Some(serde_json::Value::String(t)) if !t.is_empty() => return Ok(t.clone()),
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(_)) => {}
+            Some(_) => wrong = wrong.or(Some(key)),
+        }
+    }
+    Err(match wrong {
+        Some(key) => format!("the token service answered a token (`{key}`) that is not a string"),
+        None => "the token service answered without a token".into(),
+    })
+}
+
 /// How long a token is used, from the token response's `expires_in` (seconds). A number (or a
 /// numeric string) of at least one second counts, capped at [`MAX_TOKEN_TTL`]; anything else
 /// (absent, zero, negative, not finite, another type) is the spec's default of 60 s. A safety
@@ -468,14 +490,10 @@ impl Session {
             return Err(e);
         }
         // `expires_in` is any JSON (see `token_ttl`); `issued_at` is not read: the lifetime
-        // counts from the answer's arrival, on our clock.
-        #[derive(serde::Deserialize)]
-        struct TokenResponse {
-            token: Option<String>,
-            access_token: Option<String>,
-            expires_in: Option<serde_json::Value>,
-        }
-        let tr: TokenResponse =
+        // counts from the answer's arrival, on our clock. Read as a JSON value first, so that
+        // valid JSON of the wrong shape is described as such (not as "invalid JSON" with the
+        // deserializer's wording).
+        let doc: serde_json::Value =
             serde_json::from_slice(&reply.body).map_err(|e| Error::Protocol {
                 url: realm_shown.clone(),
                 detail: format!(
@@ -483,14 +501,11 @@ impl Session {
                     json_error(&e)
                 ),
             })?;
-        let tok = tr
-            .token
-            .filter(|t| !t.is_empty())
-            .or(tr.access_token.filter(|t| !t.is_empty()))
-            .ok_or_else(|| Error::Protocol {
-                url: realm_shown.clone(),
-                detail: "the token service answered without a token".into(),
-            })?;
+        let tok = token_of(&doc).map_err(|detail| Error::Protocol {
+            url: realm_shown.clone(),
+            detail,
+        })?;
+        let tr_expires_in = doc.get("expires_in").cloned();
         let mut header =
             HeaderValue::from_str(&format!("Bearer {tok}")).map_err(|_| Error::Protocol {
                 url: realm_shown.clone(),
@@ -503,7 +518,7 @@ impl Session {
         Ok(Token {
             header,
             expires: now
-                .checked_add(token_ttl(tr.expires_in.as_ref()))
+                .checked_add(token_ttl(tr_expires_in.as_ref()))
                 .unwrap_or(now),
         })
     }
@@ -635,6 +650,37 @@ mod tests {
     use super::*;
     use crate::registry::oci::parse_endpoint;
     use crate::registry::testserver::{response, serve, Request};
+
+    /// Valid JSON of the wrong shape is described as such, never as "invalid JSON" with the
+    /// deserializer's wording (found by `faults::create::oci_token::token_is_a_number`).
+    #[test]
+    fn token_answers_of_the_wrong_shape() {
+        let of = |s: &str| token_of(&serde_json::from_str(s).unwrap());
+        assert_eq!(of(r#"{"token":"t"}"#), Ok("t".to_string()));
+        assert_eq!(
+            of(r#"{"token":"","access_token":"a"}"#),
+            Ok("a".to_string())
+        );
+        assert_eq!(
+            of(r#"{"token":12345,"access_token":"a"}"#),
+            Ok("a".to_string())
+        );
+        for (doc, says) in [
+            (r#"{"token":12345}"#, "(`token`) that is not a string"),
+            (
+                r#"{"access_token":["x"]}"#,
+                "(`access_token`) that is not a string",
+            ),
+            (r#"{"expires_in":300}"#, "without a token"),
+            (r#"{"token":null}"#, "without a token"),
+            (r#"["t"]"#, "JSON that is not an object"),
+            ("\"t\"", "JSON that is not an object"),
+        ] {
+            let e = of(doc).unwrap_err();
+            assert!(e.contains(says), "{doc}: {e}");
+            assert!(!e.contains("invalid type"), "{doc}: {e}");
+        }
+    }
 
     #[test]
     fn challenges() {

@@ -1,0 +1,274 @@
+//! Fault scenarios whose steps depend on each other, each under Terraform 1.0 and 1.15:
+//!
+//! - `outage::comeback`: a Helm repository and an OCI registry go down (connection refused); a
+//!   refresh warns and keeps both catalogs; a chart is published meanwhile; once they are back,
+//!   the next refresh has no warning and picks the new version up.
+//! - `interrupt::ctrl_c_during_refresh`: SIGINT to terraform's process group (a terminal's
+//!   Ctrl-C) while `apply -refresh-only` stalls on the registry; `interrupt::stop_during_refresh`:
+//!   SIGINT to terraform alone (as CI runners send it) while `plan` refreshes, which Terraform
+//!   answers with StopProvider. Terraform returns within seconds, nothing reads like a crash, and
+//!   the state is parseable with the prior values (`security::transport` covers both during a
+//!   create). Not covered, because Terraform does not allow it: SIGINT to terraform alone during
+//!   the refresh of an `apply`, which plans without watching for interrupts (no StopProvider, no
+//!   signal reaches the plugin) and so waits for the refresh's time budget.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use libtest_mimic::Trial;
+use serde_json::Value;
+
+use super::{cache_clean, host_port, provider_block, q, HELM, OCI};
+use crate::harness::terraform::terraform_worker;
+use crate::harness::{
+    self, ensure, Fault, FaultServer, Severity, TestResult, Testbed, Tf, TfCli, TfOutput,
+};
+
+pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
+    let mut v = harness::scenarios(
+        tb,
+        "faults",
+        &[
+            ("outage::comeback", comeback),
+            ("interrupt::ctrl_c_during_refresh", |tb, cli| {
+                interrupted_refresh(tb, cli, true)
+            }),
+            ("interrupt::stop_during_refresh", |tb, cli| {
+                interrupted_refresh(tb, cli, false)
+            }),
+        ],
+    );
+    v.extend(super::ecr::tests(tb));
+    v
+}
+
+fn helm_res(name: &str, endpoint: &str) -> String {
+    format!(
+        "resource {HELM:?} {name:?} {{\n  name     = {name:?}\n  endpoint = {}\n}}\n\n",
+        q(endpoint)
+    )
+}
+
+fn oci_res(name: &str, endpoint: &str) -> String {
+    format!(
+        "resource {OCI:?} {name:?} {{\n  name     = {name:?}\n  endpoint = {}\n}}\n\n",
+        q(endpoint)
+    )
+}
+
+fn comeback(tb: &Testbed, cli: &TfCli) -> TestResult {
+    let repo = tb.try_spawn_helm_repo("comeback", false, false)?;
+    let helm_proxy = FaultServer::proxy(&host_port(&repo.url));
+    let oci_proxy = FaultServer::proxy(&tb.oci.plain);
+    let tf = Tf::new(tb, cli);
+    let cache = tf.dir.join("cache");
+    tf.write(&format!(
+        "{}{}{}",
+        provider_block(&cache, ""),
+        helm_res("back", &helm_proxy.url("/")),
+        oci_res("back", &oci_proxy.url("/charts"))
+    ));
+    tf.apply_json(&[]).ok()?;
+    let (h, o) = (format!("{HELM}.back"), format!("{OCI}.back"));
+    let (h0, o0) = (tf.resource_attrs(&h)?, tf.resource_attrs(&o)?);
+    ensure(h0["version_count"] == 1, || {
+        format!("before the outage: {h0}")
+    })?;
+
+    helm_proxy.set_down(true);
+    oci_proxy.set_down(true);
+    repo.publish("mychart", "0.3.0")?;
+    let out = tf.apply_json(&["-refresh-only"]).ok()?;
+    for addr in [&h, &o] {
+        ensure(
+            out.diagnostics.iter().any(|d| {
+                d.severity == Severity::Warning
+                    && d.summary == "Registry Unreachable"
+                    && &d.object == addr
+            }),
+            || format!("no \"Registry Unreachable\" warning on {addr}:\n{out}"),
+        )?;
+    }
+    ensure(
+        tf.resource_attrs(&h)? == h0 && tf.resource_attrs(&o)? == o0,
+        || "a refresh during the outage changed the state".into(),
+    )?;
+
+    helm_proxy.set_down(false);
+    oci_proxy.set_down(false);
+    let out = tf.apply_json(&["-refresh-only"]).ok()?;
+    ensure(out.warnings().is_empty(), || {
+        format!("the registries are back, yet:\n{out}")
+    })?;
+    let (h1, o1) = (tf.resource_attrs(&h)?, tf.resource_attrs(&o)?);
+    ensure(
+        h1["version_count"] == 2
+            && crate::chart_state::snapshot_versions(&h1, "mychart")
+                .first()
+                .map(String::as_str)
+                == Some("0.3.0"),
+        || format!("the version published during the outage was not picked up: {h1}"),
+    )?;
+    ensure(
+        o1["charts"] == o0["charts"] && o1["version_count"] == 3,
+        || format!("the OCI catalog after the outage: {o1}"),
+    )?;
+    cache_clean(&cache).map(drop)
+}
+
+/// How long Terraform may take to exit after the signal.
+const EXIT_WITHIN: Duration = Duration::from_secs(10);
+
+/// A registration applied cleanly, then refreshed while its index stalls (90 s, default
+/// `request_timeout` and `max_retries`: minutes without cancellation), interrupted by SIGINT.
+fn interrupted_refresh(tb: &Testbed, cli: &TfCli, whole_group: bool) -> TestResult {
+    let proxy = FaultServer::proxy(&host_port(&tb.helm.http));
+    let tf = Tf::new(tb, cli);
+    tf.write(&helm_res("stall", &proxy.url("/public")));
+    tf.apply_json(&[]).ok()?;
+    let addr = format!("{HELM}.stall");
+    let before = tf.resource_attrs(&addr)?;
+    proxy.route(
+        "/public/index.yaml",
+        vec![Fault::Stall(Duration::from_secs(90))],
+    );
+    proxy.clear_log();
+
+    let args: &[&str] = if whole_group {
+        &[
+            "apply",
+            "-refresh-only",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+        ]
+    } else {
+        &["plan", "-input=false", "-no-color"]
+    };
+    let mut cmd = tf.command(args);
+    if !harness::sweep::enabled() {
+        // what Terraform and the provider did about the signal, kept with the workspace
+        cmd.env("TF_LOG", "trace")
+            .env("TF_LOG_PATH", tf.dir.join("interrupt-trace.log"));
+    }
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start terraform: {e}"))?;
+    let pgid = child.id() as i32;
+    let mut out_pipe = child.stdout.take().expect("piped stdout");
+    let mut err_pipe = child.stderr.take().expect("piped stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out_pipe.read_to_string(&mut s);
+        s
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err_pipe.read_to_string(&mut s);
+        s
+    });
+    // SAFETY: signalling our own child's process group.
+    let kill_group = || unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    };
+    let t0 = Instant::now();
+    while proxy.requests_to("/public/index.yaml").is_empty() {
+        if t0.elapsed() > Duration::from_secs(60) || child.try_wait().ok().flatten().is_some() {
+            kill_group();
+            let _ = child.wait();
+            return Err(format!(
+                "the refresh never requested the index:\n{}{}",
+                out_t.join().unwrap_or_default(),
+                err_t.join().unwrap_or_default()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let target = if whole_group {
+        -pgid
+    } else {
+        terraform_worker(pgid)
+    };
+    let sent = Instant::now();
+    // SAFETY: signalling our own child (or its process group).
+    unsafe { libc::kill(target, libc::SIGINT) };
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            break Some(s);
+        }
+        if sent.elapsed() > EXIT_WITHIN {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = sent.elapsed().as_secs_f64();
+    if status.is_none() {
+        kill_group();
+        let _ = child.wait();
+    }
+    let out = TfOutput {
+        args: args
+            .iter()
+            .map(|a| a.to_string())
+            .chain(["(interrupted)".to_string()])
+            .collect(),
+        label: cli.label.clone(),
+        code: status.and_then(|s| s.code()).unwrap_or(-1),
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+    };
+    ensure(status.is_some(), || {
+        format!(
+            "terraform did not exit within {} s of SIGINT (killed):\n{out}",
+            EXIT_WITHIN.as_secs()
+        )
+    })?;
+    eprintln!(
+        "faults::interrupt::{}: terraform exited {took:.2} s after SIGINT during a refresh ({})",
+        cli.label,
+        if whole_group {
+            "process group"
+        } else {
+            "terraform only: StopProvider"
+        }
+    );
+    for bad in [
+        "Plugin did not respond",
+        "panic",
+        "plugin exited",
+        "transport is closing",
+    ] {
+        ensure(!out.combined().contains(bad), || {
+            format!("the interrupted refresh says {bad:?}:\n{out}")
+        })?;
+    }
+    let t1 = Instant::now();
+    // SAFETY: probing (signal 0) our own child's process group.
+    while unsafe { libc::kill(-pgid, 0) } == 0 {
+        if t1.elapsed() > Duration::from_secs(5) {
+            kill_group();
+            return Err("a process of terraform's group (the provider) outlived it by 5 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The state file is whole JSON and keeps the prior values.
+    let raw =
+        std::fs::read_to_string(tf.dir.join("terraform.tfstate")).map_err(|e| e.to_string())?;
+    serde_json::from_str::<Value>(&raw)
+        .map_err(|e| format!("the state is not JSON after the interrupt: {e}"))?;
+    let after = tf.resource_attrs(&addr)?;
+    ensure(after == before, || {
+        format!("the interrupted refresh changed the state:\nbefore {before}\nafter  {after}")
+    })?;
+    // And the registry still refreshes once it answers.
+    proxy.route("/public/index.yaml", vec![Fault::Forward]);
+    tf.refresh_only()?;
+    Ok(())
+}
