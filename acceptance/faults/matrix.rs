@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use libtest_mimic::Trial;
 use serde_json::Value;
+use sha2::Digest;
 
 use super::{cache_clean, host_port, provider_block, q, CHART, HELM, OCI};
 use crate::bad_input::{no_crash_text, INTERNAL_MARKERS};
@@ -14,6 +15,10 @@ use crate::harness::{
     ensure, Cases, Diagnostic, Fault, FaultServer, Match, Severity, TcpTunnel, TestResult, Testbed,
     Tf, TfReport, LOOPBACK2,
 };
+
+/// In a script's path: the blob of mychart 0.2.0's chart layer in the shared registry
+/// (`/v2/charts/mychart/blobs/sha256:<hex>`, the digest of the pushed `.tgz`).
+pub const CHART_BLOB: &str = "{chart_blob}";
 
 /// What a case reads through its proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +28,8 @@ pub enum Surface {
     /// The same over HTTPS, reached at 127.0.0.3 (the certificate names 127.0.0.1, 127.0.0.2,
     /// localhost and the host name): a certificate for another name. No proxy script.
     HelmTlsOtherName,
+    /// The shared HTTPS registry (basic auth), reached at 127.0.0.3 likewise.
+    OciTlsOtherName,
     /// `chartreg_oci_registry` on the shared plain registry (`/charts`: mychart, other).
     Oci,
     /// The same behind a bearer-token challenge: `/v2/` without a token answers 401 naming the
@@ -31,6 +38,8 @@ pub enum Surface {
     /// `chartreg_helm_chart` (mychart 0.2.0, archive downloaded and verified) on a
     /// `chartreg_helm_registry` applied cleanly first.
     Archive,
+    /// The same on a `chartreg_oci_registry` (the chart layer blob: the path [`CHART_BLOB`]).
+    ArchiveOci,
 }
 
 /// The expected outcome of a case.
@@ -99,7 +108,9 @@ impl Spec {
     fn resource(&self) -> String {
         let t = match self.surface {
             Surface::Helm | Surface::HelmTlsOtherName | Surface::Archive => HELM,
-            Surface::Oci | Surface::OciToken => OCI,
+            Surface::Oci | Surface::OciToken | Surface::OciTlsOtherName | Surface::ArchiveOci => {
+                OCI
+            }
         };
         format!("{t}.{}", self.id())
     }
@@ -107,7 +118,7 @@ impl Spec {
     /// The object the outcome is about: the data source for archive cases, else the resource.
     fn object(&self) -> String {
         match self.surface {
-            Surface::Archive => format!("data.{CHART}.{}", self.id()),
+            Surface::Archive | Surface::ArchiveOci => format!("data.{CHART}.{}", self.id()),
             _ => self.resource(),
         }
     }
@@ -134,6 +145,8 @@ pub enum PhaseKind {
 /// A case's servers during the run.
 struct Live {
     spec: Spec,
+    /// What [`CHART_BLOB`] stands for.
+    chart_blob: String,
     proxy: FaultServer,
     second: Option<FaultServer>,
     tunnel: Option<TcpTunnel>,
@@ -142,19 +155,20 @@ struct Live {
 impl Live {
     fn start(tb: &Testbed, spec: &Spec) -> Live {
         let upstream = match spec.surface {
-            Surface::Oci | Surface::OciToken => tb.oci.plain.clone(),
+            Surface::Oci | Surface::OciToken | Surface::ArchiveOci => tb.oci.plain.clone(),
             _ => host_port(&tb.helm.http),
         };
         let proxy = FaultServer::proxy(&upstream);
         let second = spec
             .uses_second()
             .then(|| FaultServer::proxy_on(LOOPBACK2, &upstream));
-        let tunnel = (spec.surface == Surface::HelmTlsOtherName).then(|| {
-            TcpTunnel::start(
-                "127.0.0.3".parse().expect("an address"),
-                &host_port(&tb.helm.https),
-            )
-        });
+        let other_name =
+            |upstream: &str| TcpTunnel::start("127.0.0.3".parse().expect("an address"), upstream);
+        let tunnel = match spec.surface {
+            Surface::HelmTlsOtherName => Some(other_name(&host_port(&tb.helm.https))),
+            Surface::OciTlsOtherName => Some(other_name(&tb.oci.basic)),
+            _ => None,
+        };
         if spec.surface == Surface::OciToken {
             let challenge = format!(r#"Bearer realm="{}",service="faults""#, proxy.url("/token"));
             proxy.route_when(
@@ -167,8 +181,12 @@ impl Live {
                 vec![Fault::status(401).header("WWW-Authenticate", &challenge)],
             );
         }
+        let digest = std::fs::read(&tb.charts.mychart_020)
+            .map(|b| hex::encode(sha2::Sha256::digest(&b)))
+            .unwrap_or_default();
         Live {
             spec: spec.clone(),
+            chart_blob: format!("/v2/charts/mychart/blobs/sha256:{digest}"),
             proxy,
             second,
             tunnel,
@@ -184,8 +202,11 @@ impl Live {
             .map(|s| format!("http://{}", s.host()))
             .unwrap_or_default();
         for (path, faults) in &self.spec.script {
-            let faults = faults.iter().map(|f| substitute(f, &me, &second)).collect();
-            self.proxy.route(path, faults);
+            let faults = faults
+                .iter()
+                .map(|f| substitute(f, &me, &second, &self.chart_blob))
+                .collect();
+            self.proxy.route(&self.path(path), faults);
         }
         self.proxy.clear_log();
         if let Some(s) = &self.second {
@@ -194,6 +215,11 @@ impl Live {
         if self.spec.down {
             self.proxy.set_down(true);
         }
+    }
+
+    /// `path` with [`CHART_BLOB`] replaced.
+    fn path(&self, path: &str) -> String {
+        path.replace(CHART_BLOB, &self.chart_blob)
     }
 
     fn registry_config(&self, tb: &Testbed) -> String {
@@ -217,27 +243,39 @@ impl Live {
                 )),
                 q(&tb.ca_pem)
             ),
-            Surface::Oci | Surface::OciToken => format!(
+            Surface::Oci | Surface::OciToken | Surface::ArchiveOci => format!(
                 "resource {OCI:?} {id:?} {{\n  name     = {name}\n  endpoint = {}\n{creds}}}\n\n",
                 q(&self.proxy.url("/charts"))
+            ),
+            Surface::OciTlsOtherName => format!(
+                "resource {OCI:?} {id:?} {{\n  name           = {name}\n  endpoint       = {}\n  ca_certificate = {}\n}}\n\n",
+                q(&format!(
+                    "https://{}/charts",
+                    self.tunnel.as_ref().expect("a tunnel").addr
+                )),
+                q(&tb.ca_pem)
             ),
         }
     }
 
     fn data_config(&self) -> String {
         let id = self.spec.id();
+        let reg = self.spec.resource();
         format!(
-            "data {CHART:?} {id:?} {{\n  registry = {HELM}.{id}\n  name     = \"mychart\"\n  version  = \"0.2.0\"\n}}\n\n"
+            "data {CHART:?} {id:?} {{\n  registry = {reg}\n  name     = \"mychart\"\n  version  = \"0.2.0\"\n}}\n\n"
         )
     }
 }
 
-/// `f` with `{self}` and `{second}` replaced in its header values.
-fn substitute(f: &Fault, me: &str, second: &str) -> Fault {
+/// `f` with `{self}`, `{second}` and [`CHART_BLOB`] replaced in its header values.
+fn substitute(f: &Fault, me: &str, second: &str, chart_blob: &str) -> Fault {
     let mut f = f.clone();
     if let Fault::Respond { headers, .. } = &mut f {
         for (_, v) in headers.iter_mut() {
-            *v = v.replace("{self}", me).replace("{second}", second);
+            *v = v
+                .replace("{self}", me)
+                .replace("{second}", second)
+                .replace(CHART_BLOB, chart_blob);
         }
     }
     f
@@ -314,7 +352,7 @@ pub fn group(tb: &Arc<Testbed>, name: &'static str, kind: PhaseKind) -> Vec<Tria
                 ..Seen::default()
             };
             if let Some((path, _, _)) = l.spec.attempts {
-                let reqs = l.proxy.requests_to(path);
+                let reqs = l.proxy.requests_to(&l.path(path));
                 s.attempts = reqs.len();
                 s.gap = reqs
                     .get(1)

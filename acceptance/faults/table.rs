@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use super::matrix::{Outcome, PhaseKind, Spec, Surface};
+use super::matrix::{Outcome, PhaseKind, Spec, Surface, CHART_BLOB};
 use super::SIZE_CAP;
 use crate::harness::{Fault, Mangle};
 
@@ -324,6 +324,12 @@ fn oci(t: &mut T) {
         ep,
         ONCE,
     );
+    t.ok(
+        "catalog_wrong_content_type",
+        CATALOG,
+        vec![Fault::Upstream(Mangle::ContentType("text/html".into()))],
+        ONCE,
+    );
     t.fail(
         "catalog_html",
         CATALOG,
@@ -409,6 +415,12 @@ fn oci_create_only(t: &mut T) {
         ONCE,
     )
     .credentials = true;
+    t.ok(
+        "manifest_wrong_content_type",
+        MANIFEST,
+        vec![Fault::Upstream(Mangle::ContentType("text/plain".into()))],
+        ONCE,
+    );
     t.ok(
         "manifest_http_502_transient",
         MANIFEST,
@@ -658,6 +670,92 @@ fn archive(t: &mut T) {
     t.refused(ARCHIVE);
 }
 
+/// `chartreg_helm_chart` on an OCI registry: the chart layer blob.
+fn archive_oci(t: &mut T) {
+    let reg = "registry";
+    t.ok(
+        "blob_http_503_transient",
+        CHART_BLOB,
+        vec![Fault::status(503), Fault::Forward],
+        TRANSIENT,
+    );
+    t.fail(
+        "blob_http_500",
+        CHART_BLOB,
+        vec![Fault::status(500)],
+        "Unexpected Registry Response",
+        reg,
+        PERSISTENT,
+    );
+    t.ok(
+        "blob_reset_transient",
+        CHART_BLOB,
+        vec![Fault::Upstream(Mangle::ResetMidBody), Fault::Forward],
+        TRANSIENT,
+    );
+    t.fail(
+        "blob_truncated",
+        CHART_BLOB,
+        vec![Fault::Upstream(Mangle::Truncate)],
+        "Registry Request Failed",
+        reg,
+        PERSISTENT,
+    );
+    t.fail(
+        "blob_stall",
+        CHART_BLOB,
+        vec![stall()],
+        "Registry Request Timed Out",
+        reg,
+        STALLED,
+    );
+    t.fail(
+        "blob_not_the_archive",
+        CHART_BLOB,
+        vec![html()],
+        "Chart Archive Digest Mismatch",
+        "version",
+        ONCE,
+    );
+    t.fail(
+        "blob_over_cap",
+        CHART_BLOB,
+        vec![over_cap()],
+        "Chart Archive Too Large",
+        "version",
+        ONCE,
+    );
+    t.fail(
+        "blob_gzip_bomb",
+        CHART_BLOB,
+        vec![bomb()],
+        "Chart Archive Too Large",
+        "version",
+        ONCE,
+    );
+    t.ok(
+        "blob_cross_host_redirect",
+        CHART_BLOB,
+        vec![Fault::redirect(307, "{second}{chart_blob}")],
+        ONCE,
+    );
+}
+
+/// A registry whose TLS certificate (from the trusted test CA) names other hosts than the one in
+/// `endpoint`: never retried, nothing to count.
+fn tls_other_name(prefix: &str, surface: Surface) -> Spec {
+    Spec {
+        name: format!("{prefix}::tls_certificate_for_another_name"),
+        surface,
+        script: Vec::new(),
+        down: false,
+        expect: Outcome::Fail("Registry TLS Certificate Name Mismatch", "endpoint"),
+        attempts: None,
+        min_gap: None,
+        credentials: false,
+    }
+}
+
 /// The cases of a phase (called for the trial names, then in the fixture).
 pub fn cases(kind: PhaseKind) -> Vec<Spec> {
     let mut t = T {
@@ -670,16 +768,8 @@ pub fn cases(kind: PhaseKind) -> Vec<Spec> {
         PhaseKind::Create | PhaseKind::Refresh => {
             helm_index(&mut t, kind);
             if kind == PhaseKind::Create {
-                t.v.push(Spec {
-                    name: "helm_index::tls_certificate_for_another_name".into(),
-                    surface: Surface::HelmTlsOtherName,
-                    script: Vec::new(),
-                    down: false,
-                    expect: Outcome::Fail("Registry TLS Certificate Name Mismatch", "endpoint"),
-                    attempts: None,
-                    min_gap: None,
-                    credentials: false,
-                });
+                t.v.push(tls_other_name("helm_index", Surface::HelmTlsOtherName));
+                t.v.push(tls_other_name("oci", Surface::OciTlsOtherName));
             }
             t.surface = Surface::Oci;
             t.prefix = "oci";
@@ -693,6 +783,9 @@ pub fn cases(kind: PhaseKind) -> Vec<Spec> {
             t.prefix = "archive";
             t.reg_attr = "registry";
             archive(&mut t);
+            t.surface = Surface::ArchiveOci;
+            t.prefix = "archive_oci";
+            archive_oci(&mut t);
         }
     }
     t.v
