@@ -33,6 +33,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         "faults",
         &[
             ("outage::comeback", comeback),
+            ("spool::large_index_cut_short", large_index_cut_short),
             ("interrupt::ctrl_c_during_refresh", |tb, cli| {
                 interrupted_refresh(tb, cli, true)
             }),
@@ -116,6 +117,103 @@ fn comeback(tb: &Testbed, cli: &TfCli) -> TestResult {
         o1["charts"] == o0["charts"] && o1["version_count"] == 3,
         || format!("the OCI catalog after the outage: {o1}"),
     )?;
+    cache_clean(&cache).map(drop)
+}
+
+/// An index over the in-memory threshold (16 MiB: spooled to a temporary file as it arrives),
+/// cut short: on create (reset, for good: an error), on create again (truncated once: the retry
+/// succeeds from a new spool) and on refresh (reset, for good: a warning, the index kept). No
+/// spool file is left in the provider's temporary directory (`TMPDIR`), nothing half-written in
+/// `cache_dir`.
+fn large_index_cut_short(tb: &Testbed, cli: &TfCli) -> TestResult {
+    // one chart, then comment lines: 24 MiB that parse quickly, cut after 20 MiB (spooled)
+    let mut index = String::from(
+        "apiVersion: v1\nentries:\n  big:\n  - apiVersion: v2\n    name: big\n    version: 0.1.0\n    description: an index over the spool threshold\n    urls:\n    - big-0.1.0.tgz\n",
+    );
+    let line = format!("# {}\n", "p".repeat(77));
+    while index.len() < 24 << 20 {
+        index.push_str(&line);
+    }
+    let body = index.into_bytes();
+    let half = body[..20 << 20].to_vec();
+    let cut = |reset: bool| {
+        let (status, headers, body, declared) = (200, Vec::new(), half.clone(), body.len());
+        if reset {
+            Fault::ResetMidBody {
+                status,
+                headers,
+                body,
+                declared,
+            }
+        } else {
+            Fault::Truncate {
+                status,
+                headers,
+                body,
+                declared,
+            }
+        }
+    };
+    let fs = FaultServer::start();
+    let mut tf = Tf::new(tb, cli);
+    let tmp = tf.dir.join("tmp");
+    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    tf.env("TMPDIR", &tmp.display().to_string());
+    let cache = tf.dir.join("cache");
+    let provider = format!(
+        "provider \"chartreg\" {{\n  request_timeout = \"30s\"\n  max_retries     = 2\n  max_index_size  = {}\n  cache_dir       = {}\n}}\n\n",
+        64 << 20,
+        q(&cache.display().to_string())
+    );
+    let spools = || -> Vec<String> {
+        std::fs::read_dir(&tmp)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("chartreg-index-"))
+            .collect()
+    };
+    let addr = format!("{HELM}.big");
+    tf.write(&format!("{provider}{}", helm_res("big", &fs.url("/big"))));
+
+    fs.route("/big/index.yaml", vec![cut(true)]);
+    let out = tf.apply_json(&[]).failed()?;
+    out.expect_error("Registry Request Failed", &format!("{addr}.endpoint"))?;
+    let n = fs.requests_to("/big/index.yaml").len();
+    ensure(n == 3, || {
+        format!("a reset that persists: expected 3 attempts, saw {n}")
+    })?;
+    ensure(spools().is_empty(), || {
+        format!("spool files left after a failed create: {:?}", spools())
+    })?;
+    tf.expect_empty_state()?;
+    cache_clean(&cache)?;
+
+    fs.route("/big/index.yaml", vec![cut(false), Fault::ok(body.clone())]);
+    fs.clear_log();
+    tf.apply_json(&[]).ok()?;
+    let a = tf.resource_attrs(&addr)?;
+    ensure(a["version_count"] == 1, || {
+        format!("the large index is not in state: {a}")
+    })?;
+    ensure(fs.requests_to("/big/index.yaml").len() == 2, || {
+        "expected 2 attempts".into()
+    })?;
+    ensure(spools().is_empty(), || {
+        format!("spool files left after a create: {:?}", spools())
+    })?;
+
+    fs.route("/big/index.yaml", vec![cut(true)]);
+    let out = tf.apply_json(&["-refresh-only"]).ok()?;
+    out.expect_warning("Registry Request Failed", &format!("{addr}.endpoint"))
+        .or_else(|_| out.expect_warning("Registry Request Failed", &addr))?;
+    ensure(tf.resource_attrs(&addr)? == a, || {
+        "a failed refresh changed the state".into()
+    })?;
+    ensure(spools().is_empty(), || {
+        format!("spool files left after a failed refresh: {:?}", spools())
+    })?;
     cache_clean(&cache).map(drop)
 }
 
