@@ -7,8 +7,9 @@
 //!    stdout. AutoMTLS: Terraform passes its client certificate in `PLUGIN_CLIENT_CERT`;
 //!    tf-provider answers with a fresh self-signed server certificate (`CERT`, base64 DER) and
 //!    serves gRPC over TLS. [`serve`] holds the line back until TCP_NODELAY is set on the
-//!    listener, ignores SIGINT (Terraform drives the shutdown) and turns Terraform's
-//!    StopProvider into a cancellation of the registry requests in flight. Logs go to stderr as
+//!    listener, survives SIGINT (Terraform drives the shutdown) and turns Terraform's
+//!    StopProvider, and a Ctrl-C's SIGINT, into a cancellation of the registry requests in
+//!    flight. Logs go to stderr as
 //!    hclog JSON ([`logging`]).
 //! 2. tf-provider decodes each gRPC call into typed values and calls the trait methods:
 //!    `ConfigureProvider` → [`provider`] checks the provider block and stores the effective

@@ -4,7 +4,8 @@ fn main() -> anyhow::Result<()> {
     // tf-provider appends a backtrace to every diagnostic when RUST_BACKTRACE is set.
     std::env::remove_var("RUST_BACKTRACE");
     std::env::remove_var("RUST_LIB_BACKTRACE");
-    // Ctrl-C reaches the plugin too: Terraform drives the shutdown (see serve.rs).
+    // Ctrl-C reaches the plugin too: Terraform drives the shutdown (see serve.rs); ignored until
+    // the runtime runs...
     chartreg::serve::ignore_interrupts();
     let provider = chartreg::provider::ChartregProvider::default();
     let stop = provider.stop_token();

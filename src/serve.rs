@@ -6,8 +6,9 @@
 //!   connect: stdout is routed through a pipe, and the handshake line (which names the listening
 //!   port) is held back until the option is set.
 //! - Shutdown is Terraform's to drive. Ctrl-C in a terminal sends SIGINT to the whole process
-//!   group, the plugin included: [`ignore_interrupts`] ignores it, as HashiCorp's go-plugin
-//!   servers do, so the plugin lives on to answer Terraform (which then stops the operation).
+//!   group, the plugin included: it never ends the plugin ([`ignore_interrupts`] until the
+//!   runtime runs, then [`cancel_on_interrupt`], below), as HashiCorp's go-plugin servers
+//!   ignore it, so the plugin lives on to answer Terraform (which then stops the operation).
 //!   Terraform stops a provider with the StopProvider RPC; tf-provider 0.2.2 answers it itself
 //!   (it only starts a graceful shutdown of its gRPC server, which waits for the RPCs in flight)
 //!   and tells the provider nothing. The only place the call is visible is the `request` span

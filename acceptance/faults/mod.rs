@@ -17,13 +17,15 @@
 //!   faults: a warning and the previous catalog kept (`show -json` before and after compared), or
 //!   a successful retry.
 //! - `archive`: `chartreg_helm_chart` (which downloads and verifies the chart archive) read at
-//!   plan through faults on the archive.
+//!   plan through faults on the archive of a Helm repository and on the chart layer blob of an
+//!   OCI registry.
 //!
 //! Every case counts the attempts the proxy saw (bounded by `max_retries`), and every phase scans
 //! `cache_dir` for temporary files and files that do not hash to their name.
 //!
 //! [`scenarios`]: a registry that comes back after an outage is picked up at the next refresh;
-//! Ctrl-C and StopProvider during a refresh; Amazon ECR and STS (moto) through faults. [`scale`]:
+//! an index over the spool threshold cut short leaves no temporary file; Ctrl-C and StopProvider
+//! during a refresh. [`ecr`]: Amazon ECR and STS (moto) through faults. [`scale`]:
 //! 100 registries at `-parallelism=30` against faulty servers end within the bound the timeouts
 //! imply.
 
