@@ -136,7 +136,9 @@ fn token_and_sts(tb: &Testbed, cli: &TfCli) -> TestResult {
             3,
         ),
     ];
+    let mut injected = 0;
     for (what, m, fault, failing, per) in steps {
+        injected += aws.faults_injected();
         aws.clear_routes();
         aws.clear_log();
         aws.route_when("/", m.clone(), vec![fault]);
@@ -158,6 +160,7 @@ fn token_and_sts(tb: &Testbed, cli: &TfCli) -> TestResult {
     }
 
     // 5. no fault
+    injected += aws.faults_injected();
     aws.clear_routes();
     let out = tf.apply_json(&["-refresh-only"]);
     register_role_secrets(tb);
@@ -170,9 +173,8 @@ fn token_and_sts(tb: &Testbed, cli: &TfCli) -> TestResult {
         ensure(a["charts"] == b["charts"], || format!("{addr}: {a}"))?;
     }
     eprintln!(
-        "faults::ecr::{}: {} faults injected in all",
-        cli.label,
-        aws.faults_injected()
+        "faults::ecr::{}: {injected} faults injected in all",
+        cli.label
     );
     cache_clean(&cache).map(drop)
 }

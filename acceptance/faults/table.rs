@@ -404,8 +404,8 @@ fn oci(t: &mut T) {
     );
 }
 
-/// Manifests and the token server: read on create only (a refresh with unchanged tags reads no
-/// manifest; the token cases are in the create phase).
+/// Manifests, and redirects to a second host: on create only (a refresh with unchanged tags reads
+/// no manifest).
 fn oci_create_only(t: &mut T) {
     let ep = "endpoint";
     t.ok(
@@ -483,9 +483,17 @@ fn oci_create_only(t: &mut T) {
         ep,
         ONCE,
     );
+}
 
-    let tok =
-        |s: &str| Fault::respond(200, s.to_string()).header("Content-Type", "application/json");
+/// A token answer (200, JSON).
+pub fn token_answer(s: &str) -> Fault {
+    Fault::respond(200, s.to_string()).header("Content-Type", "application/json")
+}
+
+/// The bearer-token service of an OCI registry (create and refresh alike).
+fn oci_token(t: &mut T) {
+    let ep = "endpoint";
+    let tok = token_answer;
     let mut tt = T {
         v: std::mem::take(&mut t.v),
         surface: Surface::OciToken,
@@ -777,6 +785,7 @@ pub fn cases(kind: PhaseKind) -> Vec<Spec> {
             if kind == PhaseKind::Create {
                 oci_create_only(&mut t);
             }
+            oci_token(&mut t);
         }
         PhaseKind::Archive => {
             t.surface = Surface::Archive;

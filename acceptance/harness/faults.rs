@@ -152,8 +152,8 @@ struct State {
     log: Vec<SeenRequest>,
     /// Proxy mode: where forwarded requests go.
     upstream: Option<SocketAddr>,
-    /// Faults served (requests answered otherwise than by forwarding), for the figures.
-    injected: usize,
+    /// Faults served (requests answered otherwise than by forwarding) per path, for the figures.
+    injected: HashMap<String, usize>,
 }
 
 /// The server; stops when dropped.
@@ -271,9 +271,21 @@ impl FaultServer {
         st.conditional.clear();
     }
 
-    /// How many requests were answered with a fault rather than forwarded unchanged.
+    /// How many requests were answered with a fault rather than forwarded unchanged (since the
+    /// start or [`FaultServer::clear_log`]).
     pub fn faults_injected(&self) -> usize {
-        self.state.lock().unwrap().injected
+        self.state.lock().unwrap().injected.values().sum()
+    }
+
+    /// [`FaultServer::faults_injected`] on requests to `path` only.
+    pub fn faults_injected_on(&self, path: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .injected
+            .get(path)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// `http://127.0.0.1:PORT` + `path`.
@@ -311,8 +323,11 @@ impl FaultServer {
             .collect()
     }
 
+    /// Forgets the requests seen and the faults counted.
     pub fn clear_log(&self) {
-        self.state.lock().unwrap().log.clear();
+        let mut st = self.state.lock().unwrap();
+        st.log.clear();
+        st.injected.clear();
     }
 }
 
@@ -472,7 +487,7 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) {
             },
         };
         if !matches!(fault, Fault::Forward) {
-            st.injected += 1;
+            *st.injected.entry(path).or_default() += 1;
         }
         (fault, upstream)
     };
