@@ -437,9 +437,27 @@ fn download_helm_repo(tb: &Testbed) -> TestResult {
         }
         other => return Err(format!("corrupted archive: {other:?}")),
     }
-    ensure(!fresh.root().exists(), || {
-        "a corrupted archive was cached".into()
+    // The download streamed into a temporary file of the cache, removed on the mismatch: no
+    // file is left (directories made for it may stay).
+    let left = files_below(fresh.root());
+    ensure(left.is_empty(), || {
+        format!("a corrupted archive was cached: {left:?}")
     })
+}
+
+/// Every file (not directory) below `dir`, recursively; none when it does not exist.
+fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(e.path()),
+                _ => out.push(e.path()),
+            }
+        }
+    }
+    out
 }
 
 /// The library reads `withschema` 0.3.0 pushed by `helm push` to a real docker-registry (TLS,

@@ -26,6 +26,13 @@ for crate in ring rustls reqwest hyper hyper-rustls tokio-rustls; do
         fail=1
     fi
 done
+# The fuzz workspace (fuzz/, its own Cargo.lock) must resolve as locked: `make fuzz` builds it
+# with --locked, and a lock file left stale by a dependency change of the main crate breaks it.
+if ! fuzzerr=$("$CARGO" metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml 2>&1 >/dev/null); then
+    echo "deps-check: fuzz/Cargo.lock is stale (run \`cargo metadata --offline --manifest-path fuzz/Cargo.toml\` and commit it):" >&2
+    echo "$fuzzerr" | tail -n 3 >&2
+    fail=1
+fi
 if [ "$fail" -ne 0 ]; then
     exit 1
 fi

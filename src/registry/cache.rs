@@ -58,6 +58,80 @@ fn child(base: &Path, part: &str) -> Result<PathBuf> {
     Ok(p)
 }
 
+/// Numbers the temporary files of this process ([`Cache::put`], [`Cache::begin`]).
+static TMP_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A cache entry being written ([`Cache::begin`]).
+#[derive(Debug)]
+pub struct PendingFile {
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    tmp: PathBuf,
+    dest: PathBuf,
+    len: u64,
+}
+
+impl PendingFile {
+    fn io_err(&self, source: std::io::Error) -> Error {
+        Error::Cache {
+            path: self.tmp.display().to_string(),
+            source,
+        }
+    }
+
+    /// Append `bytes`.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        let r = match self.file.as_mut() {
+            Some(f) => f.write_all(bytes),
+            None => Err(std::io::Error::other("the file was already finished")),
+        };
+        r.map_err(|e| self.io_err(e))?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Flush and close the temporary file; it stays pending (removed on drop) until
+    /// [`PendingFile::commit`].
+    pub fn finish(&mut self) -> Result<()> {
+        use std::io::Write;
+        if let Some(mut f) = self.file.take() {
+            f.flush().map_err(|e| self.io_err(e))?;
+        }
+        Ok(())
+    }
+
+    /// What was written (after [`PendingFile::finish`]).
+    pub fn read(&self) -> Result<Vec<u8>> {
+        std::fs::read(&self.tmp).map_err(|e| self.io_err(e))
+    }
+
+    /// Make the written content the entry (rename over any previous one).
+    pub fn commit(mut self) -> Result<PathBuf> {
+        self.finish()?;
+        std::fs::rename(&self.tmp, &self.dest).map_err(|e| self.io_err(e))?;
+        self.tmp = PathBuf::new();
+        Ok(self.dest.clone())
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        self.file = None;
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 /// A content-addressed store for one registry: `cache_dir/<class>/<name>`, holding files by digest,
 /// directly or grouped by kind (`blobs`).
 #[derive(Debug, Clone)]
@@ -115,7 +189,6 @@ impl Cache {
     /// temporary name is unique per process and call, so two writers of one digest never share
     /// a temporary file (the last rename wins; both wrote the same content).
     pub fn put(&self, kind: &str, digest: &str, bytes: &[u8]) -> Result<PathBuf> {
-        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let p = self.path(kind, digest)?;
         let dir = p.parent().expect("cache path has a parent");
         let err = |source| Error::Cache {
@@ -126,7 +199,7 @@ impl Cache {
         let tmp = dir.join(format!(
             ".tmp-{}-{}-{}",
             std::process::id(),
-            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            TMP_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             p.file_name().unwrap().to_string_lossy()
         ));
         let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &p));
@@ -155,6 +228,41 @@ impl Cache {
         Ok(p)
     }
 
+    /// A file for `digest` of `kind` written while its content streams in: bytes go to a
+    /// temporary file beside the final name (created with `create_new`, unique per process and
+    /// call), which becomes the entry only on [`PendingFile::commit`]; dropped uncommitted (an
+    /// error, a digest mismatch, a cancelled request) it is removed, so no half-written file is
+    /// ever found under the entry's name.
+    pub fn begin(&self, kind: &str, digest: &str) -> Result<PendingFile> {
+        let dest = self.path(kind, digest)?;
+        let dir = dest
+            .parent()
+            .expect("cache path has a parent")
+            .to_path_buf();
+        let err = |source| Error::Cache {
+            path: dir.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(err)?;
+        let tmp = dir.join(format!(
+            ".tmp-{}-{}-{}",
+            std::process::id(),
+            TMP_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            dest.file_name().unwrap().to_string_lossy()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(err)?;
+        Ok(PendingFile {
+            file: Some(std::io::BufWriter::with_capacity(64 << 10, file)),
+            tmp,
+            dest,
+            len: 0,
+        })
+    }
+
     pub fn remove(&self, kind: &str, digest: &str) {
         if let Ok(p) = self.path(kind, digest) {
             let _ = std::fs::remove_file(p);
@@ -179,6 +287,37 @@ mod tests {
         let h = Cache::registry(d.path(), "helm", "h").unwrap();
         let p = h.put("", "sha256-abc", b"index").unwrap();
         assert_eq!(p, d.path().join("helm/h/sha256-abc"));
+    }
+
+    #[test]
+    fn pending_files_become_entries_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Cache::registry(dir.path(), "helm", "r").unwrap();
+        let names = || {
+            let mut v: Vec<String> = std::fs::read_dir(c.root().join("charts"))
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let mut p = c.begin("charts", "sha256:ab").unwrap();
+        p.write(b"half").unwrap();
+        assert_eq!(names().len(), 1);
+        assert!(names()[0].starts_with(".tmp-"), "{:?}", names());
+        assert!(c.get("charts", "sha256:ab").is_none());
+        drop(p);
+        assert_eq!(names(), Vec::<String>::new());
+        let mut p = c.begin("charts", "sha256:ab").unwrap();
+        p.write(b"whole ").unwrap();
+        p.write(b"file").unwrap();
+        assert_eq!(p.len(), 10);
+        p.finish().unwrap();
+        assert_eq!(p.read().unwrap(), b"whole file");
+        p.commit().unwrap();
+        assert_eq!(names(), vec!["sha256-ab".to_string()]);
+        assert_eq!(c.get("charts", "sha256:ab").unwrap(), b"whole file");
     }
 
     #[test]

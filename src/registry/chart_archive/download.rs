@@ -11,10 +11,15 @@
 //! - Size: refused above `max_chart_size` as announced (`Content-Length`) or while streaming
 //!   ([`Error::ChartTooLarge`]); sha256 computed while streaming and compared with the index's
 //!   `digest` ([`Error::DigestMismatch`]); then read as a chart ([`read_chart_archive`]).
-//! - Cache: `<cache>/charts/sha256-<hex>` (the registry's [`Cache`]), written (temporary file and
-//!   rename) only once the digest matched and the archive read as a chart; a cached file is
-//!   hashed again before use and dropped when it does not match. A second read of the same
-//!   digest sends no request.
+//! - Cache: `<cache>/charts/sha256-<hex>` (the registry's [`Cache`]). With a cache and a listed
+//!   digest the body streams into a temporary file beside that name while it is hashed
+//!   ([`Sink::File`], [`Cache::begin`]); the file becomes the entry (rename) only once the digest
+//!   matched and the archive read as a chart, and is removed on any failure (a mismatch, a body
+//!   over the cap, a reset, a retry's failed attempt), so no half-written or unverified file is
+//!   ever found under an entry's name. The chunks are written on the async worker through a
+//!   64 KiB buffer (page-cache writes; the reading back and the chart reader run off it). A
+//!   cached file is hashed again before use and dropped when it does not match. A second read
+//!   of the same digest sends no request.
 //! - A version whose index entry has no `digest`: downloaded, its sha256 computed and returned,
 //!   nothing written to the disk cache (there is no listed digest to find it by next time, and a
 //!   computed one proves nothing); within one provider process it is read once per URL.
@@ -31,7 +36,7 @@ use url::Url;
 
 use super::{read_chart_archive, ChartDetails};
 use crate::error::{from_reqwest, redact_url, Error, Result};
-use crate::registry::cache::Cache;
+use crate::registry::cache::{Cache, PendingFile};
 use crate::registry::helm_index::{index_url, resolve_chart_url, HelmRepo};
 use crate::registry::http::{
     build_client, origin, status_error, Credentials, Fetcher, HttpSettings,
@@ -217,13 +222,79 @@ pub fn helm_chart_url(repo: &HelmRepo, snapshot: &Snapshot, record: &VersionReco
     resolve_chart_url(&index, first)
 }
 
+/// Where a download's bytes go while they stream in.
+#[derive(Debug)]
+pub(crate) enum Sink {
+    /// Held in memory (no cache, or no listed digest to file the archive under).
+    Memory(Vec<u8>),
+    /// Written to the cache under the listed digest as they arrive, the entry made only once
+    /// the digest matched and the archive read as a chart ([`PendingFile`]).
+    File(PendingFile),
+}
+
+impl Sink {
+    /// A sink for one attempt: the cache's pending entry for `sha256:<digest>` when both are
+    /// given, else memory (also when the cache cannot be written: that only costs a download
+    /// next time).
+    pub(crate) fn new(cache: Option<(&Cache, &str)>, capacity: usize) -> Sink {
+        if let Some((c, digest)) = cache {
+            match c.begin(CHART_CACHE_KIND, &format!("sha256:{digest}")) {
+                Ok(f) => return Sink::File(f),
+                Err(e) => tracing::debug!(error = %e, "cannot cache a chart archive"),
+            }
+        }
+        Sink::Memory(Vec::with_capacity(capacity))
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            Sink::Memory(v) => v.len() as u64,
+            Sink::File(f) => f.len(),
+        }
+    }
+
+    /// Append a chunk. A cache file that cannot be written is an error of this attempt (the
+    /// disk is full or gone): the download is not silently kept in memory instead.
+    pub(crate) fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        match self {
+            Sink::Memory(v) => {
+                v.extend_from_slice(chunk);
+                Ok(())
+            }
+            Sink::File(f) => f.write(chunk),
+        }
+    }
+}
+
+/// Read a verified download as a chart, off the async workers, and make a cache file of it an
+/// entry only when it reads as one: the bytes, and the details.
+pub(crate) async fn read_sink(body: Sink, url: String) -> Result<(Vec<u8>, ChartDetails)> {
+    match body {
+        Sink::Memory(bytes) => read_off_thread(bytes, url).await,
+        Sink::File(mut pending) => tokio::task::spawn_blocking(move || {
+            pending.finish()?;
+            let bytes = pending.read()?;
+            let details = read_chart_archive(&bytes, &url)?;
+            if let Err(e) = pending.commit() {
+                tracing::debug!(error = %e, "cannot cache a chart archive");
+            }
+            Ok((bytes, details))
+        })
+        .await
+        .map_err(|e| Error::Config(format!("reading a chart archive was aborted: {e}")))?,
+    }
+}
+
 /// Download `url` (GET, the repository's credentials policy), at most `settings.max_chart_size`
-/// bytes, hashing while streaming: the body and its lower-case hex sha256.
+/// bytes, hashing while streaming into `cache` (the registry's cache and the listed digest, when
+/// both are known) or memory: the body and its lower-case hex sha256. Each attempt starts a new
+/// sink; a failed attempt's cache file is removed.
 async fn download(
     repo: &HelmRepo,
     settings: &HttpSettings,
     url: &Url,
-) -> Result<(Vec<u8>, String)> {
+    cache: Option<(&Cache, &str)>,
+) -> Result<(Sink, String)> {
     let client = build_client(settings, &repo.tls)?;
     let mut fetcher = Fetcher::new(
         client,
@@ -255,21 +326,21 @@ async fn download(
                     return Err(too_large());
                 }
                 const MAX_PREALLOC: u64 = 16 * 1024 * 1024;
-                let mut body = Vec::with_capacity(
-                    resp.content_length()
-                        .unwrap_or(0)
-                        .min(limit)
-                        .min(MAX_PREALLOC) as usize,
-                );
+                let capacity = resp
+                    .content_length()
+                    .unwrap_or(0)
+                    .min(limit)
+                    .min(MAX_PREALLOC) as usize;
+                let mut body = Sink::new(cache, capacity);
                 let mut hasher = Sha256::new();
                 let mut stream = resp.bytes_stream();
                 while let Some(chunk) = stream.next().await {
                     let chunk = chunk.map_err(|e| from_reqwest(url.as_str(), &e, timeout))?;
-                    if body.len() as u64 + chunk.len() as u64 > limit {
+                    if body.len() + chunk.len() as u64 > limit {
                         return Err(too_large());
                     }
                     hasher.update(&chunk);
-                    body.extend_from_slice(&chunk);
+                    body.write(&chunk)?;
                 }
                 Ok((body, hex::encode(hasher.finalize())))
             },
@@ -309,7 +380,8 @@ pub async fn helm_chart_details(
                     return Ok((details, exp.to_string(), false));
                 }
             }
-            let (bytes, actual) = download(repo, settings, &url).await?;
+            let sink = cache.zip(expected.as_deref().filter(|d| is_sha256_hex(d)));
+            let (body, actual) = download(repo, settings, &url, sink).await?;
             if let Some(exp) = &expected {
                 if *exp != actual {
                     tracing::debug!(url = %shown, expected = %exp, %actual, "chart archive digest mismatch");
@@ -320,9 +392,12 @@ pub async fn helm_chart_details(
                     });
                 }
             }
-            let (bytes, details) = read_off_thread(bytes, url.to_string()).await?;
+            let streamed = matches!(body, Sink::File(_));
+            let (bytes, details) = read_sink(body, url.to_string()).await?;
             if expected.is_some() {
-                cache_archive(cache, &actual, &bytes);
+                if !streamed {
+                    cache_archive(cache, &actual, &bytes);
+                }
             } else {
                 tracing::debug!(url = %shown, digest = %actual, "the index lists no digest: chart archive not cached");
             }
@@ -604,6 +679,7 @@ mod tests {
         };
         let limit = archive.len() as u64 - 1;
         let err = read(endpoint.clone(), limit).await.unwrap_err();
+        assert_eq!(cache_files(&cache), Vec::<String>::new());
         assert!(
             matches!(err, Error::ChartTooLarge { limit: l, .. } if l == limit),
             "{err}"
@@ -616,11 +692,52 @@ mod tests {
         let endpoint = format!("{}/charts", srv.base);
         let err = read(endpoint.clone(), limit).await.unwrap_err();
         assert!(matches!(err, Error::ChartTooLarge { .. }), "{err}");
-        // At the limit: fine.
+        // Cut off while streaming into the cache: the temporary file is gone too.
+        assert_eq!(cache_files(&cache), Vec::<String>::new());
+        // At the limit: fine, streamed into the cache under its digest, nothing else left.
         read(endpoint, archive.len() as u64).await.unwrap();
-        assert!(cache
-            .get(CHART_CACHE_KIND, &format!("sha256:{digest}"))
-            .is_some());
+        assert_eq!(
+            cache
+                .get(CHART_CACHE_KIND, &format!("sha256:{digest}"))
+                .as_deref(),
+            Some(archive.as_slice())
+        );
+        assert_eq!(cache_files(&cache), vec![format!("sha256-{digest}")]);
+    }
+
+    /// The file names in the registry's chart cache, sorted (temporary files included).
+    fn cache_files(cache: &Cache) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(cache.root().join(CHART_CACHE_KIND))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn verified_but_not_a_chart_is_an_error_and_nothing_is_cached() {
+        let body = b"these bytes match the listed digest but are no chart".to_vec();
+        let digest = sha256_hex(&body);
+        let srv = server(body, &[]).await;
+        let endpoint = format!("{}/charts", srv.base);
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::registry(dir.path(), "helm", "r").unwrap();
+        let err = helm_chart_details(
+            &ArchiveStore::default(),
+            &repo(&endpoint, false),
+            &settings(1 << 20),
+            Some(&cache),
+            &snapshot(&endpoint),
+            &record("demo-1.0.0.tgz", &digest),
+        )
+        .await
+        .unwrap_err();
+        assert!(!matches!(err, Error::DigestMismatch { .. }), "{err}");
+        assert_eq!(cache_files(&cache), Vec::<String>::new());
     }
 
     #[tokio::test]
