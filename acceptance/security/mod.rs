@@ -2,6 +2,7 @@
 //! named case per defect, each failing on the code before its fix. Most play a hostile registry
 //! with [`crate::harness::FaultServer`].
 //!
+//! - `credentials`: chart URLs on a second host get no credentials unless `pass_credentials`.
 //! - `import_cache`: import IDs validated as configuration; the cache refuses paths outside `cache_dir`.
 //! - `plan_time`: plan-time checks (null required attributes, numbers and durations, secrets in messages).
 //! - `remote`: what a registry sends (token lifetimes, echoed credentials, gzip).
@@ -12,6 +13,7 @@
 //! output (where a diagnostic is, which configuration line it quotes). The general ones live in
 //! the harness: `harness::ensure`, `TfOutput::diag_blocks`, `Tf::expect_empty_state`.
 
+mod credentials;
 mod import_cache;
 mod parse;
 mod plan_time;
@@ -29,6 +31,7 @@ pub const OCI: &str = "chartreg_oci_registry";
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     let mut trials = Vec::new();
+    trials.extend(credentials::tests(tb));
     trials.extend(import_cache::tests(tb));
     trials.extend(plan_time::tests(tb));
     trials.extend(remote::tests(tb));
