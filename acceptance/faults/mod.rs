@@ -25,12 +25,14 @@
 //!
 //! [`scenarios`]: a registry that comes back after an outage is picked up at the next refresh;
 //! an index over the spool threshold cut short leaves no temporary file; Ctrl-C and StopProvider
-//! during a refresh. [`ecr`]: Amazon ECR and STS (moto) through faults. [`scale`]:
+//! during a refresh. [`refresh_tls`]: a TLS certificate for another name on refresh (a tunnel
+//! switched from the real server to one with a certificate for `other.invalid`). [`ecr`]: Amazon ECR and STS (moto) through faults. [`scale`]:
 //! 100 registries at `-parallelism=30` against faulty servers end within the bound the timeouts
 //! imply.
 
 mod ecr;
 mod matrix;
+mod refresh_tls;
 mod scale;
 mod scenarios;
 mod table;
@@ -71,6 +73,7 @@ pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
         "faults::archive",
         matrix::PhaseKind::Archive,
     ));
+    v.extend(refresh_tls::tests(tb));
     v.extend(scenarios::tests(tb));
     v.extend(scale::tests(tb));
     v

@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::faults::{Fault, SeenRequest};
@@ -197,24 +197,31 @@ pub(super) fn forwarded(req: &SeenRequest, up: SocketAddr, mangle: Option<&Mangl
 }
 
 /// A plain TCP forwarder from `ip:PORT` to an upstream: a TLS server reached under an address its
-/// certificate does not name. Counts connections; stops on drop.
+/// certificate does not name. The upstream can be switched while it runs
+/// ([`TcpTunnel::set_upstream`]: new connections go to the new one, the port stays). Counts
+/// connections; stops on drop.
 pub struct TcpTunnel {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
     connections: Arc<AtomicUsize>,
+    upstream: Arc<Mutex<SocketAddr>>,
+}
+
+fn parse_upstream(upstream: &str) -> SocketAddr {
+    upstream
+        .parse()
+        .unwrap_or_else(|e| panic!("upstream {upstream:?}: {e}"))
 }
 
 impl TcpTunnel {
     /// Panics if it cannot bind.
     pub fn start(ip: IpAddr, upstream: &str) -> TcpTunnel {
-        let up: SocketAddr = upstream
-            .parse()
-            .unwrap_or_else(|e| panic!("upstream {upstream:?}: {e}"));
+        let upstream = Arc::new(Mutex::new(parse_upstream(upstream)));
         let listener = TcpListener::bind((ip, 0)).expect("tunnel bind");
         let addr = listener.local_addr().expect("tunnel addr");
         let stop = Arc::new(AtomicBool::new(false));
         let connections = Arc::new(AtomicUsize::new(0));
-        let (sp, n) = (stop.clone(), connections.clone());
+        let (sp, n, current) = (stop.clone(), connections.clone(), upstream.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if sp.load(Ordering::SeqCst) {
@@ -222,6 +229,7 @@ impl TcpTunnel {
                 }
                 let Ok(down) = conn else { continue };
                 n.fetch_add(1, Ordering::SeqCst);
+                let up = *current.lock().unwrap_or_else(|e| e.into_inner());
                 std::thread::spawn(move || {
                     let Ok(upc) = TcpStream::connect_timeout(&up, Duration::from_secs(5)) else {
                         return;
@@ -244,9 +252,17 @@ impl TcpTunnel {
             addr,
             stop,
             connections,
+            upstream,
         }
     }
 
+    /// Connections accepted from now on are forwarded to `upstream` (`host:port`); those already
+    /// open keep theirs.
+    pub fn set_upstream(&self, upstream: &str) {
+        *self.upstream.lock().unwrap_or_else(|e| e.into_inner()) = parse_upstream(upstream);
+    }
+
+    /// Connections accepted so far (all upstreams).
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }

@@ -21,6 +21,7 @@ pub mod hcl;
 pub mod moto;
 pub mod nginx;
 pub mod oci;
+pub mod other_name;
 pub mod procs;
 pub mod registry;
 pub mod servers;
@@ -48,6 +49,8 @@ pub use moto::Aws;
 pub use nginx::{AccessLogEntry, HelmRepoServer, HelmRepos};
 #[allow(unused_imports)]
 pub use oci::{BulkChart, HttpResponse, OciClient};
+
+pub use other_name::spawn_other_name_tls;
 #[allow(unused_imports)]
 pub use procs::{ServerProc, LOOPBACK, LOOPBACK2};
 #[allow(unused_imports)]

@@ -24,7 +24,7 @@ use super::{
     error_count, expect_error_on, flat, helm_resource, in_resource, provider, q, HELM, IN_PROVIDER,
     OCI,
 };
-use crate::harness::{self, ensure, ServerProc, TestResult, Testbed, Tf, TfCli, TfOutput};
+use crate::harness::{self, ensure, TestResult, Testbed, Tf, TfCli, TfOutput};
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
     harness::scenarios(
@@ -84,79 +84,6 @@ fn plan_traced(tf: &mut Tf) -> TestResult<(TfOutput, String)> {
     let plan = tf.plan(&[]);
     let text = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
     Ok((plan, text))
-}
-
-/// A TLS server on 127.0.0.1 (`openssl s_server`) whose certificate is signed by the test CA but
-/// only valid for `other.invalid`. Returns the server (stops on drop) and its port.
-fn spawn_other_name_tls(tb: &Testbed) -> TestResult<(ServerProc, u16)> {
-    let d = tb.scratch_dir("othername");
-    let p = |f: &str| d.join(f).to_string_lossy().into_owned();
-    let ca_key = tb
-        .ca_cert
-        .parent()
-        .map(|pki| pki.join("ca.key"))
-        .ok_or("no pki directory")?;
-    let (key, csr, crt, ext) = (p("srv.key"), p("srv.csr"), p("srv.crt"), p("srv.ext"));
-    std::fs::write(
-        &ext,
-        "subjectAltName=DNS:other.invalid\nbasicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-    )
-    .map_err(|e| e.to_string())?;
-    harness::run_cmd(std::process::Command::new("openssl").args([
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        &key,
-        "-out",
-        &csr,
-        "-subj",
-        "/CN=other.invalid",
-    ]))?;
-    harness::run_cmd(std::process::Command::new("openssl").args([
-        "x509",
-        "-req",
-        "-in",
-        &csr,
-        "-CA",
-        &tb.ca_cert.display().to_string(),
-        "-CAkey",
-        &ca_key.display().to_string(),
-        "-CAcreateserial",
-        "-CAserial",
-        &p("ca.srl"),
-        "-out",
-        &crt,
-        "-days",
-        "30",
-        "-extfile",
-        &ext,
-    ]))?;
-    let port = harness::servers::free_port();
-    let accept = format!("127.0.0.1:{port}");
-    let mut srv = ServerProc::new(
-        "othername-tls",
-        "openssl",
-        &[
-            &"s_server",
-            &"-accept",
-            &accept,
-            &"-cert",
-            &crt,
-            &"-key",
-            &key,
-            &"-www",
-            &"-quiet",
-        ],
-        d.join("s_server.log"),
-        port,
-    );
-    srv.start()?;
-    Ok((srv, port))
 }
 
 // ------------------------------------------------------------------ point 3: secrets
@@ -354,7 +281,7 @@ fn non_integer_numbers(tb: &Testbed, cli: &TfCli) -> TestResult {
 
 /// A certificate from the trusted CA that is for another name: the error is on `endpoint`.
 fn tls_name_mismatch_on_endpoint(tb: &Testbed, cli: &TfCli) -> TestResult {
-    let (_srv, port) = spawn_other_name_tls(tb)?;
+    let (_srv, port) = harness::spawn_other_name_tls(tb)?;
     let tf = Tf::new(tb, cli);
     tf.write(&format!(
         "resource {HELM:?} \"h\" {{\n  name           = \"h\"\n  endpoint       = \"https://127.0.0.1:{port}/charts\"\n  ca_certificate = {ca}\n}}\n\n\
