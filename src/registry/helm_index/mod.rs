@@ -46,6 +46,7 @@ mod fast_path;
 mod fetch;
 pub mod index_doc;
 mod parse;
+mod store;
 mod urls;
 mod validate;
 pub mod yaml_guard;
