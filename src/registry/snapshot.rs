@@ -9,9 +9,9 @@
 //! sources decode it from the registry reference they are given, with synchronization on or off.
 //!
 //! Format: a prefix naming the format version, then base64 (standard, padded) of gzip of a JSON
-//! document. Written: `chartreg-snapshot.v2:` ([`v2`]: each chart's versions written as changes
+//! document. Written: `chartreg-snapshot.v2:` (`snapshot/v2.rs`: each chart's versions written as changes
 //! from the previous version, URLs as templates around the version, the digests in one column),
-//! compressed at a fast deflate level (3) by the pure-Rust zlib-rs backend: Terraform's CPU per plan
+//! compressed at a fast deflate level (2) by the pure-Rust zlib-rs backend: Terraform's CPU per plan
 //! grows with the bytes in state (BENCHMARKS.md, "Plan latency": ~0.25 s per MB on the project
 //! machine) and the snapshot is most of a registry's state, so v2 at that level is smaller than v1
 //! at the best level, and several times cheaper to write (BENCHMARKS.md, "Index parsing").
@@ -36,10 +36,11 @@ pub const PREFIX: &str = v2::PREFIX;
 /// The prefix of the first format (still read: states written by earlier releases hold it).
 pub const PREFIX_V1: &str = "chartreg-snapshot.v1:";
 
-/// The deflate level of the snapshot: zlib-rs' level 3 (its level 1 uses static Huffman codes,
-/// which spend 8 bits on a hex digit of the digest column; 3 is as fast as 2 and smaller, and
-/// 4-9 cost more time for 1-2% of size. Figures in BENCHMARKS.md, "Index parsing").
-const LEVEL: u32 = 3;
+/// The deflate level of the snapshot: zlib-rs' level 2, its `deflate_fast` (level 1 is
+/// `deflate_quick`, whose static Huffman codes spend 8 bits on a hex digit of the digest column:
+/// larger than v1; 3-6 are `deflate_medium`, 2-4% smaller for a clear cost in time). Figures in
+/// BENCHMARKS.md, "Index parsing".
+const LEVEL: u32 = 2;
 
 /// Where an [`Encoder`] writes: JSON → 64 KiB buffer → gzip → base64 → the string.
 pub(crate) type Sink = std::io::BufWriter<
@@ -165,7 +166,7 @@ pub enum SnapshotError {
 }
 
 impl Snapshot {
-    /// `PREFIX` + base64(gzip(JSON)) in format v2 ([`v2`]).
+    /// `PREFIX` + base64(gzip(JSON)) in format v2 (`snapshot/v2.rs`).
     pub fn encode(&self) -> String {
         encode_with(self.kind, &self.index_url, |enc| {
             for (key, c) in &self.charts {

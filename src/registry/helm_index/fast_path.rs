@@ -1,9 +1,11 @@
 //! A hand-written reader for the block YAML that Helm (`helm repo index`, go-yaml through
 //! sigs.k8s.io/yaml), ChartMuseum and similar generators write: `entries` → chart name → list of
 //! mappings whose fields are plain or quoted scalars, block sequences and block mappings. It
-//! builds the same [`RawIndex`] as the full YAML parser (serde_norway) from the fields the catalog
+//! reads the same entries as the full YAML parser (serde_norway) from the fields the catalog
 //! needs, 5-10× faster and without holding the document: it reads line by line from any
-//! [`BufRead`], so a downloaded body can be parsed from its spool file.
+//! [`BufRead`], so a downloaded body can be parsed from its spool file, and hands each entry to a
+//! [`Sink`] as soon as it is read (the compact [`Store`](super::store::Store); the tests collect
+//! them into a [`RawIndex`] to compare with the full parser's).
 //!
 //! Why it may never give a wrong answer: it accepts a strict subset of YAML whose meaning it knows
 //! exactly, and answers [`Outcome::NotHandled`] on anything else — flow collections other than
@@ -16,7 +18,8 @@
 //! readers on every excerpt in `testdata/indexes/`, on crafted documents and on tens of thousands
 //! of random mutations of them; the acceptance trial `helm_registry::index_fast_path_equals_full_parser`
 //! and `benches/index.rs` compare them on every real index in `$CHARTREG_SHARED_DIR/data/indexes/`.
-//! Every subsequent step (validation, sorting, catalog) is shared with the full parser.
+//! Every subsequent step (validation, sorting, the store, summaries and snapshot) is shared with
+//! the full parser.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;

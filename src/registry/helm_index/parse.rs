@@ -52,7 +52,7 @@ impl IndexEntry {
 /// How many skipped entries [`ParsedIndex::skipped_examples`] describes at most.
 pub const MAX_SKIPPED_EXAMPLES: usize = 5;
 
-/// A parsed and validated index, kept compact ([`store`](super::store)): the valid entries per
+/// A parsed and validated index, kept compact (`helm_index/store.rs`): the valid entries per
 /// chart name, newest first, each version once (of a version listed more than once, the first
 /// entry in the index: the one `helm pull --version` downloads). Charts without a valid entry are
 /// left out. [`Self::entries`] and [`Self::catalog`] build the owned forms;
