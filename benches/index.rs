@@ -9,7 +9,7 @@
 //! else `$CHARTREG_TOOLS/bin/helm`, default `.testbed/tools`) the helm columns say so.
 //!
 //! What is measured: "load" is what a registry resource does with a downloaded index — the parse
-//! (fast path, falling back to the full YAML parser), validation, the catalog, the summaries
+//! (fast path, falling back to the full YAML parser), validation, then the summaries
 //! (`charts`) and the encoded `catalog_snapshot`. Peak memory is measured in a child process
 //! (this program re-run with `--child`): its peak RSS (`VmHWM`) above its RSS before the load,
 //! with the index read from its file line by line as a spooled download is. Every real index is

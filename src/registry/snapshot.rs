@@ -9,11 +9,11 @@
 //! sources decode it from the registry reference they are given, with synchronization on or off.
 //!
 //! Format: a prefix naming the format version, then base64 (standard, padded) of gzip of a JSON
-//! document. Written: `chartreg-snapshot.v2:` (`snapshot/v2.rs`: each chart's versions written as changes
-//! from the previous version, URLs as templates around the version, the digests in one column),
-//! compressed at a fast deflate level (2) by the pure-Rust zlib-rs backend: Terraform's CPU per plan
-//! grows with the bytes in state (BENCHMARKS.md, "Plan latency": ~0.25 s per MB on the project
-//! machine) and the snapshot is most of a registry's state, so v2 at that level is smaller than v1
+//! document. Written: `chartreg-snapshot.v2:` (`snapshot/v2.rs`: each chart's versions written
+//! as changes from the previous version, URLs as templates around the version, the digests in
+//! one column), compressed at a fast deflate level (2) by the pure-Rust zlib-rs backend:
+//! Terraform's CPU per plan grows with the bytes in state (BENCHMARKS.md, "Plan latency": ~0.25 s
+//! per MB on the project machine) and the snapshot is most of a registry's state, so v2 at that level is smaller than v1
 //! at the best level, and several times cheaper to write (BENCHMARKS.md, "Index parsing").
 //! Read: v2, and `chartreg-snapshot.v1:` (gzip of the [`Snapshot`] JSON as serde writes it, any
 //! gzip level), which states written by earlier releases hold. A decoder meeting another version

@@ -48,6 +48,7 @@ mod fast_path;
 mod fetch;
 pub mod index_doc;
 mod parse;
+mod parsed;
 mod store;
 mod urls;
 mod validate;
