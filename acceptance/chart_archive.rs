@@ -378,7 +378,7 @@ fn download_helm_repo(tb: &Testbed) -> TestResult {
     else {
         return Err("index not fetched".into());
     };
-    let entry = index.index.entries["withschema"][0].clone();
+    let entry = index.index.entries()["withschema"][0].clone();
     let snapshot = Snapshot {
         kind: Kind::Helm,
         index_url: index.url.to_string(),

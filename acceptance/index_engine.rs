@@ -6,7 +6,8 @@
 //!   itself), builds exactly the index the full YAML parser builds, and the catalog equals
 //!   `helm search repo NAME/ --versions --devel -o json` (charts, version order, app_version and
 //!   description of every version) and `helm search repo NAME/` (latest stable version and what
-//!   describes it). Helm reads the same file from its cache, as `helm repo add` leaves it.
+//!   describes it), and the summaries and the `catalog_snapshot` written from the index equal
+//!   those of the catalog. Helm reads the same file from its cache, as `helm repo add` leaves it.
 //!
 //! No Terraform here (the `helm_registry::helm_search_*` trials go through Terraform); the
 //! directory must hold at least one index (the testbed refuses to start without the Bitnami and
@@ -19,6 +20,7 @@ use chartreg::registry::catalog::ChartSummary;
 use chartreg::registry::helm_index::{
     fast_path_reads, parse_index, parse_index_full_parser, ParsedIndex,
 };
+use chartreg::registry::snapshot::{Kind, Snapshot};
 use libtest_mimic::Trial;
 use serde_json::Value;
 
@@ -93,6 +95,16 @@ fn compare(helm: &HelmCli, repo: &str, idx: &ParsedIndex) -> TestResult<Vec<Stri
     // Without --devel: the newest stable version of each chart, as `charts` in state shows it.
     let latest = search(helm, repo, &[])?;
     let summaries = cat.summaries();
+    // What state keeps is written from the compact index directly: the same as from the catalog.
+    if idx.summaries() != summaries {
+        diffs.push("the summaries written from the index differ from the catalog's".into());
+    }
+    let url = "https://example.invalid/index.yaml";
+    match Snapshot::decode(&idx.snapshot(url)) {
+        Ok(s) if s == cat.to_snapshot(Kind::Helm, url) => {}
+        Ok(_) => diffs.push("the snapshot decodes to another catalog".into()),
+        Err(e) => diffs.push(format!("the snapshot does not decode: {e}")),
+    }
     let shown: BTreeMap<&str, &[String; 4]> = latest.iter().map(|r| (r[0].as_str(), r)).collect();
     for (chart, s) in &summaries {
         let ChartSummary {
@@ -162,10 +174,10 @@ fn every_shared_index(tb: &Testbed) -> TestResult {
         let fast = parse_index(&bytes, &url).map_err(|e| format!("{name}: {e}"))?;
         let full = parse_index_full_parser(&bytes, &url).map_err(|e| format!("{name}: {e}"))?;
         if fast != full {
-            let differing: Vec<_> = fast
-                .entries
+            let (fast_entries, full_entries) = (fast.entries(), full.entries());
+            let differing: Vec<_> = fast_entries
                 .iter()
-                .filter(|(k, v)| full.entries.get(*k) != Some(v))
+                .filter(|(k, v)| full_entries.get(*k) != Some(v))
                 .map(|(k, _)| k.clone())
                 .take(10)
                 .collect();

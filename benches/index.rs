@@ -9,7 +9,7 @@
 //! else `$CHARTREG_TOOLS/bin/helm`, default `.testbed/tools`) the helm columns say so.
 //!
 //! What is measured: "load" is what a registry resource does with a downloaded index — the parse
-//! (fast path, falling back to the full YAML parser), validation, the catalog, the summaries
+//! (fast path, falling back to the full YAML parser), validation, then the summaries
 //! (`charts`) and the encoded `catalog_snapshot`. Peak memory is measured in a child process
 //! (this program re-run with `--child`): its peak RSS (`VmHWM`) above its RSS before the load,
 //! with the index read from its file line by line as a spooled download is. Every real index is
@@ -60,14 +60,26 @@ fn find_helm() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// What a registry resource does with a downloaded index: catalog, summaries, snapshot.
-fn store(idx: &ParsedIndex, url: &str) -> (Catalog, usize) {
-    let cat = idx.catalog();
-    let charts = cat.summaries();
-    let snapshot = cat.to_snapshot(Kind::Helm, url).encode();
+/// What a registry resource does with a downloaded index: the summaries (`charts`) and the
+/// encoded `catalog_snapshot`, both written from the parsed index; the snapshot's length.
+fn store(idx: &ParsedIndex, url: &str) -> usize {
+    let charts = idx.summaries();
+    let snapshot = idx.snapshot(url);
     std::hint::black_box(&charts);
-    let n = snapshot.len();
-    (cat, n)
+    snapshot.len()
+}
+
+/// The length of the snapshot as format v1 wrote it (gzip best level of the serde JSON, base64):
+/// the size comparison for the v2 format.
+fn v1_snapshot_len(cat: &Catalog, url: &str) -> usize {
+    use base64::Engine as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    serde_json::to_writer(&mut gz, &cat.to_snapshot(Kind::Helm, url)).unwrap();
+    let bytes = gz.finish().unwrap();
+    "chartreg-snapshot.v1:".len()
+        + base64::engine::general_purpose::STANDARD
+            .encode(bytes)
+            .len()
 }
 
 /// Child mode: load `file` from disk once and print `ms peak_kib_above_baseline charts versions`.
@@ -82,14 +94,14 @@ fn child(file: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (cat, _) = store(&idx, url);
+    let _ = store(&idx, url);
     let ms = t.elapsed().as_secs_f64() * 1e3;
     let peak = status_kib("VmHWM:").unwrap_or(0);
     println!(
         "{ms:.1} {} {} {}",
         peak.saturating_sub(before),
-        cat.chart_count(),
-        cat.version_count()
+        idx.chart_count(),
+        idx.version_count()
     );
     ExitCode::SUCCESS
 }
@@ -459,11 +471,13 @@ fn main() -> ExitCode {
         for _ in 0..iters {
             let t = Instant::now();
             let idx = parse_index(&bytes, &url).expect("parse");
-            let (cat, _) = store(&idx, &url);
+            let n = store(&idx, &url);
             t_fast.push(t.elapsed());
-            last = Some((idx, cat));
+            last = Some((idx, n));
         }
-        let (idx, cat) = last.unwrap();
+        let (idx, snapshot_len) = last.unwrap();
+        let cat = idx.catalog();
+        let v1_len = v1_snapshot_len(&cat, &url);
         let full = {
             let mut r = None;
             for _ in 0..iters.clamp(1, 5) {
@@ -542,6 +556,21 @@ fn main() -> ExitCode {
             String::new(),
             format!("fast path {:.1}x faster", full_ms / fast_ms),
         ));
+        rows.push(row(
+            format!("  catalog_snapshot size ({name})"),
+            "<= v1",
+            format!("{:.1} KB (v2)", snapshot_len as f64 / 1e3),
+            format!("{:.1} KB (v1, gzip best)", v1_len as f64 / 1e3),
+            format!(
+                "{:.0}% smaller",
+                100.0 * (1.0 - snapshot_len as f64 / v1_len as f64)
+            ),
+        ));
+        if snapshot_len > v1_len {
+            failures.push(format!(
+                "{name}: the snapshot ({snapshot_len} bytes) is larger than v1's ({v1_len})"
+            ));
+        }
         match mem {
             Ok(m) => rows.push(row(
                 format!("  peak memory above baseline ({name}, from file)"),

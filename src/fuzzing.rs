@@ -51,7 +51,7 @@ enum IndexOutcome {
 fn outcome(r: &crate::error::Result<ParsedIndex>) -> IndexOutcome {
     match r {
         Ok(p) => IndexOutcome::Parsed {
-            entries: p.entries.clone().into_iter().collect(),
+            entries: p.entries().into_iter().collect(),
             skipped: p.skipped,
             skipped_examples: p.skipped_examples.clone(),
         },
@@ -102,7 +102,7 @@ pub fn helm_index(data: &[u8]) {
     }
     let Ok(idx) = first else { return };
     assert!(idx.skipped_examples.len() <= MAX_SKIPPED_EXAMPLES.min(idx.skipped));
-    for (chart, list) in &idx.entries {
+    for (chart, list) in &idx.entries() {
         assert!(!chart.is_empty(), "a chart with an empty name");
         assert_eq!(
             &helm_index::sanitize(chart.clone()),

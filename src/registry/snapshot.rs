@@ -8,24 +8,72 @@
 //! that walk was 90% of a plan's CPU. One opaque string costs Terraform nothing to walk; the data
 //! sources decode it from the registry reference they are given, with synchronization on or off.
 //!
-//! Format: `chartreg-snapshot.v1:` then base64 (standard, padded) of gzip of a JSON document
-//! ([`Snapshot`]), written at gzip's best compression: Terraform's CPU per plan grows with the
-//! bytes in state (BENCHMARKS.md, "Plan latency": ~0.25 s per MB on the project machine), the
-//! snapshot is most of a registry's state, and it is encoded only when the catalog changes (level
-//! 9 costs ~10 ms more per MB of JSON there, and makes a Rancher snapshot 14% smaller than level
-//! 1). The decoder reads any gzip level.
-//! ([`Snapshot`]). The prefix names the format version: a decoder meeting another version says so
-//! instead of guessing. The format is internal and documented as such; it may change in any
-//! release (the data sources of the same release read it).
+//! Format: a prefix naming the format version, then base64 (standard, padded) of gzip of a JSON
+//! document. Written: `chartreg-snapshot.v2:` (`snapshot/v2.rs`: each chart's versions written
+//! as changes from the previous version, URLs as templates around the version, the digests in
+//! one column), compressed at a fast deflate level (2) by the pure-Rust zlib-rs backend:
+//! Terraform's CPU per plan grows with the bytes in state (BENCHMARKS.md, "Plan latency": ~0.25 s
+//! per MB on the project machine) and the snapshot is most of a registry's state, so v2 at that level is smaller than v1
+//! at the best level, and several times cheaper to write (BENCHMARKS.md, "Index parsing").
+//! Read: v2, and `chartreg-snapshot.v1:` (gzip of the [`Snapshot`] JSON as serde writes it, any
+//! gzip level), which states written by earlier releases hold. A decoder meeting another version
+//! says so instead of guessing. The format is internal and documented as such; it may change in
+//! any release (the data sources of the same release read it, and a release reads the formats of
+//! the releases before it).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
+mod v2;
+pub(crate) use v2::{Encoder, Row, Strs};
+
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-/// The prefix of an encoded snapshot, naming its format version.
-pub const PREFIX: &str = "chartreg-snapshot.v1:";
+/// The prefix of an encoded snapshot, naming the format version this release writes.
+pub const PREFIX: &str = v2::PREFIX;
+
+/// The prefix of the first format (still read: states written by earlier releases hold it).
+pub const PREFIX_V1: &str = "chartreg-snapshot.v1:";
+
+/// The deflate level of the snapshot: zlib-rs' level 2, its `deflate_fast` (level 1 is
+/// `deflate_quick`, whose static Huffman codes spend 8 bits on a hex digit of the digest column:
+/// larger than v1; 3-6 are `deflate_medium`, 2-4% smaller for a clear cost in time). Figures in
+/// BENCHMARKS.md, "Index parsing".
+const LEVEL: u32 = 2;
+
+/// Where an [`Encoder`] writes: JSON → 64 KiB buffer → gzip → base64 → the string.
+pub(crate) type Sink = std::io::BufWriter<
+    flate2::write::GzEncoder<
+        base64::write::EncoderStringWriter<'static, base64::engine::GeneralPurpose, String>,
+    >,
+>;
+
+/// Encode a snapshot whose charts `write` gives to the encoder (in key order): the string that
+/// [`Snapshot::decode`] reads. Nothing is held but the compressed form (issue 11: large indexes).
+pub(crate) fn encode_with<'a>(
+    kind: Kind,
+    index_url: &str,
+    write: impl FnOnce(&mut Encoder<'a, Sink>) -> std::io::Result<()>,
+) -> String {
+    let mut out = String::with_capacity(4096);
+    out.push_str(PREFIX);
+    let b64 = base64::write::EncoderStringWriter::from_consumer(
+        out,
+        &base64::engine::general_purpose::STANDARD,
+    );
+    let gz = flate2::write::GzEncoder::new(b64, flate2::Compression::new(LEVEL));
+    let sink = std::io::BufWriter::with_capacity(64 << 10, gz);
+    let done = (|| {
+        let mut enc = Encoder::new(sink, kind, index_url)?;
+        write(&mut enc)?;
+        let mut sink = enc.finish()?;
+        sink.flush()?;
+        let gz = sink.into_inner().map_err(|e| e.into_error())?;
+        Ok::<_, std::io::Error>(gz.finish()?.into_inner())
+    })();
+    done.expect("writing a snapshot to memory")
+}
 
 /// What an encoded snapshot may grow to when decoded (a state is local input, but a hand-edited
 /// one must not make the plugin allocate without bound).
@@ -118,29 +166,31 @@ pub enum SnapshotError {
 }
 
 impl Snapshot {
-    /// `PREFIX` + base64(gzip(JSON)).
-    /// The JSON is written straight into the compressor (through a 64 KiB buffer): the whole
-    /// document is never held, only its compressed form (issue 11: large indexes).
+    /// `PREFIX` + base64(gzip(JSON)) in format v2 (`snapshot/v2.rs`).
     pub fn encode(&self) -> String {
-        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        let mut w = std::io::BufWriter::with_capacity(64 << 10, gz);
-        serde_json::to_writer(&mut w, self).expect("a snapshot always serialises");
-        w.flush().expect("writing to memory");
-        let gz = w.into_inner().map_err(|_| ()).expect("writing to memory");
-        let bytes = gz.finish().expect("writing to memory");
-        let mut out = String::with_capacity(PREFIX.len() + bytes.len() * 4 / 3 + 4);
-        out.push_str(PREFIX);
-        base64::engine::general_purpose::STANDARD.encode_string(&bytes, &mut out);
-        out
+        encode_with(self.kind, &self.index_url, |enc| {
+            for (key, c) in &self.charts {
+                enc.chart(key, &c.name, &c.repository)?;
+                for v in &c.versions {
+                    enc.row(Row::of(v))?;
+                }
+                enc.end_chart()?;
+            }
+            Ok(())
+        })
     }
 
     pub fn decode(s: &str) -> Result<Snapshot, SnapshotError> {
         if s.is_empty() {
             return Err(SnapshotError::Empty);
         }
-        let Some(body) = s.strip_prefix(PREFIX) else {
-            let format = s.split(':').next().unwrap_or("").chars().take(40).collect();
-            return Err(SnapshotError::UnknownFormat(format));
+        let (v1, body) = match (s.strip_prefix(PREFIX), s.strip_prefix(PREFIX_V1)) {
+            (Some(body), _) => (false, body),
+            (None, Some(body)) => (true, body),
+            (None, None) => {
+                let format = s.split(':').next().unwrap_or("").chars().take(40).collect();
+                return Err(SnapshotError::UnknownFormat(format));
+            }
         };
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(body)
@@ -155,7 +205,11 @@ impl Snapshot {
                 "larger than {MAX_DECODED} bytes decoded"
             )));
         }
-        serde_json::from_slice(&json).map_err(|e| SnapshotError::Corrupt(format!("json: {e}")))
+        if v1 {
+            return serde_json::from_slice(&json)
+                .map_err(|e| SnapshotError::Corrupt(format!("json: {e}")));
+        }
+        v2::decode_json(&json)
     }
 
     /// The records of `chart` (the state key), if the registry has it.
@@ -239,29 +293,118 @@ mod tests {
         gz.finish().unwrap()
     }
 
-    /// The snapshot is written at gzip's best level (state bytes cost Terraform CPU at every
-    /// plan), and one written at another level (the fast level earlier builds wrote) still reads.
+    /// v1 as earlier releases wrote it (`sample()`: gzip of the serde JSON): states hold it.
+    const V1_SAMPLE: &str = "chartreg-snapshot.v1:H4sIAAAAAAACA6VPSw6CMBC9y2yFaSG66QWMG1cujIaYAg0QWiTQIkq4u9PiDUxnMe/X1y7QNl0JAmqlDURAQM0PN2hPWduPgrGiloMdUc3S9Fph8TQs2PAtjabMpoNYoKuabg4LxTcQwUTSfYGJqOSAHPkud40uMSHNN8v8v0PXOGr4PYOF2nhrQlt9IItA+m5MiSOzJXA+ns5X2lsffKncmwriU57uY57QXDgXYW5koz/Zwak1W9f1CxJnmeoyAQAA";
+
     #[test]
-    fn written_at_best_compression_read_at_any() {
+    fn reads_v1_snapshots() {
+        assert_eq!(Snapshot::decode(V1_SAMPLE).unwrap(), sample());
+        // At any gzip level, of any size.
+        let s = big();
+        for level in [flate2::Compression::fast(), flate2::Compression::best()] {
+            let mut old = PREFIX_V1.to_string();
+            base64::engine::general_purpose::STANDARD.encode_string(gzip_json(&s, level), &mut old);
+            assert_eq!(Snapshot::decode(&old).unwrap(), s);
+        }
+    }
+
+    /// v2 at its level is smaller than v1 at the best level (state bytes cost Terraform CPU
+    /// at every plan).
+    #[test]
+    fn v2_is_smaller_than_v1_at_its_best() {
         let s = big();
         let enc = s.encode();
-        let body = base64::engine::general_purpose::STANDARD
-            .decode(enc.strip_prefix(PREFIX).unwrap())
-            .unwrap();
-        let best = gzip_json(&s, flate2::Compression::best());
-        let fast = gzip_json(&s, flate2::Compression::fast());
-        // streamed in 64 KiB writes: within a few bytes of one best-level write, below fast
-        assert!(body.len() < fast.len() && body.len().abs_diff(best.len()) * 100 < best.len());
-        assert!(
-            best.len() < fast.len(),
-            "best {} fast {}",
-            best.len(),
-            fast.len()
-        );
-        let mut old = PREFIX.to_string();
-        base64::engine::general_purpose::STANDARD.encode_string(&fast, &mut old);
-        assert_eq!(Snapshot::decode(&old).unwrap(), s);
+        assert!(enc.starts_with("chartreg-snapshot.v2:"));
+        let mut v1 = PREFIX_V1.to_string();
+        base64::engine::general_purpose::STANDARD
+            .encode_string(gzip_json(&s, flate2::Compression::best()), &mut v1);
+        assert!(enc.len() < v1.len(), "v2 {} v1 {}", enc.len(), v1.len());
         assert_eq!(Snapshot::decode(&enc).unwrap(), s);
+    }
+
+    /// Every field changing or not from one row to the next, URLs with and without the version,
+    /// digests that cannot be packed, OCI charts whose name differs from the key.
+    #[test]
+    fn round_trips_every_change() {
+        let rec = |v: &str, d: &str, u: &[&str], a: &str, k: &[&str], x: bool| VersionRecord {
+            version: v.into(),
+            digest: d.into(),
+            urls: u.iter().map(|s| s.to_string()).collect(),
+            manifest_digest: if x {
+                format!("sha256:{v}")
+            } else {
+                String::new()
+            },
+            app_version: a.into(),
+            description: if a.is_empty() {
+                String::new()
+            } else {
+                format!("about {a}")
+            },
+            keywords: k.iter().map(|s| s.to_string()).collect(),
+            created: if x {
+                String::new()
+            } else {
+                format!("2024-{v}")
+            },
+            deprecated: x,
+        };
+        let h = |c: char| c.to_string().repeat(64);
+        let mut charts = BTreeMap::new();
+        charts.insert(
+            "a".to_string(),
+            ChartRecords {
+                name: "a".into(),
+                repository: String::new(),
+                versions: vec![
+                    rec(
+                        "2.0.0",
+                        &h('a'),
+                        &["x/a-2.0.0.tgz", "https://m/a-2.0.0.tgz"],
+                        "1",
+                        &["k"],
+                        false,
+                    ),
+                    rec(
+                        "1.0.0",
+                        &h('b'),
+                        &["x/a-1.0.0.tgz", "https://m/a-1.0.0.tgz"],
+                        "1",
+                        &["k"],
+                        true,
+                    ),
+                    rec("0.9.0", &h('c'), &["x/a-0.9.0.tgz"], "", &[], false),
+                    rec("0.8.0", &h('d'), &["static.tgz"], "", &[], false),
+                    rec("0.7.0", &h('e'), &["static.tgz"], "2", &["k", "l"], false),
+                    rec("0.6.0", &h('f'), &[], "2", &["k", "l"], false),
+                    rec("1", &h('0'), &["1/1/a-1.tgz"], "", &[], false),
+                    rec("2", &h('1'), &["1/1/a-1.tgz"], "", &[], false),
+                ],
+            },
+        );
+        charts.insert(
+            "org/b".to_string(),
+            ChartRecords {
+                name: "b".into(),
+                repository: "org/b".into(),
+                versions: vec![rec("1.0.0", &h('9'), &[], "\\\"\n\u{e9}", &[], true)],
+            },
+        );
+        let s = Snapshot {
+            kind: Kind::Oci,
+            index_url: String::new(),
+            charts,
+        };
+        assert_eq!(Snapshot::decode(&s.encode()).unwrap(), s);
+        // One digest that is not 64 hex digits: all are written as strings.
+        let mut t = s.clone();
+        t.charts.get_mut("a").unwrap().versions[3].digest = String::new();
+        t.charts.get_mut("org/b").unwrap().versions[0].digest = "ABC".into();
+        assert_eq!(Snapshot::decode(&t.encode()).unwrap(), t);
+        let mut u = s;
+        u.kind = Kind::Helm;
+        u.index_url = "https://h/index.yaml".into();
+        assert_eq!(Snapshot::decode(&u.encode()).unwrap(), u);
     }
 
     #[test]

@@ -87,7 +87,12 @@ pub fn chart_type() -> T {
 
 /// The summaries `charts` keeps.
 pub fn charts_state(c: &Catalog) -> BTreeMap<String, ChartState> {
-    c.summaries()
+    summaries_state(&c.summaries())
+}
+
+/// `charts` from summaries already made (a parsed Helm index writes them itself).
+pub fn summaries_state(summaries: &BTreeMap<String, ChartSummary>) -> BTreeMap<String, ChartState> {
+    summaries
         .iter()
         .map(|(k, s)| (k.clone(), ChartState::from_summary(s)))
         .collect()

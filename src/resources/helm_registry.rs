@@ -14,8 +14,7 @@ use crate::diagnostics::{registry_attribute, ErrorMap};
 use crate::registry::cache::Cache;
 use crate::registry::helm_index::{self, FetchedIndex, HelmRepo, IndexFetch, Validators};
 use crate::registry::request::Protocol;
-use crate::registry::snapshot::Kind;
-use crate::resources::chart_state::{charts_state, snapshot_state, ChartState};
+use crate::resources::chart_state::{summaries_state, ChartState};
 use crate::resources::common::{
     self, now_rfc3339, validate_credentials, validate_name, validate_pem, validate_required,
     with_default,
@@ -208,15 +207,11 @@ impl HelmRegistryResource {
         s: &mut HelmRegistryState,
         f: &FetchedIndex,
     ) -> HelmRegistryPrivate {
-        let catalog = f.index.catalog();
-        s.chart_count = Value::Value(catalog.chart_count() as i64);
-        s.version_count = Value::Value(catalog.version_count() as i64);
-        s.charts = Value::Value(charts_state(&catalog));
-        s.catalog_snapshot = Value::Value(snapshot_state(
-            &catalog,
-            Kind::Helm,
-            &snapshot_index_url(&f.url),
-        ));
+        // Written from the parsed index directly (no catalog copy: issue 11, large indexes).
+        s.chart_count = Value::Value(f.index.chart_count() as i64);
+        s.version_count = Value::Value(f.index.version_count() as i64);
+        s.charts = Value::Value(summaries_state(&f.index.summaries()));
+        s.catalog_snapshot = Value::Value(f.index.snapshot(&snapshot_index_url(&f.url)));
         s.index_digest = Value::Value(f.digest.clone());
         s.last_synced = Value::Value(now_rfc3339());
         let name = s.name.as_ref_option().cloned().unwrap_or_default();
@@ -466,6 +461,8 @@ impl Resource for HelmRegistryResource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::snapshot::Kind;
+    use crate::resources::chart_state::{charts_state, snapshot_state};
 
     #[test]
     fn endpoints() {

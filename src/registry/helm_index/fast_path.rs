@@ -1,9 +1,11 @@
 //! A hand-written reader for the block YAML that Helm (`helm repo index`, go-yaml through
 //! sigs.k8s.io/yaml), ChartMuseum and similar generators write: `entries` → chart name → list of
 //! mappings whose fields are plain or quoted scalars, block sequences and block mappings. It
-//! builds the same [`RawIndex`] as the full YAML parser (serde_norway) from the fields the catalog
+//! reads the same entries as the full YAML parser (serde_norway) from the fields the catalog
 //! needs, 5-10× faster and without holding the document: it reads line by line from any
-//! [`BufRead`], so a downloaded body can be parsed from its spool file.
+//! [`BufRead`], so a downloaded body can be parsed from its spool file, and hands each entry to a
+//! [`Sink`] as soon as it is read (the compact [`Store`](super::store::Store); the tests collect
+//! them into a [`RawIndex`] to compare with the full parser's).
 //!
 //! Why it may never give a wrong answer: it accepts a strict subset of YAML whose meaning it knows
 //! exactly, and answers [`Outcome::NotHandled`] on anything else — flow collections other than
@@ -16,7 +18,8 @@
 //! readers on every excerpt in `testdata/indexes/`, on crafted documents and on tens of thousands
 //! of random mutations of them; the acceptance trial `helm_registry::index_fast_path_equals_full_parser`
 //! and `benches/index.rs` compare them on every real index in `$CHARTREG_SHARED_DIR/data/indexes/`.
-//! Every subsequent step (validation, sorting, catalog) is shared with the full parser.
+//! Every subsequent step (validation, sorting, the store, summaries and snapshot) is shared with
+//! the full parser.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -25,6 +28,7 @@ use std::time::Instant;
 use serde::de::IgnoredAny;
 
 use crate::registry::helm_index::index_doc::{RawDependency, RawEntries, RawEntry, RawIndex};
+use crate::registry::helm_index::store::Sink;
 
 /// What the fast path made of a document.
 #[derive(Debug)]
@@ -53,8 +57,15 @@ const MAX_DEPTH: usize = 48;
 /// How many lines are read between two looks at the clock.
 const LINES_PER_DEADLINE_CHECK: u64 = 512;
 
-/// Read `src` (the document, after any BOM) with the fast path.
-pub(crate) fn read<B: BufRead>(src: B, deadline: Option<Instant>) -> Outcome {
+/// Read `src` (the document, after any BOM) with the fast path, handing the entries to `sink` as
+/// they are read. [`Outcome::Parsed`] has the document's `apiVersion` and whether `entries` is
+/// there (its map is empty: the charts went to `sink`); on any other outcome what `sink` was
+/// given must be dropped.
+pub(crate) fn read<B: BufRead, S: Sink>(
+    src: B,
+    deadline: Option<Instant>,
+    sink: &mut S,
+) -> Outcome {
     let mut p = Lines {
         src,
         buf: Vec::with_capacity(256),
@@ -71,7 +82,7 @@ pub(crate) fn read<B: BufRead>(src: B, deadline: Option<Instant>) -> Outcome {
         deadline,
         depth: 0,
     };
-    match p.document() {
+    match p.document(sink) {
         Ok(raw) => Outcome::Parsed(raw),
         Err(Stop::Bail(why)) => Outcome::NotHandled(why),
         Err(Stop::Deadline) => Outcome::Deadline,
@@ -186,15 +197,17 @@ impl<B: BufRead> Lines<B> {
             if self.newline {
                 self.buf.pop();
             }
-            let mut ascii = true;
+            // One pass without branches (the compiler vectorises it): control characters
+            // (tabs, CR, …) and whether the line is all ASCII.
+            let (mut control, mut high) = (false, 0u8);
             for &b in &self.buf {
-                if b < 0x20 || b == 0x7f {
-                    // Tabs, CR and control characters.
-                    return bail("tab, carriage return or control character");
-                }
-                ascii &= b < 0x80;
+                control |= (b < 0x20) | (b == 0x7f);
+                high |= b & 0x80;
             }
-            if !ascii {
+            if control {
+                return bail("tab, carriage return or control character");
+            }
+            if high != 0 {
                 match std::str::from_utf8(&self.buf) {
                     Ok(s) if !s.chars().any(odd_char) => {}
                     _ => return bail("invalid UTF-8 or an unusual character"),
@@ -639,23 +652,29 @@ impl<B: BufRead> Lines<B> {
         Ok(e)
     }
 
-    /// The versions of one chart.
-    fn entry_list(&mut self, at: usize, n: usize) -> R<Option<Vec<Option<RawEntry>>>> {
+    /// The versions of one chart, handed to `sink` one at a time.
+    fn entry_list<S: Sink>(
+        &mut self,
+        at: usize,
+        n: usize,
+        sink: &mut S,
+        chart: &mut S::Chart,
+    ) -> R<bool> {
         let m = match self.seq_start(at, n)? {
-            SeqStart::Null => return Ok(None),
-            SeqStart::Empty => return Ok(Some(Vec::new())),
+            SeqStart::Null => return Ok(true),
+            SeqStart::Empty => return Ok(false),
             SeqStart::Block(m) => m,
         };
         self.enter()?;
-        let mut out = Vec::new();
         while self.is_item_at(m) {
             if self.enter_item()? {
                 let k = self.indent;
-                out.push(Some(self.entry(k)?));
+                let e = self.entry(k)?;
+                sink.entry(chart, Some(e));
             } else {
                 let at = self.pos;
                 match self.scalar(at, m, false)? {
-                    Scalar::Null => out.push(None),
+                    Scalar::Null => sink.entry(chart, None),
                     _ => return bail("a chart version that is not a mapping"),
                 }
             }
@@ -664,11 +683,11 @@ impl<B: BufRead> Lines<B> {
             return bail("indentation");
         }
         self.depth -= 1;
-        Ok(Some(out))
+        Ok(false)
     }
 
-    /// `entries`.
-    fn entries(&mut self, at: usize) -> R<Option<RawEntries>> {
+    /// `entries` (`Some` when a mapping, its charts handed to `sink`).
+    fn entries<S: Sink>(&mut self, at: usize, sink: &mut S) -> R<Option<RawEntries>> {
         if at != self.end {
             return match self.scalar(at, 0, false)? {
                 Scalar::Null => Ok(None),
@@ -683,7 +702,6 @@ impl<B: BufRead> Lines<B> {
             Some((_, true)) => return bail("entries that are a list"),
         };
         self.enter()?;
-        let mut out = BTreeMap::new();
         while !self.eof && self.indent == c {
             let (ks, ke, at) = self.key()?;
             let chart = &self.buf[ks..ke];
@@ -691,19 +709,19 @@ impl<B: BufRead> Lines<B> {
                 return bail("a null chart name");
             }
             // Validated as UTF-8 by `advance`.
-            let chart = owned(chart);
-            let list = self.entry_list(at, c)?;
+            let mut chart = sink.begin(owned(chart));
+            let null = self.entry_list(at, c, sink, &mut chart)?;
             // A later duplicate replaces an earlier one, as in the full parser (and Go's maps).
-            out.insert(chart, list);
+            sink.end(chart, null);
         }
         if !self.eof && self.indent > c {
             return bail("indentation");
         }
         self.depth -= 1;
-        Ok(Some(RawEntries(out)))
+        Ok(Some(RawEntries(BTreeMap::new())))
     }
 
-    fn document(&mut self) -> R<RawIndex> {
+    fn document<S: Sink>(&mut self, sink: &mut S) -> R<RawIndex> {
         self.advance()?;
         if self.eof || self.indent != 0 {
             return bail("empty or indented document");
@@ -726,7 +744,7 @@ impl<B: BufRead> Lines<B> {
                     if std::mem::replace(&mut entries, true) {
                         return bail("entries given twice");
                     }
-                    raw.entries = Some(self.entries(at)?);
+                    raw.entries = Some(self.entries(at, sink)?);
                 }
                 _ => self.skip_value(at, 0)?,
             }

@@ -434,7 +434,7 @@ mod tests {
         );
         assert_eq!(f.index.version_count(), 1);
         assert_eq!(
-            resolve_chart_url(&f.url, &f.index.entries["a"][0].urls[0])
+            resolve_chart_url(&f.url, &f.index.entries()["a"][0].urls[0])
                 .unwrap()
                 .as_str(),
             format!("{}/charts/a-1.0.0.tgz?x=1", srv.base)

@@ -115,7 +115,7 @@ pub(crate) struct RawIndex {
 
 /// `entries`: chart name → versions (`None` for an explicit null). A later duplicate chart key
 /// replaces an earlier one, as in Go's maps.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct RawEntries(pub BTreeMap<String, Option<Vec<Option<RawEntry>>>>);
 
 #[derive(Deserialize, Debug, Default, PartialEq)]

@@ -37,8 +37,10 @@
 //! Layout, by responsibility: `urls.rs` (the repository as configured, index and chart URLs as
 //! Helm resolves them), `validate.rs` (Helm's entry validation and sanitising), `parse.rs` (bytes
 //! → [`ParsedIndex`], bounded by a deadline), `fetch.rs` (the conditional download with retries,
-//! size cap and scrubbing), and the two helpers of the parse: [`index_doc`] (the document's serde
-//! shape and plain-word errors) and [`yaml_guard`] (the cost guard run before serde_yaml).
+//! size cap and scrubbing), `fast_path.rs` (the line reader for Helm-written YAML), `store.rs`
+//! (the validated entries kept compact as they are read: no parsed copy of the whole document),
+//! and the two helpers of the full parser: [`index_doc`] (the document's serde shape and
+//! plain-word errors) and [`yaml_guard`] (the cost guard run before serde_norway).
 
 #[cfg(test)]
 mod excerpts;
@@ -46,6 +48,8 @@ mod fast_path;
 mod fetch;
 pub mod index_doc;
 mod parse;
+mod parsed;
+mod store;
 mod urls;
 mod validate;
 pub mod yaml_guard;

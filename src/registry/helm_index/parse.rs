@@ -3,109 +3,16 @@
 //! the whole bounded by a [`ParseDeadline`] so that a hostile or huge document gives up at
 //! `request_timeout`. No I/O here: the parse runs on bytes already downloaded, also in the bench.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::error::{redact_url, Error, Result};
-use crate::registry::catalog::{sort_versions_desc, Catalog};
 use crate::registry::helm_index::fast_path::{self, Outcome};
 use crate::registry::helm_index::index_doc::{self, RawIndex, Reading};
-use crate::registry::helm_index::validate::{sanitize, validate};
+use crate::registry::helm_index::store::{Sink, Store};
 use crate::registry::helm_index::yaml_guard::{self, Refusal};
-use crate::registry::snapshot::{ChartRecords, VersionRecord};
 
-/// One chart version of an index, with what later resolution needs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IndexEntry {
-    pub name: String,
-    pub version: String,
-    pub app_version: String,
-    pub description: String,
-    pub deprecated: bool,
-    pub digest: String,
-    /// Chart URLs as written in the index (relative or absolute).
-    pub urls: Vec<String>,
-    pub created: String,
-    /// Sanitised as Helm's `Metadata.Validate` does.
-    pub keywords: Vec<String>,
-}
-
-impl IndexEntry {
-    /// The entry as the catalog snapshot keeps it (`digest` without a `sha256:` prefix).
-    pub fn record(&self) -> VersionRecord {
-        let digest = self.digest.trim();
-        let digest = digest
-            .strip_prefix("sha256:")
-            .unwrap_or(digest)
-            .to_ascii_lowercase();
-        VersionRecord {
-            version: self.version.clone(),
-            digest,
-            urls: self.urls.clone(),
-            manifest_digest: String::new(),
-            app_version: self.app_version.clone(),
-            description: self.description.clone(),
-            keywords: self.keywords.clone(),
-            created: self.created.clone(),
-            deprecated: self.deprecated,
-        }
-    }
-}
-
-/// How many skipped entries [`ParsedIndex::skipped_examples`] describes at most.
-pub const MAX_SKIPPED_EXAMPLES: usize = 5;
-
-/// A parsed and validated index.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ParsedIndex {
-    /// Valid entries per chart name, newest first, each version once (of a version listed more
-    /// than once, the first entry in the index: the one `helm pull --version` downloads). Charts
-    /// without a valid entry are left out.
-    pub entries: BTreeMap<String, Vec<IndexEntry>>,
-    /// Entries skipped because they fail Helm's metadata validation.
-    pub skipped: usize,
-    /// Up to [`MAX_SKIPPED_EXAMPLES`] descriptions of skipped entries
-    /// (`chart "x" version "y": reason`), for the warning.
-    pub skipped_examples: Vec<String>,
-}
-
-impl ParsedIndex {
-    /// Every chart with every version, as state keeps them (summaries and snapshot).
-    /// The versions are already in [`chart_records`](crate::registry::catalog::chart_records) order (sorted, each once), so they are
-    /// taken as they are.
-    pub fn catalog(&self) -> Catalog {
-        let charts = self
-            .entries
-            .iter()
-            .map(|(name, entries)| {
-                let records = ChartRecords {
-                    name: name.clone(),
-                    repository: String::new(),
-                    versions: entries.iter().map(IndexEntry::record).collect(),
-                };
-                (name.clone(), records)
-            })
-            .collect();
-        Catalog { charts }
-    }
-
-    pub fn chart_count(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn version_count(&self) -> usize {
-        self.entries.values().map(Vec::len).sum()
-    }
-
-    /// The entry of `chart` at exactly `version` (string equality, as written in the index).
-    pub fn get(&self, chart: &str, version: &str) -> Option<&IndexEntry> {
-        self.entries
-            .get(chart)?
-            .iter()
-            .find(|e| e.version == version)
-    }
-}
+pub use crate::registry::helm_index::parsed::{IndexEntry, ParsedIndex, MAX_SKIPPED_EXAMPLES};
 
 fn not_an_index(url: &str, reason: impl Into<String>) -> Error {
     Error::NotAnIndex {
@@ -218,15 +125,16 @@ pub fn parse_index_until(bytes: &[u8], url: &str, deadline: ParseDeadline) -> Re
 
 fn parse(bytes: &[u8], url: &str, deadline: Option<ParseDeadline>) -> Result<ParsedIndex> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let raw = match fast_path::read(bytes, deadline.map(|d| d.at)) {
-        Outcome::Parsed(raw) => raw,
-        Outcome::Deadline => return Err(parse_timeout(url, deadline)),
+    let mut store = Store::default();
+    match fast_path::read(bytes, deadline.map(|d| d.at), &mut store) {
+        Outcome::Parsed(raw) => build(raw, store, url),
+        Outcome::Deadline => Err(parse_timeout(url, deadline)),
         Outcome::NotHandled(why) => {
             tracing::debug!(url = %redact_url(url), why, "index outside the fast path's subset: full YAML parser");
-            deserialize_raw(bytes, url, deadline)?
+            drop(store);
+            full(deserialize_raw(bytes, url, deadline)?, url)
         }
-    };
-    build(raw, url)
+    }
 }
 
 /// [`parse_index_until`] on a document in a file (a spooled download), read line by line by the
@@ -251,14 +159,16 @@ pub fn parse_index_file(
     {
         reader.consume(3);
     }
-    match fast_path::read(reader, deadline.map(|d| d.at)) {
-        Outcome::Parsed(raw) => build(raw, url),
+    let mut store = Store::default();
+    match fast_path::read(reader, deadline.map(|d| d.at), &mut store) {
+        Outcome::Parsed(raw) => build(raw, store, url),
         Outcome::Deadline => Err(parse_timeout(url, deadline)),
         Outcome::NotHandled(why) => {
             tracing::debug!(url = %redact_url(url), why, "index outside the fast path's subset: full YAML parser");
+            drop(store);
             let bytes = std::fs::read(path).map_err(io_err)?;
             let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-            build(deserialize_raw(bytes, url, deadline)?, url)
+            full(deserialize_raw(bytes, url, deadline)?, url)
         }
     }
 }
@@ -274,7 +184,7 @@ pub(crate) fn full_parser_raw(bytes: &[u8]) -> Result<RawIndex> {
 /// (acceptance trial, bench) that compare both readers on real indexes.
 pub fn parse_index_full_parser(bytes: &[u8], url: &str) -> Result<ParsedIndex> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    build(deserialize_raw(bytes, url, None)?, url)
+    full(deserialize_raw(bytes, url, None)?, url)
 }
 
 /// Whether the fast path reads `bytes` itself (`Err` with its reason when it leaves the document
@@ -282,15 +192,32 @@ pub fn parse_index_full_parser(bytes: &[u8], url: &str) -> Result<ParsedIndex> {
 /// not read would compare the full parser with itself.
 pub fn fast_path_reads(bytes: &[u8]) -> std::result::Result<(), &'static str> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match fast_path::read(bytes, None) {
+    match fast_path::read(bytes, None, &mut Store::default()) {
         Outcome::Parsed(_) => Ok(()),
         Outcome::NotHandled(why) => Err(why),
         Outcome::Deadline => Err("deadline"),
     }
 }
 
-/// The document's entries validated, sorted and deduplicated (both readers end here).
-fn build(raw: RawIndex, url: &str) -> Result<ParsedIndex> {
+/// The full parser's document handed to a store as the fast path hands its charts.
+fn full(mut raw: RawIndex, url: &str) -> Result<ParsedIndex> {
+    let mut store = Store::default();
+    if let Some(Some(entries)) = &mut raw.entries {
+        for (chart, list) in std::mem::take(&mut entries.0) {
+            let mut c = store.begin(chart);
+            let null = list.is_none();
+            for e in list.unwrap_or_default() {
+                store.entry(&mut c, e);
+            }
+            Sink::end(&mut store, c, null);
+        }
+    }
+    build(raw, store, url)
+}
+
+/// The document's entries validated, sorted and deduplicated (both readers end here): `raw` has
+/// the document's `apiVersion` and whether it has `entries`, `store` its charts.
+fn build(raw: RawIndex, store: Store, url: &str) -> Result<ParsedIndex> {
     if raw.api_version.is_empty() {
         let reason = if raw.entries.is_none() {
             "no apiVersion and no entries (not a Helm repository index)"
@@ -299,57 +226,28 @@ fn build(raw: RawIndex, url: &str) -> Result<ParsedIndex> {
         };
         return Err(not_an_index(url, reason));
     }
-    let Some(raw_entries) = raw.entries else {
+    if raw.entries.is_none() {
         return Err(not_an_index(
             url,
             "no entries (not a Helm repository index)",
         ));
-    };
-
-    let mut out = ParsedIndex::default();
-    let mut nulls = 0usize;
-    let mut duplicates = 0usize;
-    for (chart, list) in raw_entries.map(|e| e.0).unwrap_or_default() {
-        let mut valid = Vec::with_capacity(list.as_ref().map_or(0, Vec::len));
-        for raw in list.unwrap_or_default() {
-            let Some(raw) = raw else {
-                nulls += 1;
-                continue;
-            };
-            if let Err(reason) = validate(&chart, &raw) {
-                out.skipped += 1;
-                if out.skipped_examples.len() < MAX_SKIPPED_EXAMPLES {
-                    out.skipped_examples.push(format!(
-                        "chart {} version {:?}: {reason}",
-                        index_doc::chart_label(&chart),
-                        raw.version
-                    ));
-                }
-                continue;
-            }
-            valid.push(IndexEntry {
-                name: raw.name,
-                version: raw.version,
-                app_version: sanitize(raw.app_version),
-                description: sanitize(raw.description),
-                deprecated: raw.deprecated,
-                digest: raw.digest,
-                urls: raw.urls,
-                created: raw.created,
-                keywords: raw.keywords.into_iter().map(sanitize).collect(),
-            });
-        }
-        if valid.is_empty() {
-            continue;
-        }
-        sort_versions_desc(&mut valid, |e| &e.version);
-        // The sort is stable: of equal version strings the first in the index comes first.
-        let mut seen = std::collections::HashSet::with_capacity(valid.len());
-        let listed = valid.len();
-        valid.retain(|e| seen.insert(e.version.clone()));
-        duplicates += listed - valid.len();
-        out.entries.insert(chart, valid);
     }
+    if store.overflow {
+        return Err(not_an_index(url, "the index holds more than 4 GiB of text"));
+    }
+    let mut out = ParsedIndex::default();
+    let (mut nulls, mut duplicates) = (0usize, 0usize);
+    for c in store.charts.values() {
+        nulls += c.nulls;
+        duplicates += c.duplicates;
+        out.skipped += c.skipped;
+        for ex in &c.examples {
+            if out.skipped_examples.len() < MAX_SKIPPED_EXAMPLES {
+                out.skipped_examples.push(ex.clone());
+            }
+        }
+    }
+    out.store = store;
     if nulls > 0 {
         tracing::debug!(url = %redact_url(url), nulls, "dropped null index entries");
     }
@@ -362,7 +260,9 @@ fn build(raw: RawIndex, url: &str) -> Result<ParsedIndex> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::catalog::Catalog;
     use crate::registry::catalog::SemVer;
+    use crate::registry::snapshot::Kind;
 
     /// Verbatim excerpts of the real-world indexes (testdata/README.md); the whole files are
     /// compared with helm by the acceptance trials `helm_search_*` and by `benches/index.rs`.
@@ -371,15 +271,15 @@ mod tests {
     const RANCHER: &[u8] =
         include_bytes!("../../../testdata/indexes/rancher-dev-v2.9.excerpt.yaml");
 
-    fn versions<'a>(idx: &'a ParsedIndex, chart: &str) -> Vec<&'a str> {
-        idx.entries[chart]
+    fn versions(idx: &ParsedIndex, chart: &str) -> Vec<String> {
+        idx.entries()[chart]
             .iter()
-            .map(|e| e.version.as_str())
+            .map(|e| e.version.clone())
             .collect()
     }
 
     fn assert_sorted_desc(idx: &ParsedIndex) {
-        for (name, list) in &idx.entries {
+        for (name, list) in &idx.entries() {
             for w in list.windows(2) {
                 let (a, b) = (
                     SemVer::parse(&w[0].version).unwrap(),
@@ -468,6 +368,21 @@ mod tests {
             .iter()
             .map(|v| v.version.as_str())
             .collect()
+    }
+
+    /// What state keeps is written from the compact index: the same as from its catalog.
+    #[test]
+    fn summaries_and_snapshot_equal_the_catalogs() {
+        use crate::registry::snapshot::Snapshot;
+        for doc in [BITNAMI, RANCHER, SMALL.as_bytes()] {
+            let idx = parse_index(doc, "u").unwrap();
+            let cat = idx.catalog();
+            assert_eq!(idx.summaries(), cat.summaries());
+            let url = "https://h/index.yaml";
+            let snap = Snapshot::decode(&idx.snapshot(url)).unwrap();
+            assert_eq!(snap, cat.to_snapshot(Kind::Helm, url));
+            assert_eq!(idx.snapshot(url), cat.to_snapshot(Kind::Helm, url).encode());
+        }
     }
 
     #[test]
@@ -577,7 +492,7 @@ entries:
     fn parses_yaml_details() {
         let idx = parse_index(SMALL.as_bytes(), "u").unwrap();
         assert_eq!(idx.skipped, 0);
-        let a = &idx.entries["alpha"];
+        let a = &idx.entries()["alpha"];
         let versions: Vec<_> = a.iter().map(|e| e.version.as_str()).collect();
         assert_eq!(versions, ["2.0.0-rc.1", "1.10.0", "1.2.0"]);
         assert_eq!(a[1].app_version, "1.10");
@@ -585,7 +500,7 @@ entries:
         assert_eq!(a[2].description, "Alpha chart line two");
         assert_eq!(a[2].urls, ["alpha-1.2.0.tgz"]);
         assert_eq!(a[2].created, "2024-01-01T00:00:00Z");
-        assert_eq!(idx.entries["beta"][0].version, "1");
+        assert_eq!(idx.entries()["beta"][0].version, "1");
         let cat = idx.catalog();
         let sum = cat.summaries();
         assert_eq!(sum["alpha"].latest_version.as_deref(), Some("1.10.0"));
@@ -605,7 +520,7 @@ entries:
             {"name":"alpha","version":"bad"}]},"generated":"2024-01-01T00:00:00Z"}"#;
         let idx = parse_index(json.as_bytes(), "u").unwrap();
         assert_eq!(idx.skipped, 1);
-        let a = &idx.entries["alpha"];
+        let a = &idx.entries()["alpha"];
         assert_eq!(a.len(), 2);
         assert_eq!(
             (a[0].version.as_str(), a[0].app_version.as_str()),
@@ -615,7 +530,7 @@ entries:
         // Same result through the YAML parser (flow JSON with a trailing comment is not JSON).
         let yaml = format!("{json}\n# comment\n");
         let via_yaml = parse_index(yaml.as_bytes(), "u").unwrap();
-        assert_eq!(via_yaml.entries, idx.entries);
+        assert_eq!(via_yaml.entries(), idx.entries());
     }
 
     fn not_an_index(doc: &str) -> String {
@@ -667,7 +582,7 @@ entries:
         let idx = parse_index(doc.as_bytes(), "u").unwrap();
         let v = versions(&idx, "r");
         assert_eq!(v, ["2.0.0+up0", "1.0.0+up2", "1.0.0+up1"]);
-        assert_eq!(idx.entries["r"][2].digest, "a");
+        assert_eq!(idx.entries()["r"][2].digest, "a");
         assert_eq!(idx.get("r", "1.0.0+up1").unwrap().digest, "a");
         assert_eq!(idx.version_count(), 3);
         assert_eq!(idx.catalog().version_count(), 3);
@@ -677,7 +592,7 @@ entries:
     fn keywords_are_kept_and_sanitised() {
         let doc = "apiVersion: v1\nentries:\n  k:\n    - {name: k, version: 1.0.0, keywords: [web, \"a\\tb\", 12, null]}\n";
         let idx = parse_index(doc.as_bytes(), "u").unwrap();
-        assert_eq!(idx.entries["k"][0].keywords, ["web", "a b", "12", ""]);
+        assert_eq!(idx.entries()["k"][0].keywords, ["web", "a b", "12", ""]);
         assert_eq!(
             idx.catalog().charts["k"].versions[0].keywords,
             ["web", "a b", "12", ""]

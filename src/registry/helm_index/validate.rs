@@ -143,10 +143,10 @@ entries:
             "{ex:?}"
         );
         assert!(ex[1].contains("name is required"), "{ex:?}");
-        assert_eq!(idx.entries.keys().collect::<Vec<_>>(), ["c"]);
-        let v: Vec<_> = idx.entries["c"]
+        assert_eq!(idx.entries().keys().collect::<Vec<_>>(), ["c"]);
+        let v: Vec<_> = idx.entries()["c"]
             .iter()
-            .map(|e| e.version.as_str())
+            .map(|e| e.version.clone())
             .collect();
         assert_eq!(v, ["v1.1", "1.0.0"]);
     }
@@ -165,7 +165,7 @@ entries:
     fn skips_names_with_control_characters() {
         let doc = "apiVersion: v1\nentries:\n  \"\\e[31mevil\\e[0m\":\n    - {name: \"\\e[31mevil\\e[0m\", version: 1.0.0}\n  sneaky:\n    - {name: \"sneaky\\e]0;t\\a\", version: 1.0.0}\n  \"key\\u009b2J\":\n    - {name: key, version: 1.0.0}\n  tab:\n    - {name: \"t\\tab\", version: 1.0.0}\n  zw:\n    - {name: \"z\\u200bw\", version: 1.0.0}\n  ok:\n    - {name: \"o k\", version: 1.0.0}\n";
         let idx = parse_index(doc.as_bytes(), "u").unwrap();
-        assert_eq!(idx.entries.keys().collect::<Vec<_>>(), ["ok"]);
+        assert_eq!(idx.entries().keys().collect::<Vec<_>>(), ["ok"]);
         assert_eq!(idx.skipped, 5);
         let ex = idx.skipped_examples.join("\n");
         assert!(ex.contains("chart \"\\u{1b}[31mevil\\u{1b}[0m\" version \"1.0.0\": chart.metadata.name contains control"), "{ex}");

@@ -2,8 +2,23 @@
 //! documents at the edges of its subset, and on random mutations of them. The invariant: when
 //! the fast path answers, the full parser reads the document too and builds the same value.
 
-use super::{read, Outcome};
+use super::Outcome;
 use crate::registry::helm_index::parse::full_parser_raw;
+use crate::registry::helm_index::store::Collect;
+
+/// The fast path's reading of `doc`, its entries collected as the full parser holds them.
+fn read<B: std::io::BufRead>(doc: B, deadline: Option<std::time::Instant>) -> Outcome {
+    let mut sink = Collect::default();
+    match super::read(doc, deadline, &mut sink) {
+        Outcome::Parsed(mut raw) => {
+            if let Some(Some(e)) = &mut raw.entries {
+                *e = sink.0;
+            }
+            Outcome::Parsed(raw)
+        }
+        other => other,
+    }
+}
 
 const EXCERPTS: &[(&str, &[u8])] = &[
     (
