@@ -2,10 +2,11 @@
 //!
 //! Why one file and not one per digest: a cold sync of 250 repositories × 30 tags downloads
 //! 7,500 config blobs of a few hundred bytes each. Written as 7,500 files, their creation (ext4
-//! inode allocation, more so right after many files were deleted) cost 1 to 5 CPU seconds of
-//! the bench's 2 to 7 (`cargo bench --bench oci_sync`, `OCI_BENCH_CACHE=0` against the
-//! default), more than anything else the client does. The pack is read once per client, at its
-//! first config that is not in memory, and written once per sync (or
+//! inode allocation, slower right after many files were deleted) took a third of the client's
+//! CPU under perf, and the client CPU of the bench's cold sync varied from 2.3 to 6.8 s with it
+//! (1.9 to 2.3 s without any cache, 2.1 to 3.0 s with the pack; `cargo bench --bench oci_sync`,
+//! BENCHMARKS.md "OCI sync"). The pack is read once per client, at its first config that is not
+//! in memory, and written once per sync (or
 //! [`OciClient::chart_config`](super::OciClient::chart_config)) that downloaded any, off the
 //! async workers.
 //!
