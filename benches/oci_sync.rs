@@ -108,7 +108,11 @@ fn version(j: usize) -> String {
 struct Registry {
     child: std::process::Child,
     base: String,
+    port: u16,
     log: PathBuf,
+    /// Whether the access log is written (`OCI_BENCH_ACCESS_LOG=0`: not, and requests are
+    /// counted by the clients).
+    access_log: bool,
 }
 
 impl Drop for Registry {
@@ -126,23 +130,29 @@ fn free_port() -> Res<u16> {
 
 impl Registry {
     /// `docker-registry serve` on 127.0.0.1 with its storage under `dir/data`, the access log
-    /// (and warnings) in `dir/registry.log`.
-    fn start(dir: &Path) -> Res<Registry> {
+    /// (unless `access_log` is false) and warnings in `dir/registry.log`. `gogc`: the Go
+    /// collector's `GOGC` for the registry (its default, 100, when `None`).
+    fn start(dir: &Path, access_log: bool, gogc: Option<&str>) -> Res<Registry> {
         std::fs::create_dir_all(dir.join("data"))?;
         let port = free_port()?;
         let conf = dir.join("config.yml");
         std::fs::write(
             &conf,
             format!(
-                "version: 0.1\nlog: {{level: warn, accesslog: {{disabled: false}}}}\nstorage:\n  \
+                "version: 0.1\nlog: {{level: warn, accesslog: {{disabled: {}}}}}\nstorage:\n  \
                  cache: {{blobdescriptor: inmemory}}\n  filesystem: {{rootdirectory: {}}}\n  maintenance: {{uploadpurging: {{enabled: false}}}}\n\
                  http:\n  addr: 127.0.0.1:{port}\n  secret: bench-not-a-secret\n",
+                !access_log,
                 dir.join("data").display()
             ),
         )?;
         let log = dir.join("registry.log");
         let out = std::fs::File::create(&log)?;
-        let child = Command::new("docker-registry")
+        let mut cmd = Command::new("docker-registry");
+        if let Some(g) = gogc {
+            cmd.env("GOGC", g);
+        }
+        let child = cmd
             .arg("serve")
             .arg(&conf)
             .env("REGISTRY_CONFIGURATION_PATH", &conf)
@@ -157,7 +167,9 @@ impl Registry {
         let reg = Registry {
             child,
             base: format!("http://127.0.0.1:{port}"),
+            port,
             log,
+            access_log,
         };
         let until = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -183,17 +195,53 @@ impl Registry {
         std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0)
     }
 
-    /// Access-log lines after `from` whose user agent starts with `agent`.
-    fn requests_since(&self, from: u64, agent: &str) -> usize {
+    /// Client ports of the TCP connections to the registry that the kernel knows now (open, or
+    /// closed less than a minute ago: `TIME_WAIT`), from `/proc/net/tcp{,6}`. The ports that
+    /// appear between two calls are the connections opened meanwhile.
+    fn connections(&self) -> std::collections::HashSet<u16> {
+        let mut out = std::collections::HashSet::new();
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let Ok(text) = std::fs::read_to_string(table) else {
+                continue;
+            };
+            for line in text.lines().skip(1) {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                let port = |addr: &str| {
+                    addr.rsplit_once(':')
+                        .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+                };
+                let (Some(local), Some(remote), Some(state)) = (
+                    f.get(1).and_then(|a| port(a)),
+                    f.get(2).and_then(|a| port(a)),
+                    f.get(3),
+                ) else {
+                    continue;
+                };
+                if remote == self.port {
+                    out.insert(local);
+                } else if local == self.port && *state != "0A" {
+                    out.insert(remote);
+                }
+            }
+        }
+        out
+    }
+
+    /// Access-log lines after `from` whose user agent starts with `agent` (`None` without an
+    /// access log).
+    fn requests_since(&self, from: u64, agent: &str) -> Option<usize> {
+        if !self.access_log {
+            return None;
+        }
         std::thread::sleep(Duration::from_millis(100));
         let Ok(mut f) = std::fs::File::open(&self.log) else {
-            return 0;
+            return Some(0);
         };
         use std::io::Seek;
         if f.seek(std::io::SeekFrom::Start(from)).is_err() {
-            return 0;
+            return Some(0);
         }
-        std::io::BufReader::new(f)
+        let n = std::io::BufReader::new(f)
             .lines()
             .map_while(|l| l.ok())
             .filter(|l| {
@@ -201,7 +249,8 @@ impl Registry {
                 let quoted: Vec<&str> = l.split('"').collect();
                 quoted.len() >= 6 && quoted[1].contains(" /v2/") && quoted[5].starts_with(agent)
             })
-            .count()
+            .count();
+        Some(n)
     }
 }
 
@@ -404,11 +453,15 @@ struct SeqListing {
     charts: BTreeMap<String, BTreeMap<String, (String, String)>>,
 }
 
+/// Requests the sequential comparison sent (its own count, checked against the access log).
+static SEQ_REQUESTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 async fn get_json(
     http: &reqwest::Client,
     url: &str,
     accept: &str,
 ) -> Res<(serde_json::Value, Option<String>, Vec<u8>)> {
+    SEQ_REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let r = http.get(url).header("Accept", accept).send().await?;
     if !r.status().is_success() {
         return Err(format!("GET {url}: HTTP {}", r.status()).into());
@@ -490,6 +543,99 @@ async fn sequential(base: &str, documents: bool) -> Res<SeqListing> {
     Ok(out)
 }
 
+/// User agent of the per-kind cost probe.
+const PROBE_AGENT: &str = "oci-sync-bench-probe";
+
+/// The registry's CPU per request of each kind the cold sync sends (`/v2/`, `tags/list`,
+/// manifest, config blob): `n` requests of each, 8 in flight on kept-alive connections (as
+/// chartreg sends them), nothing else running against the registry meanwhile.
+async fn cost_by_kind(
+    reg: &Registry,
+    report: &SyncReport,
+    n: usize,
+) -> Res<Vec<(&'static str, usize, f64)>> {
+    let http = reqwest::Client::builder()
+        .user_agent(PROBE_AGENT)
+        .tcp_nodelay(true)
+        .build()?;
+    let base = &reg.base;
+    let repos: Vec<&String> = report.repositories.values().collect();
+    let manifests: Vec<String> = report
+        .catalog
+        .charts
+        .iter()
+        .flat_map(|(key, c)| {
+            let repo = report.repositories.get(key).cloned().unwrap_or_default();
+            c.versions
+                .iter()
+                .map(move |v| format!("{base}/v2/{repo}/manifests/{}", v.version.replace('+', "_")))
+        })
+        .take(n)
+        .collect();
+    let accept = format!("{OCI_MANIFEST}, application/vnd.docker.distribution.manifest.v2+json");
+    // The config blobs named by those manifests (read before any measurement).
+    let configs: Vec<String> = stream::iter(manifests.iter().map(|u| {
+        let (http, accept) = (&http, &accept);
+        async move {
+            let (m, _, _) = get_json(http, u, accept).await?;
+            let repo_path = u.rsplit_once("/manifests/").map_or("", |(r, _)| r);
+            Ok::<_, BoxError>(format!(
+                "{repo_path}/blobs/{}",
+                m["config"]["digest"].as_str().unwrap_or_default()
+            ))
+        }
+    }))
+    .buffer_unordered(8)
+    .try_collect()
+    .await?;
+    let kinds: [(&'static str, Vec<String>, &str); 4] = [
+        (
+            "GET /v2/",
+            vec![format!("{base}/v2/"); n],
+            "application/json",
+        ),
+        (
+            "GET tags/list",
+            (0..n)
+                .map(|i| {
+                    format!(
+                        "{base}/v2/{}/tags/list?n=100",
+                        repos[i % repos.len().max(1)]
+                    )
+                })
+                .collect(),
+            "application/json",
+        ),
+        ("GET manifest", manifests.clone(), accept.as_str()),
+        ("GET config blob", configs, "*/*"),
+    ];
+    let mut out = Vec::new();
+    for (name, urls, accept) in kinds {
+        let before = reg.cpu();
+        let count = urls.len();
+        stream::iter(urls.iter().map(|u| {
+            let http = &http;
+            async move {
+                let r = http.get(u).header("Accept", accept).send().await?;
+                if !r.status().is_success() {
+                    return Err::<(), BoxError>(format!("GET {u}: HTTP {}", r.status()).into());
+                }
+                r.bytes().await?;
+                Ok(())
+            }
+        }))
+        .buffer_unordered(8)
+        .try_collect::<Vec<()>>()
+        .await?;
+        out.push((
+            name,
+            count,
+            (reg.cpu() - before) * 1000.0 / count.max(1) as f64,
+        ));
+    }
+    Ok(out)
+}
+
 fn listing_of(report: &SyncReport) -> SeqListing {
     let mut out = SeqListing::default();
     for (key, chart) in &report.catalog.charts {
@@ -534,6 +680,29 @@ struct Figure {
     comparison_name: &'static str,
     requests: usize,
     comparison_requests: usize,
+    /// TCP connections opened (chartreg, comparison): keep-alive means one per request in
+    /// flight, not one per request.
+    connections: (usize, usize),
+}
+
+/// The requests of one measured run, as its client counted them (`own`), checked against the
+/// registry's access log when there is one; and the connections opened since `before`.
+fn counted(
+    reg: &Registry,
+    from: u64,
+    agent: &str,
+    own: usize,
+    before: &std::collections::HashSet<u16>,
+) -> Res<(usize, usize)> {
+    if let Some(logged) = reg.requests_since(from, agent) {
+        if logged != own {
+            return Err(format!(
+                "{agent}: the client counted {own} requests, the access log {logged}"
+            )
+            .into());
+        }
+    }
+    Ok((own, reg.connections().difference(before).count()))
 }
 
 /// Terraform 1.15 and the provider binary, when both are there: `CHARTREG_TOOLS/bin/terraform-1.15`
@@ -558,6 +727,10 @@ fn terraform_tools() -> Option<(PathBuf, PathBuf)> {
         .then_some((tf, provider_dir))
 }
 
+/// The apply (and its requests, when the access log counts them) and the plans (and the requests
+/// of the last one).
+type TerraformFigures = (Sample, Option<usize>, Vec<Sample>, Option<usize>);
+
 /// `terraform apply` of one `chartreg_oci_registry` on the registry (cold: new state, empty
 /// cache), then `iters` × `terraform plan` (refresh: the unchanged re-sync, from state).
 fn terraform_figures(
@@ -565,7 +738,7 @@ fn terraform_figures(
     tf: &Path,
     provider_dir: &Path,
     iters: usize,
-) -> Res<(Sample, usize, Vec<Sample>, usize)> {
+) -> Res<TerraformFigures> {
     let run = std::env::temp_dir().join(format!("oci-bench-tf-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&run);
     std::fs::create_dir_all(run.join("ws"))?;
@@ -614,7 +787,7 @@ fn terraform_figures(
     r?;
     let apply_req = reg.requests_since(from, "chartreg/");
     let mut plans = Vec::new();
-    let mut plan_req = 0;
+    let mut plan_req = None;
     for _ in 0..iters {
         let from = reg.mark();
         let (r, s) = timed(reg, || cmd(&["plan", "-detailed-exitcode"]));
@@ -646,6 +819,13 @@ fn main() -> Res<()> {
     // OCI_BENCH_CACHE=0: no disk cache for config blobs (as a provider whose cache_dir is not
     // writable).
     let use_cache = std::env::var("OCI_BENCH_CACHE").map_or(true, |v| v != "0");
+    // OCI_BENCH_ACCESS_LOG=0: the registry writes no access log; requests are counted by the
+    // clients only (with the log, each count is checked against it).
+    let access_log = std::env::var("OCI_BENCH_ACCESS_LOG").map_or(true, |v| v != "0");
+    // OCI_BENCH_GOGC=N: the registry's Go collector setting (default: the registry's own, 100).
+    let gogc = std::env::var("OCI_BENCH_GOGC")
+        .ok()
+        .filter(|v| !v.is_empty());
     let root = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest_dir().join("target"))
@@ -660,7 +840,7 @@ fn main() -> Res<()> {
     if !seeded.exists() {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    let reg = Registry::start(&dir)?;
+    let reg = Registry::start(&dir, access_log, gogc.as_deref())?;
     if !seeded.exists() {
         let t = Instant::now();
         rt.block_on(seed(&reg.base, repos, tags))?;
@@ -680,31 +860,37 @@ fn main() -> Res<()> {
     let mut seq_full = Vec::new();
     let mut seq_tags = Vec::new();
     let (mut cold_req, mut warm_req, mut seq_full_req, mut seq_tags_req) = (0, 0, 0, 0);
+    let (mut cold_conn, mut warm_conn, mut seq_full_conn, mut seq_tags_conn) = (0, 0, 0, 0);
+    let seq_count = || SEQ_REQUESTS.load(std::sync::atomic::Ordering::Relaxed);
     let mut report = SyncReport::default();
-    let cache_dir = root.join(format!("cache-{}", std::process::id()));
+    // One new cache directory per cold sync, all removed at the end: deleting 7,500 files just
+    // before writing 7,500 new ones makes ext4's inode allocator scan past the recently freed
+    // inodes (`recently_deleted`, `find_inode_bit` under the cache writes in perf), a cost a
+    // user's first sync does not pay.
+    let cache_dir = |i: usize| root.join(format!("cache-{}-{i}", std::process::id()));
     // Warm-up, not measured: the registry's in-memory blob descriptor cache and the page cache
     // get what the first listing reads, so that neither side is measured on a cold registry.
     rt.block_on(client(reg.host(), None)?.sync(&[], None))?;
     for i in 0..iters {
         // Cold: a new client (new process) with an empty disk cache and no previous catalog.
-        let _ = std::fs::remove_dir_all(&cache_dir);
-        let cache = Cache::registry(&cache_dir, "oci", "bench")?;
+        let _ = std::fs::remove_dir_all(cache_dir(i));
+        let cache = Cache::registry(&cache_dir(i), "oci", "bench")?;
         let c = client(reg.host(), Some(cache.clone()).filter(|_| use_cache))?;
-        let from = reg.mark();
+        let (from, conns) = (reg.mark(), reg.connections());
         let (r, sample) = timed(&reg, || rt.block_on(c.sync(&[], None)));
         report = r?;
         cold.push(sample);
-        cold_req = reg.requests_since(from, "chartreg/");
+        (cold_req, cold_conn) = counted(&reg, from, "chartreg/", c.requests(), &conns)?;
         drop(c);
 
         // Unchanged re-sync: a new client (the next plan's process), the catalog from state.
         let previous: Catalog = report.catalog.clone();
         let c = client(reg.host(), Some(cache))?;
-        let from = reg.mark();
+        let (from, conns) = (reg.mark(), reg.connections());
         let (again, sample) = timed(&reg, || rt.block_on(c.sync(&[], Some(&previous))));
         let again = again?;
         warm.push(sample);
-        warm_req = reg.requests_since(from, "chartreg/");
+        (warm_req, warm_conn) = counted(&reg, from, "chartreg/", c.requests(), &conns)?;
         if again.catalog != report.catalog || again.manifests_fetched != 0 {
             return Err(format!(
                 "the unchanged re-sync differs or read {} manifests",
@@ -716,21 +902,33 @@ fn main() -> Res<()> {
         if !compare {
             continue;
         }
-        let from = reg.mark();
+        let (from, conns, n0) = (reg.mark(), reg.connections(), seq_count());
         let (seq, sample) = timed(&reg, || rt.block_on(sequential(&reg.base, true)));
         seq_full.push(sample);
-        seq_full_req = reg.requests_since(from, SEQ_AGENT);
+        (seq_full_req, seq_full_conn) = counted(&reg, from, SEQ_AGENT, seq_count() - n0, &conns)?;
         if i == 0 && seq? != listing_of(&report) {
             return Err("chartreg's catalog differs from the sequential listing".into());
         }
 
-        let from = reg.mark();
+        let (from, conns, n0) = (reg.mark(), reg.connections(), seq_count());
         let (seq, sample) = timed(&reg, || rt.block_on(sequential(&reg.base, false)));
         seq?;
         seq_tags.push(sample);
-        seq_tags_req = reg.requests_since(from, SEQ_AGENT);
+        (seq_tags_req, seq_tags_conn) = counted(&reg, from, SEQ_AGENT, seq_count() - n0, &conns)?;
     }
-    let _ = std::fs::remove_dir_all(&cache_dir);
+    for i in 0..iters {
+        let _ = std::fs::remove_dir_all(cache_dir(i));
+    }
+    // OCI_BENCH_KINDS=N: requests of each kind for the per-kind registry cost (0: skipped).
+    let kinds_n = std::env::var("OCI_BENCH_KINDS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(if quick { 0 } else { 1500 });
+    let kinds = if kinds_n > 0 {
+        rt.block_on(cost_by_kind(&reg, &report, kinds_n))?
+    } else {
+        Vec::new()
+    };
     let terraform = match terraform_tools() {
         Some((tf, dir)) => Some(terraform_figures(&reg, &tf, &dir, iters)?),
         None => {
@@ -761,6 +959,7 @@ fn main() -> Res<()> {
             comparison_name: "sequential: every tags/list, manifest, config",
             requests: cold_req,
             comparison_requests: seq_full_req,
+            connections: (cold_conn, seq_full_conn),
         },
         Figure {
             name: "re-sync unchanged (previous catalog)",
@@ -770,6 +969,7 @@ fn main() -> Res<()> {
             comparison_name: "sequential: catalog + every tags/list",
             requests: warm_req,
             comparison_requests: seq_tags_req,
+            connections: (warm_conn, seq_tags_conn),
         },
     ];
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -781,36 +981,70 @@ fn main() -> Res<()> {
     )?;
     writeln!(
         out,
-        "| figure | target | chartreg | comparison | ratio | requests (chartreg / comparison) | CPU s registry + client (chartreg / comparison) |"
+        "requests: {}; registry: GOGC {}",
+        if access_log {
+            "counted by each client, checked against the registry's access log"
+        } else {
+            "counted by each client (access log off)"
+        },
+        gogc.as_deref().unwrap_or("default (100)")
     )?;
-    writeln!(out, "|---|---|---|---|---|---|---|")?;
+    writeln!(
+        out,
+        "| figure | target | chartreg | comparison | ratio | requests (chartreg / comparison) | connections opened (chartreg / comparison) | CPU s registry + client (chartreg / comparison) | registry CPU ms per request (chartreg / comparison) |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
+    let per = |cpu: f64, n: usize| cpu * 1000.0 / n.max(1) as f64;
     for f in &figures {
         let (a, ar, ac) = medians(&f.chartreg);
         if f.comparison.is_empty() {
             writeln!(
                 out,
-                "| {} | {} | {a:.3} s | not run | - | {} / - | {ar:.2} + {ac:.2} / - |",
-                f.name, f.target, f.requests
+                "| {} | {} | {a:.3} s | not run | - | {} / - | {} / - | {ar:.2} + {ac:.2} / - | {:.2} / - |",
+                f.name, f.target, f.requests, f.connections.0, per(ar, f.requests)
             )?;
             continue;
         }
         let (b, br, bc) = medians(&f.comparison);
         writeln!(
             out,
-            "| {} | {} | {a:.3} s | {b:.3} s ({}) | {:.2}x | {} / {} | {ar:.2} + {ac:.2} / {br:.2} + {bc:.2} |",
-            f.name, f.target, f.comparison_name, b / a, f.requests, f.comparison_requests
+            "| {} | {} | {a:.3} s | {b:.3} s ({}) | {:.2}x | {} / {} | {} / {} | {ar:.2} + {ac:.2} / {br:.2} + {bc:.2} | {:.2} / {:.2} |",
+            f.name,
+            f.target,
+            f.comparison_name,
+            b / a,
+            f.requests,
+            f.comparison_requests,
+            f.connections.0,
+            f.connections.1,
+            per(ar, f.requests),
+            per(br, f.comparison_requests)
         )?;
     }
+    let show = |n: Option<usize>| n.map_or("- (no access log)".to_string(), |n| n.to_string());
     if let Some((apply, apply_req, plans, plan_req)) = terraform {
         let (a, ar, _) = medians(&[apply]);
         writeln!(
             out,
-            "| terraform 1.15 apply (whole process, cold; 1 run) | - | {a:.3} s | - | - | {apply_req} / - | {ar:.2} + (terraform and provider not counted) |"
+            "| terraform 1.15 apply (whole process, cold; 1 run) | - | {a:.3} s | - | - | {} / - | - | {ar:.2} + (terraform and provider not counted) | - |",
+            show(apply_req)
         )?;
         let (p, pr, _) = medians(&plans);
         writeln!(
             out,
-            "| terraform 1.15 plan (whole process, refresh = unchanged re-sync) | - | {p:.3} s | - | - | {plan_req} / - | {pr:.2} + (terraform and provider not counted) |"
+            "| terraform 1.15 plan (whole process, refresh = unchanged re-sync) | - | {p:.3} s | - | - | {} / - | - | {pr:.2} + (terraform and provider not counted) | - |",
+            show(plan_req)
+        )?;
+    }
+    if !kinds.is_empty() {
+        let shown: Vec<String> = kinds
+            .iter()
+            .map(|(k, n, ms)| format!("{k} {ms:.2} ms ({n})"))
+            .collect();
+        writeln!(
+            out,
+            "registry CPU per request by kind (8 in flight, nothing else against the registry): {}",
+            shown.join(", ")
         )?;
     }
     Ok(())

@@ -216,6 +216,9 @@ pub struct Session {
     tokens: Mutex<HashMap<String, TokenSlot>>,
     permits: tokio::sync::Semaphore,
     token_requests: AtomicUsize,
+    /// HTTP exchanges sent (every call of `send_raw`: registry and token realm; retries and
+    /// redirects of one exchange are not counted apart).
+    requests: AtomicUsize,
     /// The credentials sent and every token received, for scrubbing error bodies.
     secrets: Mutex<Secrets>,
 }
@@ -291,6 +294,7 @@ impl Session {
             tokens: Mutex::new(HashMap::new()),
             permits: tokio::sync::Semaphore::new(CONCURRENCY),
             token_requests: AtomicUsize::new(0),
+            requests: AtomicUsize::new(0),
             secrets: Mutex::new(Secrets::new()),
         })
     }
@@ -302,6 +306,12 @@ impl Session {
     /// How many token requests this session sent to a token realm (tokens are cached per scope).
     pub fn token_requests(&self) -> usize {
         self.token_requests.load(Ordering::Relaxed)
+    }
+
+    /// How many HTTP exchanges this session sent (to the registry and its token realm), for
+    /// request counts that need no server log.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
     }
 
     /// The URL of `path_and_query` (`/v2/…`) on the registry.
@@ -342,6 +352,7 @@ impl Session {
             .acquire()
             .await
             .expect("the semaphore is never closed");
+        self.requests.fetch_add(1, Ordering::Relaxed);
         // Request and body are one exchange: a body that breaks off is retried like a failed
         // request (error bodies are best effort and never retried).
         let timeout = self.settings.timeout;

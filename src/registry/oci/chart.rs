@@ -337,8 +337,9 @@ impl OciClient {
         Ok(reply)
     }
 
-    /// The config of a Helm chart blob: memory map, then disk cache (checked against the
-    /// digest), then the registry. A digest is downloaded at most once per client.
+    /// The config of a Helm chart blob: memory map, then the disk cache's pack (checked against
+    /// the digest), then the registry. A digest is downloaded at most once per client; a
+    /// downloaded blob goes to the pack at the next `flush_blobs`.
     pub(super) async fn config_blob(
         &self,
         repo: &str,
@@ -350,17 +351,25 @@ impl OciClient {
             .or_default()
             .clone();
         cell.get_or_try_init(|| async {
-            if let Some(bytes) = self.cached_blob(BLOB_CACHE_KIND, digest) {
-                if let Ok(cfg) = ChartConfig::parse(&bytes) {
-                    return Ok(cfg);
+            let packed = lock(self.pack().await).get(digest).map(|bytes| {
+                ChartConfig::parse(bytes)
+                    .ok()
+                    .filter(|_| digest_matches(digest, bytes))
+            });
+            match packed {
+                Some(Some(cfg)) => return Ok(cfg),
+                Some(None) => {
+                    tracing::debug!(digest, "ignoring a cached config that does not match")
                 }
-                tracing::debug!(digest, "ignoring a cached blob that is no chart config");
+                None => {}
             }
             downloads.blobs.fetch_add(1, Ordering::Relaxed);
             let reply = self.blob(repo, digest, CONFIG_BLOB_LIMIT).await?;
             let cfg = ChartConfig::parse(&reply.body)
                 .map_err(|e| reply.protocol(format!("invalid Helm chart config: {e}")))?;
-            self.cache_blob(BLOB_CACHE_KIND, digest, &reply.body);
+            if self.cache.is_some() {
+                lock(&self.unwritten).push((digest.to_string(), reply.body));
+            }
             Ok(cfg)
         })
         .await
@@ -370,8 +379,11 @@ impl OciClient {
     /// The config (Chart.yaml as JSON) of a chart found by [`OciClient::chart_manifest`].
     pub async fn chart_config(&self, chart: &ChartManifest) -> Result<ChartConfig> {
         let digest = &chart.manifest.config.digest;
-        self.config_blob(&chart.repository, digest, &Downloads::default())
-            .await
+        let cfg = self
+            .config_blob(&chart.repository, digest, &Downloads::default())
+            .await;
+        self.flush_blobs().await;
+        cfg
     }
 
     /// The chart layer of `chart`, with a valid digest.

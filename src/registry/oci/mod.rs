@@ -10,7 +10,8 @@
 //! - [`listing`]: `Link` pagination, `tags/list`, and the [`RepositoryLister`] seam
 //!   ([`CatalogLister`]: `_catalog`).
 //! - [`chart`]: typed manifest and config documents, tag ↔ version, digests, and the downloads of
-//!   config blobs and chart archives (verified, cached by digest).
+//!   config blobs and chart archives (verified, cached by digest; the config blobs in one file,
+//!   `config_pack`).
 //! - [`sync`]: the catalog algorithm and its reuse rules ([`OciClient::sync`]).
 //!
 //! [`OciClient`] ties them together: one client per configured registry. [`OciClient::ping`]
@@ -51,6 +52,7 @@ use crate::registry::scrub::Secrets;
 
 pub mod auth;
 pub mod chart;
+mod config_pack;
 pub mod endpoint;
 pub mod listing;
 pub mod sync;
@@ -84,6 +86,12 @@ pub struct OciClient {
     lister: Arc<dyn RepositoryLister>,
     blobs: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<ChartConfig>>>>,
     cache: Option<Cache>,
+    /// The config blobs of the disk cache's pack (digest → bytes, unchecked), read at the first
+    /// config not in memory; see [`config_pack`].
+    pack: tokio::sync::OnceCell<Mutex<HashMap<String, Vec<u8>>>>,
+    /// Config blobs downloaded and not yet in the pack: written in one go, off the async
+    /// workers, when the sync (or [`OciClient::chart_config`]) ends, see `flush_blobs`.
+    unwritten: Mutex<Vec<(String, Vec<u8>)>>,
 }
 
 impl std::fmt::Debug for OciClient {
@@ -194,6 +202,8 @@ impl OciClient {
             lister,
             blobs: Mutex::new(HashMap::new()),
             cache,
+            pack: tokio::sync::OnceCell::new(),
+            unwritten: Mutex::new(Vec::new()),
         })
     }
 
@@ -209,6 +219,11 @@ impl OciClient {
     /// How many token requests this client sent to a token realm (tokens are cached per scope).
     pub fn token_requests(&self) -> usize {
         self.session.token_requests()
+    }
+
+    /// How many HTTP exchanges this client sent so far (see [`Session::requests`]).
+    pub fn requests(&self) -> usize {
+        self.session.requests()
     }
 
     /// Validate reachability, TLS and credentials (see [`Session::ping`]). Wrong credentials give

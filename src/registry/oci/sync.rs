@@ -254,6 +254,17 @@ impl OciClient {
         base_paths: &[String],
         previous: Option<&Catalog>,
     ) -> Result<SyncReport> {
+        let report = self.sync_catalog(base_paths, previous).await;
+        // What was downloaded is cached even when the sync failed later on.
+        self.flush_blobs().await;
+        report
+    }
+
+    async fn sync_catalog(
+        &self,
+        base_paths: &[String],
+        previous: Option<&Catalog>,
+    ) -> Result<SyncReport> {
         self.ping().await?;
         let bases = self.bases(base_paths)?;
         let stats = Stats::default();
