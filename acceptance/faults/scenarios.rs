@@ -13,20 +13,16 @@
 //!   the refresh of an `apply`, which plans without watching for interrupts (no StopProvider, no
 //!   signal reaches the plugin) and so waits for the refresh's time budget.
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use libtest_mimic::Trial;
 use serde_json::Value;
 
 use super::{cache_clean, host_port, provider_block, q, HELM, OCI};
-use crate::harness::terraform::terraform_worker;
+use crate::harness::interrupt::{interrupt_in_flight, Signal};
 use crate::harness::{
     self, ensure, Fault, FaultServer, RegistryAuth, Severity, TestResult, Testbed, Tf, TfCli,
-    TfOutput,
 };
 
 pub fn tests(tb: &Arc<Testbed>) -> Vec<Trial> {
@@ -257,110 +253,31 @@ fn interrupted_refresh(tb: &Testbed, cli: &TfCli, whole_group: bool) -> TestResu
         cmd.env("TF_LOG", "trace")
             .env("TF_LOG_PATH", tf.dir.join("interrupt-trace.log"));
     }
-    cmd.stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start terraform: {e}"))?;
-    let pgid = child.id() as i32;
-    let mut out_pipe = child.stdout.take().expect("piped stdout");
-    let mut err_pipe = child.stderr.take().expect("piped stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out_pipe.read_to_string(&mut s);
-        s
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err_pipe.read_to_string(&mut s);
-        s
-    });
-    // SAFETY: signalling our own child's process group.
-    let kill_group = || unsafe {
-        libc::kill(-pgid, libc::SIGKILL);
-    };
-    let t0 = Instant::now();
-    while proxy.requests_to("/public/index.yaml").is_empty() {
-        if t0.elapsed() > Duration::from_secs(60) || child.try_wait().ok().flatten().is_some() {
-            kill_group();
-            let _ = child.wait();
-            return Err(format!(
-                "the refresh never requested the index:\n{}{}",
-                out_t.join().unwrap_or_default(),
-                err_t.join().unwrap_or_default()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_secs(1));
-    let target = if whole_group {
-        -pgid
+    let signal = if whole_group {
+        Signal::ProcessGroup
     } else {
-        terraform_worker(pgid)
+        Signal::TerraformOnly
     };
-    let sent = Instant::now();
-    // SAFETY: signalling our own child (or its process group).
-    unsafe { libc::kill(target, libc::SIGINT) };
-    let status = loop {
-        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
-            break Some(s);
-        }
-        if sent.elapsed() > EXIT_WITHIN {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let took = sent.elapsed().as_secs_f64();
-    if status.is_none() {
-        kill_group();
-        let _ = child.wait();
-    }
-    let out = TfOutput {
-        args: args
-            .iter()
-            .map(|a| a.to_string())
-            .chain(["(interrupted)".to_string()])
-            .collect(),
-        label: cli.label.clone(),
-        code: status.and_then(|s| s.code()).unwrap_or(-1),
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
-    };
-    ensure(status.is_some(), || {
-        format!(
-            "terraform did not exit within {} s of SIGINT (killed):\n{out}",
-            EXIT_WITHIN.as_secs()
-        )
-    })?;
+    let run = interrupt_in_flight(
+        cmd,
+        args.iter().map(|a| a.to_string()).collect(),
+        &cli.label,
+        signal,
+        EXIT_WITHIN,
+        "the refresh never requested the index",
+        || !proxy.requests_to("/public/index.yaml").is_empty(),
+    )?;
+    run.exited_cleanly(EXIT_WITHIN, "refresh")?;
     eprintln!(
-        "faults::interrupt::{}: terraform exited {took:.2} s after SIGINT during a refresh ({})",
+        "faults::interrupt::{}: terraform exited {:.2} s after SIGINT during a refresh ({})",
         cli.label,
-        if whole_group {
-            "process group"
-        } else {
-            "terraform only: StopProvider"
+        run.took.as_secs_f64(),
+        match signal {
+            Signal::ProcessGroup => "process group",
+            Signal::TerraformOnly => "terraform only: StopProvider",
         }
     );
-    for bad in [
-        "Plugin did not respond",
-        "panic",
-        "plugin exited",
-        "transport is closing",
-    ] {
-        ensure(!out.combined().contains(bad), || {
-            format!("the interrupted refresh says {bad:?}:\n{out}")
-        })?;
-    }
-    let t1 = Instant::now();
-    // SAFETY: probing (signal 0) our own child's process group.
-    while unsafe { libc::kill(-pgid, 0) } == 0 {
-        if t1.elapsed() > Duration::from_secs(5) {
-            kill_group();
-            return Err("a process of terraform's group (the provider) outlived it by 5 s".into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    run.group_gone()?;
     // The state file is whole JSON and keeps the prior values.
     let raw =
         std::fs::read_to_string(tf.dir.join("terraform.tfstate")).map_err(|e| e.to_string())?;

@@ -4,7 +4,8 @@
 //! One file per server ([`nginx`], [`registry`], [`tokenserver`], [`moto`], all in the process
 //! table of [`procs`]; [`servers`] starts the shared ones), Terraform in [`terraform`] with its
 //! diagnostics read by [`diagnostics`] (placed on attributes by [`hcl`]), named cases on shared
-//! fixtures in [`cases`], the secret sweep in [`sweep`], hostile servers in [`faults`].
+//! fixtures in [`cases`], the secret sweep in [`sweep`], hostile servers in [`faults`],
+//! interrupted commands in [`interrupt`].
 //!
 //! Everything returns `Result<_, String>` ([`TestResult`]) so trials can use `?`; the few helpers
 //! documented as panicking are meant for test bodies (libtest-mimic turns a panic into a failure).
@@ -18,6 +19,7 @@ pub mod fault_proxy;
 pub mod faults;
 pub mod fixtures;
 pub mod hcl;
+pub mod interrupt;
 pub mod moto;
 pub mod nginx;
 pub mod oci;

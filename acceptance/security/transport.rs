@@ -14,17 +14,14 @@
 //! - `stop_cancels_requests`: SIGINT to the terraform process only (as CI runners send it):
 //!   Terraform's StopProvider cancels the stalled request instead of waiting for its timeout.
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use libtest_mimic::Trial;
 
 use super::{expect_error_on, helm_resource, in_resource, provider, HELM};
-use crate::harness::terraform::terraform_worker;
-use crate::harness::{self, ensure, Fault, FaultServer, TestResult, Testbed, Tf, TfCli, TfOutput};
+use crate::harness::interrupt::{interrupt_in_flight, Signal};
+use crate::harness::{self, ensure, Fault, FaultServer, TestResult, Testbed, Tf, TfCli};
 
 /// A small valid index (one chart, one version).
 const INDEX: &str = "apiVersion: v1\nentries:\n  demo:\n    - name: demo\n      version: 1.0.0\n      description: a demo chart with a description long enough to be cut short\n      urls:\n        - demo-1.0.0.tgz\n";
@@ -281,14 +278,6 @@ fn hopeless_not_retried(tb: &Testbed, cli: &TfCli) -> TestResult {
 
 // ------------------------------------------------------------------ interrupted applies
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Signal {
-    /// SIGINT to terraform's whole process group (the plugin included), as a terminal's Ctrl-C.
-    ProcessGroup,
-    /// SIGINT to the terraform process alone: Terraform then sends StopProvider.
-    TerraformOnly,
-}
-
 /// How long Terraform may take to exit after the signal.
 const EXIT_WITHIN: Duration = Duration::from_secs(10);
 
@@ -302,113 +291,32 @@ fn interrupted_apply(tb: &Testbed, cli: &TfCli, signal: Signal) -> TestResult {
     // Default request_timeout (60 s) and max_retries (4): without cancellation a stop waits
     // minutes.
     tf.write(&helm_resource("stall", &fs.url("/stall")));
-    let mut cmd = tf.command(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-    cmd.stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start terraform: {e}"))?;
-    let pgid = child.id() as i32;
-    let mut out_pipe = child.stdout.take().expect("piped stdout");
-    let mut err_pipe = child.stderr.take().expect("piped stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out_pipe.read_to_string(&mut s);
-        s
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err_pipe.read_to_string(&mut s);
-        s
-    });
-    let kill_group = || {
-        // SAFETY: signalling our own child's process group.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-    };
-
-    // Wait until the provider's request is in flight, then a moment more.
-    let t0 = Instant::now();
-    while fs.requests_to("/stall/index.yaml").is_empty() {
-        if t0.elapsed() > Duration::from_secs(60) || child.try_wait().ok().flatten().is_some() {
-            kill_group();
-            let _ = child.wait();
-            return Err(format!(
-                "the provider never requested the index:\n{}{}",
-                out_t.join().unwrap_or_default(),
-                err_t.join().unwrap_or_default()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_secs(1));
-
-    let target = match signal {
-        Signal::ProcessGroup => -pgid,
-        Signal::TerraformOnly => terraform_worker(pgid),
-    };
-    let sent = Instant::now();
-    // SAFETY: signalling our own child (or its process group).
-    unsafe { libc::kill(target, libc::SIGINT) };
-    let status = loop {
-        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
-            break Some(s);
-        }
-        if sent.elapsed() > EXIT_WITHIN {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let exit_after = sent.elapsed();
-    if status.is_none() {
-        kill_group();
-        let _ = child.wait();
-    }
-    let out = TfOutput {
-        args: vec!["apply".into(), "(interrupted)".into()],
-        label: cli.label.clone(),
-        code: status.and_then(|s| s.code()).unwrap_or(-1),
-        stdout: out_t.join().unwrap_or_default(),
-        stderr: err_t.join().unwrap_or_default(),
-    };
-    ensure(status.is_some(), || {
-        format!(
-            "terraform did not exit within {} s of SIGINT (killed):\n{out}",
-            EXIT_WITHIN.as_secs()
-        )
-    })?;
+    let cmd = tf.command(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    // Once the provider's request is in flight (and a moment more), the signal.
+    let run = interrupt_in_flight(
+        cmd,
+        vec!["apply".into()],
+        &cli.label,
+        signal,
+        EXIT_WITHIN,
+        "the provider never requested the index",
+        || !fs.requests_to("/stall/index.yaml").is_empty(),
+    )?;
+    run.exited_cleanly(EXIT_WITHIN, "apply")?;
     eprintln!(
         "{}: terraform exited {:.2} s after SIGINT ({})",
         cli.label,
-        exit_after.as_secs_f64(),
+        run.took.as_secs_f64(),
         match signal {
             Signal::ProcessGroup => "process group",
             Signal::TerraformOnly => "terraform only",
         }
     );
-    for bad in [
-        "Plugin did not respond",
-        "panic",
-        "plugin exited",
-        "transport is closing",
-    ] {
-        ensure(!out.combined().contains(bad), || {
-            format!("the interrupted apply says {bad:?}:\n{out}")
-        })?;
-    }
-    ensure(!out.success(), || {
-        format!("an interrupted apply must not report success:\n{out}")
+    ensure(!run.out.success(), || {
+        format!("an interrupted apply must not report success:\n{}", run.out)
     })?;
     // No provider process of the group outlives terraform for long.
-    let t1 = Instant::now();
-    // SAFETY: probing (signal 0) our own child's process group.
-    while unsafe { libc::kill(-pgid, 0) } == 0 {
-        if t1.elapsed() > Duration::from_secs(5) {
-            kill_group();
-            return Err("a process of terraform's group (the provider) outlived it by 5 s".into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    run.group_gone()?;
     // Nothing half-created; the next apply creates the registration from scratch.
     tf.expect_empty_state()?;
     fs.route("/stall/index.yaml", vec![Fault::ok(INDEX)]);
