@@ -7,13 +7,16 @@
 #
 # How much of chartreg's time is Terraform's: the same commands on one built-in terraform_data
 # (Terraform's floor), `terraform plan -refresh=false` of the registry (Terraform + the plugin
-# with the 4 MB catalog in state, no request), and one traced apply through a wrapper that times
+# with the 4 MB catalog in state, no request), the same commands on one resource of the floor
+# plugin provider (benches/floor_provider.rs: Terraform's cost of any plugin provider, no
+# request, a one-attribute state), and one traced apply through a wrapper that times
 # the plugin process (its CPU and wall against the whole command's).
 BENCH_NAME=bench-changed
 source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 BITNAMI=$SHARED/data/indexes/bitnami-2022-06-16.yaml
 [ -f "$BITNAMI" ] || die "$BITNAMI is missing (set CHARTREG_SHARED_DIR to the directory holding data/indexes/)"
 build_provider
+build_floor_provider
 tf_env
 machine_header
 mkdir -p "$run/www/bitnami"
@@ -22,7 +25,8 @@ cp "$BITNAMI" "$INDEX"
 chmod 644 "$INDEX"
 start_nginx "$run/www"
 
-mkdir -p "$run/reg" "$run/floor"
+mkdir -p "$run/reg" "$run/floor" "$run/plugin-floor"
+printf '%s\nresource "floor_thing" "t" {\n  input = "1"\n}\n' "$FLOOR_PROVIDER_BLOCK" >"$run/plugin-floor/main.tf"
 cat >"$run/reg/main.tf" <<EOF
 $TF_PROVIDER_BLOCK
 resource "chartreg_helm_registry" "bitnami" {
@@ -33,6 +37,7 @@ EOF
 printf 'resource "terraform_data" "d" {\n  input = "1"\n}\n' >"$run/floor/main.tf"
 tf_apply "$run/reg"
 tf_apply "$run/floor"
+tf_apply "$run/plugin-floor"
 "$HELM" repo add bitnami "$NGINX_URL/bitnami" >/dev/null
 
 seq_no=0
@@ -52,11 +57,14 @@ plan_changed() { "$TF15" -chdir="$run/reg" plan -input=false -no-color; }
 plan_norefresh() { "$TF15" -chdir="$run/reg" plan -refresh=false -detailed-exitcode -input=false -no-color; }
 helm_changed() { "$HELM" repo update bitnami && "$HELM" search repo bitnami/; }
 floor_apply() { "$TF15" -chdir="$run/floor" apply -auto-approve -input=false -no-color; }
+plugin_floor_apply() { "$TF15" -chdir="$run/plugin-floor" apply -auto-approve -input=false -no-color; }
+plugin_floor_plan() { "$TF15" -chdir="$run/plugin-floor" plan -detailed-exitcode -input=false -no-color; }
 floor_plan() { "$TF15" -chdir="$run/floor" plan -detailed-exitcode -input=false -no-color; }
 
 mark_log
 measure apply-changed apply_changed :: plan-changed plan_changed :: helm-changed helm_changed \
-  :: plan-norefresh plan_norefresh :: floor-apply floor_apply :: floor-plan floor_plan
+  :: plan-norefresh plan_norefresh :: floor-apply floor_apply :: floor-plan floor_plan \
+  :: plugin-floor-apply plugin_floor_apply :: plugin-floor-plan plugin_floor_plan
 # Every chartreg run and every helm run downloaded the changed index (200), none was answered 304.
 got=$(count_log '$3 ~ /index\.yaml$/ && $4 == 200')
 [ "$got" = $((3 * N)) ] || die "expected $((3 * N)) index downloads (apply, plan, helm x $N), the access log shows $got"
@@ -66,14 +74,16 @@ say "timed runs: $got index downloads (200) of the changed index"
 a=$(wall apply-changed) p=$(wall plan-changed) h=$(wall helm-changed)
 echo
 echo "Changed 4.2 MB Bitnami index (3515 versions), median of $N (wall s; CPU s = all processes)"
-for k in apply-changed plan-changed helm-changed plan-norefresh floor-apply floor-plan; do
+for k in apply-changed plan-changed helm-changed plan-norefresh floor-apply floor-plan plugin-floor-apply plugin-floor-plan; do
   printf '  %-64s %8s %8s\n' "$k" "$(wall $k)" "$(cpu $k)"
 done
 echo "  helm / chartreg apply: $(ratio "$h" "$a"); helm / chartreg plan: $(ratio "$h" "$p")"
 echo "  Terraform's floor (1 terraform_data) / chartreg apply: $(ratio "$(wall floor-apply)" "$a"); plan -refresh=false / plan: $(ratio "$(wall plan-norefresh)" "$p")"
+echo "  helm / plugin floor apply: $(ratio "$h" "$(wall plugin-floor-apply)") (the most any plugin provider could show); plugin floor / chartreg apply: $(ratio "$(wall plugin-floor-apply)" "$a")"
 row "changed 4.2 MB index: terraform apply" "<= 0.20x helm (5x faster)" "$a s" "$h s (helm repo update + search repo)" "$(ratio "$a" "$h")"
 row "changed 4.2 MB index: terraform plan" "<= 0.20x helm (5x faster)" "$p s" "$h s (helm repo update + search repo)" "$(ratio "$p" "$h")"
 row "  of which Terraform's floor (apply, 1 terraform_data)" "(share)" "$(wall floor-apply) s" "$a s (chartreg apply)" "$(ratio "$(wall floor-apply)" "$a")"
+row "  of which a plugin provider's floor (apply, 1 floor_thing)" "(share)" "$(wall plugin-floor-apply) s" "$a s (chartreg apply)" "$(ratio "$(wall plugin-floor-apply)" "$a")"
 
 # One traced apply with the plugin timed by a wrapper.
 mkdir -p "$run/wrap"

@@ -51,6 +51,29 @@ build_provider() {
   [ -x "$PROVIDER" ] || die "no $PROVIDER after the build"
 }
 
+# The floor of a plugin provider (benches/floor_provider.rs: one resource, one data source that
+# do nothing, on the same tf-provider crate and serve code): built in release, linked as
+# $run/floor-provider/terraform-provider-floor (source address chartreg/floor). Call before tf_env.
+FLOOR_PROVIDER=
+FLOOR_PROVIDER_BLOCK='terraform {
+  required_providers {
+    floor = { source = "chartreg/floor" }
+  }
+}'
+build_floor_provider() {
+  local exe
+  exe=$(cd "$repo" && cargo build --quiet --release --bench floor_provider --message-format=json |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "floor_provider" and m.get("executable"):
+        print(m["executable"])')
+  [ -n "$exe" ] && [ -x "$exe" ] || die "cargo build --bench floor_provider gave no executable"
+  mkdir -p "$run/floor-provider"
+  ln -sf "$exe" "$run/floor-provider/terraform-provider-floor"
+  FLOOR_PROVIDER=$run/floor-provider/terraform-provider-floor
+}
+
 # The git commit measured (with -dirty when the work tree differs).
 commit_measured() {
   local c
@@ -123,7 +146,11 @@ count_log() { log_since | awk -F'\t' "$1 { n++ } END { print n + 0 }"; }
 # Terraform against the release build, no network for providers (dev_overrides; terraform_data
 # is built in), no checkpoint calls; the chartreg cache under $run/cache.
 tf_env() {
-  printf 'provider_installation {\n  dev_overrides { "chartreg/chartreg" = "%s" }\n  direct {}\n}\n' "$(dirname "$PROVIDER")" >"$run/cli.tfrc"
+  {
+    printf 'provider_installation {\n  dev_overrides {\n    "chartreg/chartreg" = "%s"\n' "$(dirname "$PROVIDER")"
+    [ -z "$FLOOR_PROVIDER" ] || printf '    "chartreg/floor" = "%s"\n' "$(dirname "$FLOOR_PROVIDER")"
+    printf '  }\n  direct {}\n}\n'
+  } >"$run/cli.tfrc"
   export TF_CLI_CONFIG_FILE=$run/cli.tfrc CHECKPOINT_DISABLE=1 XDG_CACHE_HOME=$run/cache TF_IN_AUTOMATION=1
   unset TF_LOG TF_LOG_PATH TF_LOG_PROVIDER TF_LOG_CORE RUST_BACKTRACE
   export HELM_CONFIG_HOME=$run/helm/config HELM_CACHE_HOME=$run/helm/cache HELM_DATA_HOME=$run/helm/data

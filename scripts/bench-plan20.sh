@@ -5,6 +5,11 @@
 # Rancher index (1.2 MB) behind every registry and with one-chart indexes. Every timed plan runs
 # with -detailed-exitcode (a plan with changes fails the script). The runs are interleaved.
 #
+# Terraform's floor for any plugin provider, in the same run: 20 resources + 20 data sources of
+# benches/floor_provider.rs (they do nothing: no request, a one-attribute state), so that what
+# Terraform spends on a plugin provider as such (plugin starts, AutoMTLS, the RPCs) is apart from
+# what chartreg adds.
+#
 # Then one plan of each kind at TF_LOG=trace through a wrapper that times the plugin processes:
 # where the time goes (plugin starts, RPCs by method, the plugin processes' CPU, state size).
 #
@@ -18,6 +23,7 @@ RANCHER=$SHARED/data/indexes/rancher-dev-v2.9.yaml
 [ -f "$RANCHER" ] || die "$RANCHER is missing (set CHARTREG_SHARED_DIR to the directory holding data/indexes/)"
 R=${REGISTRIES:-20}
 build_provider
+build_floor_provider
 tf_env
 machine_header
 
@@ -87,8 +93,17 @@ mkdir -p "$run/floor"
   for i in $(seq 1 $((2 * R))); do printf 'resource "terraform_data" "d%02d" {\n  input = "%02d"\n}\n' "$i" "$i"; done
 } >"$run/floor/main.tf"
 
-kinds=(reg-rancher regds-rancher reg-one regds-one)
-[ "$QUICK" = 1 ] && kinds=(reg-rancher regds-rancher)
+mkdir -p "$run/plugin-floor"
+{
+  echo "$FLOOR_PROVIDER_BLOCK"
+  for i in $(seq -w 1 "$R"); do
+    printf 'resource "floor_thing" "r%s" {\n  input = "r%s"\n}\n' "$i" "$i"
+    printf 'data "floor_lookup" "c%s" {\n  input = floor_thing.r%s.id\n}\n' "$i" "$i"
+  done
+} >"$run/plugin-floor/main.tf"
+
+kinds=(plugin-floor reg-rancher regds-rancher reg-one regds-one)
+[ "$QUICK" = 1 ] && kinds=(plugin-floor reg-rancher regds-rancher)
 for w in floor "${kinds[@]}"; do
   tf_apply "$run/$w"
   # One warm-up plan: the archives are cached, the plans after it are warm and unchanged.
@@ -115,15 +130,25 @@ echo "terraform plan (Terraform 1.15), $R registries, warm and unchanged, median
 printf '  %-44s %8s %8s %8s\n' configuration wall cpu "x floor"
 printf '  %-44s %8s %8s %8s\n' "40 terraform_data (floor)" "$floor" "$(cpu floor)" "1.00x"
 declare -A label=(
+  [plugin-floor]="$R + $R objects of the floor plugin provider"
   [reg-rancher]="$R registries, Rancher index"
   [regds-rancher]="$R registries + $R data sources, Rancher index"
   [reg-one]="$R registries, one-chart index"
   [regds-one]="$R registries + $R data sources, one-chart"
 )
-declare -A target=([reg-rancher]="(issue 9 figure)" [regds-rancher]="<= 1.5x floor" [reg-one]="(issue 9 figure)" [regds-one]="<= 1.3x floor")
+declare -A target=([plugin-floor]="(any plugin provider)" [reg-rancher]="(issue 9 figure)" [regds-rancher]="<= 1.5x floor" [reg-one]="(issue 9 figure)" [regds-one]="<= 1.3x floor")
 for w in "${kinds[@]}"; do
   printf '  %-44s %8s %8s %8s\n' "${label[$w]}" "$(wall "$w")" "$(cpu "$w")" "$(ratio "$(wall "$w")" "$floor")"
   row "plan: ${label[$w]}" "${target[$w]}" "$(wall "$w") s" "$floor s (40 terraform_data)" "$(ratio "$(wall "$w")" "$floor")"
+done
+# What chartreg adds to Terraform's cost of a plugin provider as such.
+pfloor=$(wall plugin-floor)
+for w in "${kinds[@]}"; do
+  case $w in regds-*)
+    printf '  %-44s %8s %8s %8s\n' "${label[$w]}: x plugin floor" "$(wall "$w")" "" "$(ratio "$(wall "$w")" "$pfloor")"
+    row "plan: ${label[$w]}, against the plugin floor" "(share)" "$(wall "$w") s" "$pfloor s ($R + $R objects of the floor plugin provider)" "$(ratio "$(wall "$w")" "$pfloor")"
+    ;;
+  esac
 done
 
 # Where the time goes: one plan per configuration at TF_LOG=trace, the plugin timed by a wrapper.
@@ -132,8 +157,12 @@ cat >"$run/wrap/terraform-provider-chartreg" <<EOF
 #!/bin/sh
 exec /usr/bin/time -a -o "$run/provider-times.txt" -f '%e %U %S %M' "$PROVIDER" "\$@"
 EOF
-chmod +x "$run/wrap/terraform-provider-chartreg"
-printf 'provider_installation {\n  dev_overrides { "chartreg/chartreg" = "%s" }\n  direct {}\n}\n' "$run/wrap" >"$run/wrap.tfrc"
+cat >"$run/wrap/terraform-provider-floor" <<EOF
+#!/bin/sh
+exec /usr/bin/time -a -o "$run/provider-times.txt" -f '%e %U %S %M' "$FLOOR_PROVIDER" "\$@"
+EOF
+chmod +x "$run/wrap/terraform-provider-chartreg" "$run/wrap/terraform-provider-floor"
+printf 'provider_installation {\n  dev_overrides {\n    "chartreg/chartreg" = "%s"\n    "chartreg/floor" = "%s"\n  }\n  direct {}\n}\n' "$run/wrap" "$run/wrap" >"$run/wrap.tfrc"
 echo
 echo "Where the time goes (one plan each at TF_LOG=trace; the trace itself slows Terraform down):"
 for w in floor "${kinds[@]}"; do

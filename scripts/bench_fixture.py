@@ -85,6 +85,10 @@ def ts(line):
     return datetime.strptime(m.group(1)[:26], "%Y-%m-%dT%H:%M:%S.%f")
 
 
+# The plugins a trace summary counts: chartreg's and the floor provider's (benches/floor_provider.rs).
+PLUGIN = r"terraform-provider-(?:chartreg|floor)"
+
+
 def trace_summary(path):
     starts = 0
     rpcs = Counter()
@@ -96,15 +100,15 @@ def trace_summary(path):
         if t:
             first = first or t
             last = t
-        if "starting plugin" in line and "terraform-provider-chartreg" in line:
+        if "starting plugin" in line and re.search(PLUGIN, line):
             starts += 1
         m = re.search(r"GRPCProvider\.v6: (\w+)", line)
-        if m and "provider.terraform-provider-chartreg" not in line:
+        if m and "provider.terraform-provider-" not in line:
             rpcs[m.group(1)] += 1
-        m = re.search(r"plugin started: path=\S*terraform-provider-chartreg pid=(\d+)", line)
+        m = re.search(r"plugin started: path=\S*" + PLUGIN + r" pid=(\d+)", line)
         if m and t:
             started[m.group(1)] = t
-        m = re.search(r"plugin (?:process )?exited: (?:plugin=)?\S*terraform-provider-chartreg.* id=(\d+)", line)
+        m = re.search(r"plugin (?:process )?exited: (?:plugin=)?\S*" + PLUGIN + r".* id=(\d+)", line)
         if m and t and m.group(1) in started:
             lifetimes.append((t - started.pop(m.group(1))).total_seconds())
     print(f"plugin_starts\t{starts}")
