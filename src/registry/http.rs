@@ -188,12 +188,59 @@ impl Credentials {
 
 pub const USER_AGENT: &str = concat!("chartreg/", env!("CARGO_PKG_VERSION"));
 
-/// Build a client. Redirects are not followed by reqwest: see [`Fetcher::send`].
+/// What a client is built from: requests with equal keys share one client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClientKey {
+    timeout: Duration,
+    ca_pem: Option<String>,
+    insecure_skip_verify: bool,
+}
+
+/// The clients this process has built, by what they were built from. Building one costs ~4.5 ms
+/// of CPU (reqwest reads and parses the system's ~140 root certificates each time), and every
+/// registry read and chart download asked for its own: 20 registries refreshed in one plan paid
+/// it 20 times over (BENCHMARKS.md, "Plan latency"). A shared client also shares its pool of
+/// kept-alive connections between the registries of one Terraform run that have the same
+/// settings, as Go's default transport (and so Helm) does. Credentials are not part of a client:
+/// they are added per request, for the registry's own origin only ([`Fetcher::send`]).
+static CLIENTS: std::sync::OnceLock<
+    std::sync::Mutex<std::collections::HashMap<ClientKey, Client>>,
+> = std::sync::OnceLock::new();
+
+/// Distinct settings kept at most (a provider has one timeout and a few CAs; past this the cache
+/// starts again rather than grow).
+const MAX_CLIENTS: usize = 32;
+
+/// The client for these settings: built once per process and cloned after (a clone shares the
+/// connection pool). Redirects are not followed by reqwest: see [`Fetcher::send`].
 ///
 /// Like Go's transport (and so Helm), requests ask for `Accept-Encoding: gzip` and a gzip
 /// `Content-Encoding` is decoded transparently; the length reqwest then reports is unknown, so
 /// [`read_body_limited`] counts decoded bytes against its cap (a gzip bomb stops at the cap).
 pub fn build_client(settings: &HttpSettings, tls: &TlsOptions) -> Result<Client> {
+    let key = ClientKey {
+        timeout: settings.timeout,
+        ca_pem: tls.ca_pem.clone(),
+        insecure_skip_verify: tls.insecure_skip_verify,
+    };
+    // Held while building: the registries Terraform reads at once then wait for one build
+    // instead of each making its own.
+    let mut clients = CLIENTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(client) = clients.get(&key) {
+        return Ok(client.clone());
+    }
+    let client = new_client(settings, tls)?;
+    if clients.len() >= MAX_CLIENTS {
+        clients.clear();
+    }
+    clients.insert(key, client.clone());
+    Ok(client)
+}
+
+fn new_client(settings: &HttpSettings, tls: &TlsOptions) -> Result<Client> {
     let mut b = Client::builder()
         .user_agent(USER_AGENT)
         .gzip(true)
@@ -571,6 +618,46 @@ mod tests {
     use std::io::Write;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+
+    /// Registries with equal settings share one client; a client is never handed to settings
+    /// that differ in timeout, CA or `insecure_skip_tls_verify`; a bad CA is an error every time.
+    #[test]
+    fn clients_are_shared_only_between_equal_settings() {
+        // A timeout no other test uses, so that their clients are not counted.
+        let s = HttpSettings {
+            timeout: Duration::from_millis(12_345),
+            ..HttpSettings::default()
+        };
+        let plain = TlsOptions::default();
+        let insecure = TlsOptions {
+            insecure_skip_verify: true,
+            ..TlsOptions::default()
+        };
+        let bad = TlsOptions {
+            ca_pem: Some(
+                "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n".into(),
+            ),
+            ..TlsOptions::default()
+        };
+        for _ in 0..3 {
+            build_client(&s, &plain).unwrap();
+            build_client(&s, &insecure).unwrap();
+            let err = build_client(&s, &bad).unwrap_err().to_string();
+            assert!(err.contains("not a valid PEM bundle"), "{err}");
+        }
+        let ours: Vec<ClientKey> = CLIENTS
+            .get()
+            .unwrap()
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| k.timeout == s.timeout)
+            .cloned()
+            .collect();
+        assert_eq!(ours.len(), 2, "{ours:?}");
+        assert!(ours.iter().any(|k| k.insecure_skip_verify));
+        assert!(ours.iter().any(|k| !k.insecure_skip_verify));
+    }
 
     #[test]
     fn backoff_is_capped_exponential_with_jitter() {
