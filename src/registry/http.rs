@@ -16,7 +16,9 @@
 //! Every request also ends as soon as [`HttpSettings::cancel`] is cancelled (Terraform's
 //! StopProvider, see `serve.rs`), with [`Error::Cancelled`].
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
@@ -199,13 +201,11 @@ struct ClientKey {
 /// The clients this process has built, by what they were built from. Building one costs ~4.5 ms
 /// of CPU (reqwest reads and parses the system's ~140 root certificates each time), and every
 /// registry read and chart download asked for its own: 20 registries refreshed in one plan paid
-/// it 20 times over (BENCHMARKS.md, "Plan latency"). A shared client also shares its pool of
+/// it 20 times over (BENCHMARKS.md, "One HTTP client per process"). A shared client also shares its pool of
 /// kept-alive connections between the registries of one Terraform run that have the same
 /// settings, as Go's default transport (and so Helm) does. Credentials are not part of a client:
 /// they are added per request, for the registry's own origin only ([`Fetcher::send`]).
-static CLIENTS: std::sync::OnceLock<
-    std::sync::Mutex<std::collections::HashMap<ClientKey, Client>>,
-> = std::sync::OnceLock::new();
+static CLIENTS: OnceLock<Mutex<HashMap<ClientKey, Client>>> = OnceLock::new();
 
 /// Distinct settings kept at most (a provider has one timeout and a few CAs; past this the cache
 /// starts again rather than grow).
